@@ -1,0 +1,1 @@
+//! Benchmark harness; filled by the performance issue.

@@ -1,0 +1,1 @@
+//! Management console client (vdeterm); filled by a later issue.

@@ -1,0 +1,1 @@
+//! Wire formats of the VDE switch (no I/O).

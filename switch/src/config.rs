@@ -1,0 +1,103 @@
+//! Run-time configuration of the switch, as built from the command line.
+
+use std::path::PathBuf;
+
+/// Frames longer than this are dropped (and counted) by default. 9234 is the
+/// largest frame vdeplug4 clients send (9216-byte MTU plus headers), so jumbo
+/// frames pass while nothing is ever truncated.
+pub const DEFAULT_MAX_FRAME: usize = 9234;
+
+/// Everything `vde_switch` and `uml_switch` need to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Control directory (`-s`); `None` means the default for the effective uid.
+    pub sock_dir: Option<PathBuf>,
+    /// Size of the port array including port 0 (`-n`, default 32).
+    pub numports: usize,
+    /// Hub mode (`-x`).
+    pub hub: bool,
+    /// FSTP requested (`-F`), ignored in hub mode.
+    pub fstp: bool,
+    /// Switch MAC (`--macaddr`); random `00:ff:xx:xx:xx:xx` when `None`.
+    pub macaddr: Option<[u8; 6]>,
+    /// FSTP priority (`--priority`, masked to 16 bits, default 0x8000).
+    pub priority: u16,
+    /// MAC table bucket count (`--hashsize`, default 128; rounded up to a power of two).
+    pub hashsize: usize,
+    /// Control socket mode (`-m`), octal as given.
+    pub mode: Option<u32>,
+    /// Directory mode (`--dirmode`).
+    pub dirmode: Option<u32>,
+    /// Group name or number for directory and sockets (`-g`), already resolved to a gid.
+    pub group: Option<u32>,
+    /// Daemonise (`-d`).
+    pub daemon: bool,
+    /// Pidfile (`-p`), made absolute before daemonising.
+    pub pidfile: Option<PathBuf>,
+    /// rc file (`-f`).
+    pub rcfile: Option<PathBuf>,
+    /// Management socket (`-M`), made absolute before daemonising.
+    pub mgmt: Option<PathBuf>,
+    /// Management socket mode (`--mgmtmode`, default 0600).
+    pub mgmtmode: u32,
+    /// Management socket group (`--mgmtgroup`), resolved to a gid.
+    pub mgmtgroup: Option<u32>,
+    /// tap interfaces (`-t`, repeatable).
+    pub taps: Vec<String>,
+    /// `--nostdin`: never use stdin as a console.
+    pub nostdin: bool,
+    /// `--console-stdin`: use stdin as a console even when it is not a terminal.
+    pub console_stdin: bool,
+    /// Largest frame accepted (`--maxframe`); longer ones are dropped and counted.
+    pub max_frame: usize,
+    /// Largest number of learned MAC entries (`--maxmacs`); when full, new
+    /// sources are forwarded but not learned.
+    pub max_macs: usize,
+    /// Accept abstract-socket clients from other users (`--allow-abstract`);
+    /// see the hardening notes in the README.
+    pub allow_foreign_abstract: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sock_dir: None,
+            numports: 32,
+            hub: false,
+            fstp: false,
+            macaddr: None,
+            priority: 0x8000,
+            hashsize: 128,
+            mode: None,
+            dirmode: None,
+            group: None,
+            daemon: false,
+            pidfile: None,
+            rcfile: None,
+            mgmt: None,
+            mgmtmode: 0o600,
+            mgmtgroup: None,
+            taps: Vec::new(),
+            nostdin: false,
+            console_stdin: false,
+            max_frame: DEFAULT_MAX_FRAME,
+            max_macs: 65536,
+            allow_foreign_abstract: false,
+        }
+    }
+}
+
+/// Configuration of `uml_switch` (its own command line, same data plane).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UmlConfig {
+    /// Control socket path (`-unix`, default `/tmp/uml.ctl`).
+    pub ctl: PathBuf,
+    /// Hub mode (`-hub`).
+    pub hub: bool,
+    /// tap device (`-tap`).
+    pub tap: Option<String>,
+    /// Daemonise (`-daemon`): chdir `/`, keep stdio.
+    pub daemon: bool,
+    /// `-compat-v0` data socket path, when given.
+    pub compat_v0_data: Option<PathBuf>,
+}

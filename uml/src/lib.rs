@@ -1,0 +1,1 @@
+//! User Mode Linux tools (COW files, launcher); filled by later issues.
