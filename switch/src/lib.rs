@@ -2,3 +2,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod fabric;
+pub mod server;
+pub mod sys;

@@ -1,1 +1,97 @@
-fn main() {}
+//! `uml_switch`: the User Mode Linux switch, same data plane as `vde_switch`.
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use vdeswitch::cli::{parse_uml_args, Command};
+use vdeswitch::server::ctl_dir::SetupError;
+use vdeswitch::server::{Exit, Server};
+use vdeswitch::sys::{daemon, log};
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn main() {
+    let mut argv = std::env::args_os();
+    let prog = argv
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "uml_switch".into());
+    log::init(&prog);
+    let args: Vec<OsString> = argv.collect();
+    let (cmd, notices) = parse_uml_args(&prog, &args);
+    for n in &notices {
+        say(n);
+    }
+    let cfg = match cmd {
+        Command::Run(cfg) => cfg,
+        Command::Exit {
+            code,
+            stdout,
+            stderr,
+        } => {
+            print!("{stdout}");
+            eprint!("{stderr}");
+            std::process::exit(code);
+        }
+    };
+    if cfg.compat_v0_data.is_some() {
+        eprintln!("{prog}: -compat-v0 (protocol version 0 clients) is not supported; version 3 clients (UML's daemon transport, vde_plug) need no option");
+        std::process::exit(1);
+    }
+    if let Some(tap) = &cfg.tap {
+        eprintln!("{prog}: -tap {tap}: tap devices are not supported yet; attach the tap with 'vde_plug vde://... tap://{tap}' through vde_switch instead");
+        std::process::exit(1);
+    }
+
+    let mut server = match Server::bind_uml(&cfg) {
+        Ok(s) => s,
+        Err(SetupError::InUse { path, owner }) => {
+            eprintln!(
+                "{prog}: The control socket '{}' has another server attached to it{owner}\n\
+                 {prog}: You can either\n\
+                 {prog}: \tremove '{}', or\n\
+                 {prog}: \trun this program with '-unix <another socket>'",
+                path.display(),
+                path.display()
+            );
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            std::process::exit(1);
+        }
+    };
+    say(&format!(
+        "{} attached to unix socket '{}'",
+        prog,
+        cfg.ctl.display()
+    ));
+    if cfg.daemon {
+        if let Err(e) = daemon::daemonize(true) {
+            eprintln!("{prog}: daemon: {e}");
+            server.cleanup();
+            std::process::exit(1);
+        }
+    }
+    let outcome = server.run();
+    let sig = match outcome {
+        Ok(Exit::Signal(sig)) => {
+            say(&format!("Caught signal {sig}, cleaning up and exiting"));
+            Some(sig)
+        }
+        Ok(Exit::Shutdown) => None,
+        Err(e) => {
+            eprintln!("{prog}: event loop failed: {e}");
+            None
+        }
+    };
+    server.cleanup();
+    match sig {
+        Some(libc::SIGINT) => vdeswitch::server::signals::reraise(libc::SIGINT),
+        _ => std::process::exit(0),
+    }
+}

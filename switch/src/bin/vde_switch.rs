@@ -1,1 +1,84 @@
-fn main() {}
+//! `vde_switch`: the drop-in replacement for VDE 2.3.2's switch.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use vdeswitch::cli::{parse_vde_args, Command};
+use vdeswitch::server::{Exit, Server};
+use vdeswitch::sys::{daemon, log, unix};
+use vdeswitch::{log_err, log_info};
+
+fn main() {
+    let mut argv = std::env::args_os();
+    let prog = argv
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "vde_switch".into());
+    log::init(&prog);
+    let args: Vec<OsString> = argv.collect();
+    let cfg = match parse_vde_args(&prog, &args) {
+        Command::Run(cfg) => cfg,
+        Command::Exit {
+            code,
+            stdout,
+            stderr,
+        } => {
+            print!("{stdout}");
+            eprint!("{stderr}");
+            std::process::exit(code);
+        }
+    };
+
+    let default_dir = PathBuf::from(if unix::euid() == 0 {
+        "/var/run/vde.ctl"
+    } else {
+        "/tmp/vde.ctl"
+    });
+    let daemonise = cfg.daemon;
+    let pidfile = cfg.pidfile.clone();
+    let mut server = match Server::bind(cfg, default_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            log_err!("{e}");
+            std::process::exit(255);
+        }
+    };
+
+    if daemonise {
+        if let Err(e) = daemon::daemonize(false) {
+            log_err!("daemon: {e}");
+            server.cleanup();
+            std::process::exit(1);
+        }
+        log::use_syslog();
+        log_info!("VDE_SWITCH started");
+    }
+    if let Some(p) = &pidfile {
+        if let Err(e) = daemon::write_pidfile(p) {
+            log_err!("Error in pidfile creation: {} ({})", e, p.display());
+            server.cleanup();
+            std::process::exit(1);
+        }
+    }
+
+    let outcome = server.run();
+    let code = match outcome {
+        Ok(Exit::Signal(sig)) => {
+            log_info!("Caught signal {sig}, cleaning up and exiting");
+            Some(sig)
+        }
+        Ok(Exit::Shutdown) => None,
+        Err(e) => {
+            log_err!("event loop failed: {e}");
+            Some(0)
+        }
+    };
+    server.cleanup();
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    match code {
+        Some(libc::SIGINT) => vdeswitch::server::signals::reraise(libc::SIGINT),
+        _ => std::process::exit(0),
+    }
+}

@@ -1,0 +1,289 @@
+//! The MAC address table: (MAC, VLAN) → port, with ageing and a size bound.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use vde_protocol::MacAddr;
+
+use super::port::PortId;
+
+/// Key as the reference builds it: the six MAC bytes little-endian plus VLAN << 48.
+pub fn key(mac: MacAddr, vlan: u16) -> u64 {
+    let m = mac.0;
+    u64::from_le_bytes([m[0], m[1], m[2], m[3], m[4], m[5], 0, 0]) | (u64::from(vlan) << 48)
+}
+
+/// MAC and VLAN back from a key.
+pub fn unkey(k: u64) -> (MacAddr, u16) {
+    let b = k.to_le_bytes();
+    (
+        MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]]),
+        (k >> 48) as u16,
+    )
+}
+
+/// The reference's bucket function (a 64-bit mix); used for `hash/print` order
+/// and as the in-memory hash, since it spreads (MAC, VLAN) keys well.
+pub fn mix(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k
+}
+
+/// Hasher for u64 keys using [`mix`].
+#[derive(Default)]
+pub struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        mix(self.0)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// One learned address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacEntry {
+    pub port: PortId,
+    /// Tick (seconds since start) the source was last seen.
+    pub last_seen: u64,
+    /// Insertion order, newest largest: the reference lists a bucket newest first.
+    pub seq: u64,
+}
+
+/// Result of learning a source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learn {
+    New,
+    Refreshed,
+    /// Seen on another port; `moved` says whether min persistence allowed the move.
+    OtherPort {
+        from: PortId,
+        moved: bool,
+    },
+    /// Table full: not learned.
+    Full,
+}
+
+/// Ageing parameters (seconds), console-adjustable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacTimers {
+    pub expire: i64,
+    pub gc_interval: i64,
+    pub min_persistence: i64,
+}
+
+impl Default for MacTimers {
+    fn default() -> Self {
+        MacTimers {
+            expire: 100,
+            gc_interval: 2,
+            min_persistence: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MacTable {
+    map: HashMap<u64, MacEntry, BuildHasherDefault<MixHasher>>,
+    capacity: usize,
+    /// Bucket count shown by `hash/showinfo` and used for `hash/print` order.
+    pub buckets: usize,
+    pub timers: MacTimers,
+    next_seq: u64,
+}
+
+impl MacTable {
+    pub fn new(buckets: usize, capacity: usize) -> MacTable {
+        MacTable {
+            map: HashMap::default(),
+            capacity: capacity.max(1),
+            buckets: buckets.max(1).next_power_of_two(),
+            timers: MacTimers::default(),
+            next_seq: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+    }
+
+    pub fn lookup(&self, mac: MacAddr, vlan: u16) -> Option<PortId> {
+        self.map.get(&key(mac, vlan)).map(|e| e.port)
+    }
+
+    pub fn get(&self, mac: MacAddr, vlan: u16) -> Option<&MacEntry> {
+        self.map.get(&key(mac, vlan))
+    }
+
+    /// Learn that `mac` on `vlan` was seen on `port` at tick `now`.
+    pub fn learn(&mut self, mac: MacAddr, vlan: u16, port: PortId, now: u64) -> Learn {
+        let k = key(mac, vlan);
+        if let Some(e) = self.map.get_mut(&k) {
+            if e.port == port {
+                e.last_seen = now;
+                return Learn::Refreshed;
+            }
+            let from = e.port;
+            let idle = now as i64 - e.last_seen as i64;
+            let moved = idle > self.timers.min_persistence;
+            if moved {
+                e.port = port;
+                e.last_seen = now;
+            }
+            return Learn::OtherPort { from, moved };
+        }
+        if self.map.len() >= self.capacity {
+            return Learn::Full;
+        }
+        self.next_seq += 1;
+        self.map.insert(
+            k,
+            MacEntry {
+                port,
+                last_seen: now,
+                seq: self.next_seq,
+            },
+        );
+        Learn::New
+    }
+
+    /// Remove entries not seen for longer than the expiry; returns what went.
+    pub fn expire(&mut self, now: u64, gone: &mut Vec<(MacAddr, u16, PortId)>) {
+        let expire = self.timers.expire;
+        self.map.retain(|&k, e| {
+            let keep = e.last_seen as i64 + expire >= now as i64;
+            if !keep {
+                let (mac, vlan) = unkey(k);
+                gone.push((mac, vlan, e.port));
+            }
+            keep
+        });
+    }
+
+    /// Remove every entry matching `pred(vlan, port)`.
+    pub fn remove_where(
+        &mut self,
+        mut pred: impl FnMut(u16, PortId) -> bool,
+        gone: &mut Vec<(MacAddr, u16, PortId)>,
+    ) {
+        self.map.retain(|&k, e| {
+            let (mac, vlan) = unkey(k);
+            let drop = pred(vlan, e.port);
+            if drop {
+                gone.push((mac, vlan, e.port));
+            }
+            !drop
+        });
+    }
+
+    /// Entries in the reference's print order: ascending bucket, newest first
+    /// inside a bucket.
+    pub fn entries_in_print_order(&self) -> Vec<(usize, MacAddr, u16, MacEntry)> {
+        let mask = (self.buckets - 1) as u64;
+        let mut v: Vec<_> = self
+            .map
+            .iter()
+            .map(|(&k, e)| {
+                let (mac, vlan) = unkey(k);
+                ((mix(k) & mask) as usize, mac, vlan, *e)
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0).then(b.3.seq.cmp(&a.3.seq)));
+        v
+    }
+
+    /// Bucket of an entry, as `hash/print` shows it.
+    pub fn bucket_of(&self, mac: MacAddr, vlan: u16) -> usize {
+        (mix(key(mac, vlan)) & (self.buckets as u64 - 1)) as usize
+    }
+
+    /// Change the bucket count (rounded up to a power of two); flushes the table as the reference does.
+    pub fn set_buckets(&mut self, n: usize, gone: &mut Vec<(MacAddr, u16, PortId)>) {
+        self.buckets = n.max(1).next_power_of_two();
+        self.remove_where(|_, _| true, gone);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(last: u8) -> MacAddr {
+        MacAddr([2, 0, 0, 0, 0, last])
+    }
+
+    #[test]
+    fn buckets_match_reference_observations() {
+        let t = MacTable::new(128, 10);
+        assert_eq!(t.bucket_of(mac(0x0a), 0), 9);
+        assert_eq!(t.bucket_of(mac(0x0b), 0), 26);
+        assert_eq!(t.bucket_of(mac(0x01), 0), 43);
+        assert_eq!(t.bucket_of(mac(0x02), 0), 60);
+    }
+
+    #[test]
+    fn min_persistence_blocks_quick_moves() {
+        let mut t = MacTable::new(128, 10);
+        assert_eq!(t.learn(mac(1), 0, 1, 10), Learn::New);
+        assert_eq!(t.learn(mac(1), 0, 1, 11), Learn::Refreshed);
+        assert_eq!(
+            t.learn(mac(1), 0, 2, 13),
+            Learn::OtherPort {
+                from: 1,
+                moved: false
+            }
+        );
+        assert_eq!(t.lookup(mac(1), 0), Some(1));
+        assert_eq!(
+            t.learn(mac(1), 0, 2, 15),
+            Learn::OtherPort {
+                from: 1,
+                moved: true
+            }
+        );
+        assert_eq!(t.lookup(mac(1), 0), Some(2));
+    }
+
+    #[test]
+    fn bounded_and_expiring() {
+        let mut t = MacTable::new(128, 2);
+        assert_eq!(t.learn(mac(1), 0, 1, 0), Learn::New);
+        assert_eq!(t.learn(mac(2), 0, 1, 0), Learn::New);
+        assert_eq!(t.learn(mac(3), 0, 1, 0), Learn::Full);
+        assert_eq!(t.learn(mac(1), 5, 1, 0), Learn::Full);
+        let mut gone = Vec::new();
+        t.learn(mac(2), 0, 1, 50);
+        t.expire(101, &mut gone);
+        assert_eq!(gone, vec![(mac(1), 0, 1)]);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.learn(mac(3), 0, 1, 101), Learn::New);
+    }
+
+    #[test]
+    fn key_roundtrip() {
+        let k = key(MacAddr([1, 2, 3, 4, 5, 6]), 4094);
+        assert_eq!(unkey(k), (MacAddr([1, 2, 3, 4, 5, 6]), 4094));
+    }
+}

@@ -1,0 +1,656 @@
+//! The forwarding fabric: ports, VLANs, the MAC table and hub mode, as a pure
+//! state machine. It is given a frame and the port it came from and answers
+//! where copies go and how to tag them; it never touches a socket, so the hot
+//! path can be tested, fuzzed and benchmarked alone.
+
+pub mod counters;
+pub mod mac_table;
+pub mod port;
+pub mod vlan;
+
+use vde_protocol::ethernet::Frame;
+use vde_protocol::MacAddr;
+
+pub use counters::PortCounters;
+pub use mac_table::{Learn, MacTable, MacTimers};
+pub use port::{Credentials, Endpoint, EndpointId, EndpointKind, Port, PortId, NO_VLAN};
+pub use vlan::{PortSet, Vlan, VLAN_COUNT};
+
+/// How one copy of a frame must be changed for its destination port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagging {
+    AsIs,
+    /// Remove the 802.1Q tag.
+    Untag,
+    /// Insert a tag with this VLAN id.
+    Tag(u16),
+}
+
+impl Tagging {
+    /// Length of the frame after the change.
+    pub fn out_len(self, len: usize) -> usize {
+        match self {
+            Tagging::AsIs => len,
+            Tagging::Untag => len - 4,
+            Tagging::Tag(_) => len + 4,
+        }
+    }
+}
+
+/// One copy to send: to every endpoint of `port`, changed as `tagging` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub port: PortId,
+    pub tagging: Tagging,
+}
+
+/// Things that happened inside the fabric, for logs and debug subscribers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A port structure was allocated (`port/+`).
+    PortAllocated(PortId),
+    /// A port lost its last endpoint (`port/-`).
+    PortDeactivated(PortId),
+    EndpointAdded {
+        port: PortId,
+        id: EndpointId,
+    },
+    EndpointRemoved {
+        port: PortId,
+        id: EndpointId,
+    },
+    MacLearned {
+        mac: MacAddr,
+        vlan: u16,
+        port: PortId,
+    },
+    MacForgotten {
+        mac: MacAddr,
+        vlan: u16,
+        port: PortId,
+    },
+    /// A known source showed up on another port (logged by the reference even when refused).
+    MacMoved {
+        mac: MacAddr,
+        from: PortId,
+        to: PortId,
+    },
+    /// A source could not be learned because the table is full.
+    MacTableFull {
+        mac: MacAddr,
+        port: PortId,
+    },
+}
+
+/// Errors of configuration operations; each maps to the errno the reference
+/// console prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FabricError {
+    #[error("invalid argument")]
+    Invalid,
+    #[error("no such port or VLAN")]
+    NoSuchDevice,
+    #[error("already exists")]
+    Exists,
+    #[error("in use")]
+    InUse,
+    #[error("no free port")]
+    NoSpace,
+    #[error("permission denied")]
+    Denied,
+}
+
+impl FabricError {
+    pub fn errno(self) -> i32 {
+        match self {
+            FabricError::Invalid => libc::EINVAL,
+            FabricError::NoSuchDevice => libc::ENXIO,
+            FabricError::Exists => libc::EEXIST,
+            FabricError::InUse => libc::EADDRINUSE,
+            FabricError::NoSpace => libc::ENOSPC,
+            FabricError::Denied => libc::EPERM,
+        }
+    }
+}
+
+/// Which port a client asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortChoice {
+    Any,
+    Port(usize),
+    Port0,
+}
+
+/// Why a client could not be attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AttachError {
+    #[error("port {port} is out of range (the switch has ports 0..{numports})")]
+    OutOfRange { port: usize, numports: usize },
+    #[error("no free port (all {numports} ports are taken; raise -n or port/setnumports)")]
+    NoFreePort { numports: usize },
+    #[error("port {port} belongs to another user")]
+    Denied { port: usize },
+}
+
+pub struct Fabric {
+    ports: Vec<Option<Port>>,
+    vlans: Vec<Option<Vlan>>,
+    pub macs: MacTable,
+    hub: bool,
+    /// Events since the owner last drained them.
+    pub events: Vec<Event>,
+    /// Sources not learned because the table was full, all ports together.
+    pub unlearned_total: u64,
+    scratch: Vec<(MacAddr, u16, PortId)>,
+}
+
+impl Fabric {
+    pub fn new(numports: usize, hub: bool, hash_buckets: usize, max_macs: usize) -> Fabric {
+        let mut vlans = vec![None; VLAN_COUNT];
+        vlans[0] = Some(Vlan::default());
+        Fabric {
+            ports: vec![None; numports.max(1)],
+            vlans,
+            macs: MacTable::new(hash_buckets, max_macs),
+            hub,
+            events: Vec::new(),
+            unlearned_total: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn numports(&self) -> usize {
+        self.ports.len()
+    }
+
+    pub fn hub(&self) -> bool {
+        self.hub
+    }
+
+    pub fn set_hub(&mut self, hub: bool) {
+        self.hub = hub;
+    }
+
+    pub fn port(&self, p: PortId) -> Option<&Port> {
+        self.ports.get(p).and_then(Option::as_ref)
+    }
+
+    pub fn port_mut(&mut self, p: PortId) -> Option<&mut Port> {
+        self.ports.get_mut(p).and_then(Option::as_mut)
+    }
+
+    /// Allocated ports in ascending order.
+    pub fn ports(&self) -> impl Iterator<Item = (PortId, &Port)> {
+        self.ports
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+    }
+
+    pub fn vlan(&self, v: u16) -> Option<&Vlan> {
+        self.vlans.get(usize::from(v)).and_then(Option::as_ref)
+    }
+
+    /// Defined VLANs in ascending order.
+    pub fn vlans(&self) -> impl Iterator<Item = (u16, &Vlan)> {
+        self.vlans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.as_ref().map(|v| (i as u16, v)))
+    }
+
+    // ---------------------------------------------------------------- data path
+
+    /// Decide where a frame received on `in_port` goes. Counters and learning
+    /// are updated; `out` is cleared and filled with the copies to send.
+    pub fn forward(&mut self, in_port: PortId, data: &[u8], now: u64, out: &mut Vec<Delivery>) {
+        out.clear();
+        let Some(Some(port)) = self.ports.get_mut(in_port) else {
+            return;
+        };
+        let Ok(frame) = Frame::new_checked(data) else {
+            port.counters.runts += 1;
+            return;
+        };
+        port.counters.in_pkts += 1;
+        port.counters.in_bytes += data.len() as u64;
+        let len = data.len();
+
+        if self.hub {
+            // The reference's hub skips port 0 and counts OUT on inactive ports too.
+            for (p, slot) in self.ports.iter_mut().enumerate().skip(1) {
+                if p == in_port {
+                    continue;
+                }
+                if let Some(dst) = slot {
+                    dst.counters.out_pkts += 1;
+                    dst.counters.out_bytes += len as u64;
+                    out.push(Delivery {
+                        port: p,
+                        tagging: Tagging::AsIs,
+                    });
+                }
+            }
+            return;
+        }
+
+        // VLAN classification and ingress filter.
+        let tagged = frame.is_tagged();
+        let vid = match frame.vlan_id() {
+            Some(v) => v,
+            None => port.untagged_vlan,
+        };
+        let Some(Some(vlan)) = self.vlans.get(usize::from(vid)) else {
+            port.counters.vlan_drops += 1;
+            return;
+        };
+        if tagged && !vlan.has_member(in_port) {
+            port.counters.vlan_drops += 1;
+            return;
+        }
+
+        // Learning.
+        let src = frame.src();
+        if !src.is_multicast() {
+            match self.macs.learn(src, vid, in_port, now) {
+                Learn::New => self.events.push(Event::MacLearned {
+                    mac: src,
+                    vlan: vid,
+                    port: in_port,
+                }),
+                Learn::Refreshed => {}
+                Learn::OtherPort { from, .. } => self.events.push(Event::MacMoved {
+                    mac: src,
+                    from,
+                    to: in_port,
+                }),
+                Learn::Full => {
+                    port.counters.unlearned += 1;
+                    self.unlearned_total += 1;
+                    self.events.push(Event::MacTableFull {
+                        mac: src,
+                        port: in_port,
+                    });
+                }
+            }
+        }
+
+        let convert = |to_tagged: bool| match (tagged, to_tagged) {
+            (true, false) => Tagging::Untag,
+            (false, true) => Tagging::Tag(vid),
+            _ => Tagging::AsIs,
+        };
+
+        let dst = frame.dst();
+        let known = if dst.is_multicast() {
+            None
+        } else {
+            self.macs.lookup(dst, vid)
+        };
+        match known {
+            Some(t) => {
+                if t == in_port {
+                    return;
+                }
+                let tagging = if vlan.untagged.contains(t) {
+                    convert(false)
+                } else if vlan.tagged.contains(t) {
+                    convert(true)
+                } else {
+                    return;
+                };
+                out.push(Delivery { port: t, tagging });
+            }
+            None => {
+                // Same tag-ness first, then the converted copies, ascending.
+                let (first, second) = if tagged {
+                    (&vlan.tagged, &vlan.untagged)
+                } else {
+                    (&vlan.untagged, &vlan.tagged)
+                };
+                for (set, to_tagged) in [(first, tagged), (second, !tagged)] {
+                    let tagging = convert(to_tagged);
+                    for p in set.iter() {
+                        if p != in_port && self.ports[p].as_ref().is_some_and(Port::is_active) {
+                            out.push(Delivery { port: p, tagging });
+                        }
+                    }
+                }
+            }
+        }
+        for d in out.iter() {
+            if let Some(p) = self.ports[d.port].as_mut() {
+                p.counters.out_pkts += 1;
+                p.counters.out_bytes += d.tagging.out_len(len) as u64;
+            }
+        }
+    }
+
+    /// Count a datagram that was too short to be a frame.
+    pub fn note_runt(&mut self, p: PortId) {
+        if let Some(port) = self.port_mut(p) {
+            port.counters.runts += 1;
+        }
+    }
+
+    /// Count a datagram longer than the maximum frame (dropped, never truncated).
+    pub fn note_oversize(&mut self, p: PortId) {
+        if let Some(port) = self.port_mut(p) {
+            port.counters.oversize += 1;
+        }
+    }
+
+    /// Count copies that could not be handed to an endpoint of `p`.
+    pub fn note_send_drop(&mut self, p: PortId, n: u64) {
+        if let Some(port) = self.port_mut(p) {
+            port.counters.send_drops += n;
+        }
+    }
+
+    /// Age out the MAC table.
+    pub fn expire_macs(&mut self, now: u64) {
+        let mut gone = std::mem::take(&mut self.scratch);
+        self.macs.expire(now, &mut gone);
+        self.report_forgotten(&mut gone);
+        self.scratch = gone;
+    }
+
+    // -------------------------------------------------------------- endpoints
+
+    /// Attach a client's endpoint following the reference's allocation and
+    /// access rules; returns the port it got.
+    pub fn attach(
+        &mut self,
+        choice: PortChoice,
+        who: &Credentials,
+        endpoint: Endpoint,
+    ) -> Result<PortId, AttachError> {
+        let numports = self.ports.len();
+        let p = match choice {
+            PortChoice::Port0 => 0,
+            PortChoice::Port(n) if n >= numports => {
+                return Err(AttachError::OutOfRange { port: n, numports })
+            }
+            PortChoice::Port(n) => n,
+            PortChoice::Any => (1..numports)
+                .find(|&i| match &self.ports[i] {
+                    None => true,
+                    Some(p) => !p.is_active() && p.allocatable,
+                })
+                .ok_or(AttachError::NoFreePort { numports })?,
+        };
+        if self.ports[p].is_none() {
+            self.alloc_port(p, true);
+        }
+        let port = self.ports[p].as_mut().expect("allocated above");
+        if !port.is_active() && port.admits(who) {
+            port.current_user = who.uid;
+        }
+        if port.current_user != who.uid {
+            return Err(AttachError::Denied { port: p });
+        }
+        let was_active = port.is_active();
+        let id = endpoint.id;
+        port.endpoints.insert(0, endpoint);
+        self.events.push(Event::EndpointAdded { port: p, id });
+        if !was_active {
+            self.topology_change(p);
+        }
+        Ok(p)
+    }
+
+    /// Remove an endpoint; the last one leaving deactivates the port.
+    pub fn detach(&mut self, p: PortId, id: EndpointId) -> Result<(), FabricError> {
+        let port = self.port_mut(p).ok_or(FabricError::NoSuchDevice)?;
+        let i = port
+            .endpoints
+            .iter()
+            .position(|e| e.id == id)
+            .ok_or(FabricError::NoSuchDevice)?;
+        port.endpoints.remove(i);
+        let now_inactive = !port.is_active();
+        if now_inactive {
+            port.current_user = None;
+        }
+        self.events.push(Event::EndpointRemoved { port: p, id });
+        if now_inactive {
+            self.events.push(Event::PortDeactivated(p));
+            self.forget_port(p);
+            self.topology_change(p);
+        }
+        Ok(())
+    }
+
+    fn alloc_port(&mut self, p: PortId, allocatable: bool) {
+        self.ports[p] = Some(Port::new(allocatable));
+        if let Some(v0) = self.vlans[0].as_mut() {
+            v0.untagged.insert(p);
+        } else if let Some(port) = self.ports[p].as_mut() {
+            port.untagged_vlan = NO_VLAN;
+        }
+        self.events.push(Event::PortAllocated(p));
+    }
+
+    /// Flush every VLAN the port belongs to (the reference's topology change,
+    /// which runs even with FSTP off).
+    fn topology_change(&mut self, p: PortId) {
+        let member_of: Vec<u16> = self
+            .vlans()
+            .filter(|(_, v)| v.has_member(p))
+            .map(|(i, _)| i)
+            .collect();
+        for v in member_of {
+            self.flush_vlan(v);
+        }
+    }
+
+    fn flush_vlan(&mut self, vlan: u16) {
+        let mut gone = std::mem::take(&mut self.scratch);
+        self.macs.remove_where(|v, _| v == vlan, &mut gone);
+        self.report_forgotten(&mut gone);
+        self.scratch = gone;
+    }
+
+    fn forget_port(&mut self, p: PortId) {
+        let mut gone = std::mem::take(&mut self.scratch);
+        self.macs.remove_where(|_, port| port == p, &mut gone);
+        self.report_forgotten(&mut gone);
+        self.scratch = gone;
+    }
+
+    /// Flush the whole MAC table.
+    pub fn flush_all(&mut self) {
+        let mut gone = std::mem::take(&mut self.scratch);
+        self.macs.remove_where(|_, _| true, &mut gone);
+        self.report_forgotten(&mut gone);
+        self.scratch = gone;
+    }
+
+    fn report_forgotten(&mut self, gone: &mut Vec<(MacAddr, u16, PortId)>) {
+        self.events
+            .extend(gone.drain(..).map(|(mac, vlan, port)| Event::MacForgotten {
+                mac,
+                vlan,
+                port,
+            }));
+    }
+
+    // ---------------------------------------------------------- configuration
+
+    fn check_port(&self, p: usize) -> Result<(), FabricError> {
+        if p < self.ports.len() {
+            Ok(())
+        } else {
+            Err(FabricError::Invalid)
+        }
+    }
+
+    /// `port/create N`: an inactive, not allocatable port.
+    pub fn create_port(&mut self, p: usize) -> Result<(), FabricError> {
+        self.check_port(p)?;
+        if self.ports[p].is_some() {
+            return Err(FabricError::Exists);
+        }
+        self.alloc_port(p, false);
+        Ok(())
+    }
+
+    /// `port/createauto`: lowest free index ≥ 1.
+    pub fn create_port_auto(&mut self) -> Result<PortId, FabricError> {
+        let p = (1..self.ports.len())
+            .find(|&i| self.ports[i].is_none())
+            .ok_or(FabricError::NoSpace)?;
+        self.alloc_port(p, false);
+        Ok(p)
+    }
+
+    /// `port/remove N`.
+    pub fn remove_port(&mut self, p: usize) -> Result<(), FabricError> {
+        self.check_port(p)?;
+        match &self.ports[p] {
+            None => return Err(FabricError::NoSuchDevice),
+            Some(port) if port.is_active() => return Err(FabricError::InUse),
+            Some(_) => {}
+        }
+        self.ports[p] = None;
+        for v in self.vlans.iter_mut().flatten() {
+            v.untagged.remove(p);
+            v.tagged.remove(p);
+        }
+        Ok(())
+    }
+
+    /// `port/setnumports N`.
+    pub fn set_numports(&mut self, n: i64) -> Result<(), FabricError> {
+        if n <= 0 {
+            return Err(FabricError::Invalid);
+        }
+        let n = n as usize;
+        if self.ports.iter().skip(n).any(Option::is_some) {
+            return Err(FabricError::InUse);
+        }
+        self.ports.resize(n, None);
+        Ok(())
+    }
+
+    /// `port/allocatable N 0/1`.
+    pub fn set_allocatable(&mut self, p: usize, yes: bool) -> Result<(), FabricError> {
+        self.check_port(p)?;
+        let port = self.port_mut(p).ok_or(FabricError::NoSuchDevice)?;
+        port.allocatable = yes;
+        Ok(())
+    }
+
+    /// `port/setvlan N VLAN`: move the port's untagged membership.
+    pub fn set_port_vlan(&mut self, p: i64, vlan: i64) -> Result<(), FabricError> {
+        if !(0..=4095).contains(&vlan) || p < 0 || p as usize >= self.ports.len() {
+            return Err(FabricError::Invalid);
+        }
+        let (p, vlan) = (p as usize, vlan as u16);
+        if vlan != NO_VLAN && self.vlan(vlan).is_none() {
+            return Err(FabricError::NoSuchDevice);
+        }
+        let port = self.ports[p].as_ref().ok_or(FabricError::NoSuchDevice)?;
+        let old = port.untagged_vlan;
+        let active = port.is_active();
+        self.forget_port(p);
+        if old != NO_VLAN {
+            if let Some(v) = self.vlans[usize::from(old)].as_mut() {
+                v.untagged.remove(p);
+            }
+            if active {
+                self.flush_vlan(old);
+            }
+        }
+        if vlan != NO_VLAN {
+            if let Some(v) = self.vlans[usize::from(vlan)].as_mut() {
+                v.untagged.insert(p);
+            }
+            if active {
+                self.flush_vlan(vlan);
+            }
+        }
+        if let Some(port) = self.ports[p].as_mut() {
+            port.untagged_vlan = vlan;
+        }
+        Ok(())
+    }
+
+    /// `vlan/create N` (1..=4093).
+    pub fn vlan_create(&mut self, v: i64) -> Result<(), FabricError> {
+        if !(1..=4093).contains(&v) {
+            return Err(FabricError::Invalid);
+        }
+        let slot = &mut self.vlans[v as usize];
+        if slot.is_some() {
+            return Err(FabricError::Exists);
+        }
+        *slot = Some(Vlan::default());
+        Ok(())
+    }
+
+    /// `vlan/remove N`. VLAN 0 is never removed: the reference allows it and
+    /// then crashes on the next port allocation.
+    pub fn vlan_remove(&mut self, v: i64) -> Result<(), FabricError> {
+        if !(0..=4094).contains(&v) {
+            return Err(FabricError::Invalid);
+        }
+        let vlan = self.vlans[v as usize]
+            .as_ref()
+            .ok_or(FabricError::NoSuchDevice)?;
+        if !vlan.is_empty() || v == 0 {
+            return Err(FabricError::InUse);
+        }
+        self.vlans[v as usize] = None;
+        Ok(())
+    }
+
+    fn check_vlan_port(&self, v: i64, p: i64) -> Result<(u16, usize), FabricError> {
+        if !(0..=4093).contains(&v) || p < 0 || p as usize >= self.ports.len() {
+            return Err(FabricError::Invalid);
+        }
+        let (v, p) = (v as u16, p as usize);
+        if self.vlan(v).is_none() || self.ports[p].is_none() {
+            return Err(FabricError::NoSuchDevice);
+        }
+        Ok((v, p))
+    }
+
+    /// `vlan/addport VLAN PORT`: the port carries the VLAN tagged.
+    pub fn vlan_addport(&mut self, v: i64, p: i64) -> Result<(), FabricError> {
+        let (v, p) = self.check_vlan_port(v, p)?;
+        let vlan = self.vlans[usize::from(v)].as_mut().expect("checked");
+        if vlan.tagged.contains(p) {
+            return Err(FabricError::Exists);
+        }
+        vlan.tagged.insert(p);
+        if self.ports[p].as_ref().is_some_and(Port::is_active) {
+            self.flush_vlan(v);
+        }
+        Ok(())
+    }
+
+    /// `vlan/delport VLAN PORT`.
+    pub fn vlan_delport(&mut self, v: i64, p: i64) -> Result<(), FabricError> {
+        let (v, p) = self.check_vlan_port(v, p)?;
+        if self.ports[p]
+            .as_ref()
+            .is_some_and(|port| port.untagged_vlan == v)
+        {
+            return Err(FabricError::InUse);
+        }
+        let vlan = self.vlans[usize::from(v)].as_mut().expect("checked");
+        if !vlan.tagged.contains(p) {
+            return Err(FabricError::NoSuchDevice);
+        }
+        vlan.tagged.remove(p);
+        self.forget_port(p);
+        if self.ports[p].as_ref().is_some_and(Port::is_active) {
+            self.flush_vlan(v);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,340 @@
+//! The `vde_switch` event loop: accepts control connections, runs handshakes,
+//! owns one connected datagram socket per endpoint and moves frames between
+//! them as the fabric decides. It only moves bytes; decisions are the fabric's.
+
+mod control;
+pub mod ctl_dir;
+mod data;
+pub mod signals;
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::config::{Config, UmlConfig};
+use crate::fabric::{EndpointId, Fabric, PortId};
+use crate::sys::log::RateLimit;
+use crate::sys::unix::Dgram;
+use crate::{log_info, log_warn};
+
+use control::Conn;
+use ctl_dir::Modes;
+
+const LISTENER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+/// Control connections: token = CONN_BASE + fd.
+const CONN_BASE: usize = 1 << 24;
+/// Endpoint data sockets: token = DATA_BASE + endpoint id.
+const DATA_BASE: usize = 2 << 24;
+/// uml_switch has no port limit of its own; this many is plenty for a lab.
+const UML_PORTS: usize = 4096;
+
+/// How long a client may take to send its whole request.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The I/O side of one endpoint.
+struct EndpointIo {
+    sock: Dgram,
+    port: PortId,
+    path: PathBuf,
+    /// The client went away (ECONNREFUSED/ENOENT on send); frames to it are
+    /// dropped quietly until its control connection closes.
+    gone: bool,
+}
+
+/// Why the loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// A fatal signal; the caller cleans up, then exits as the signal says.
+    Signal(i32),
+    /// `shutdown` from a console.
+    Shutdown,
+}
+
+/// Which switch this is: they differ in socket layout and logging, not in
+/// forwarding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `vde_switch`: `DIR/ctl`, data sockets `DIR/ppp.fd`, logs to stderr/syslog.
+    Vde,
+    /// `uml_switch`: the control socket path itself, abstract data sockets,
+    /// event lines on stdout.
+    Uml,
+}
+
+pub struct Server {
+    flavor: Flavor,
+    ctl: PathBuf,
+    poll: Poll,
+    cfg: Config,
+    dir: PathBuf,
+    modes: Modes,
+    listener: UnixListener,
+    accept_paused: bool,
+    conns: HashMap<RawFd, Conn>,
+    endpoints: HashMap<EndpointId, EndpointIo>,
+    pub fabric: Fabric,
+    start: Instant,
+    tick: u64,
+    last_gc: u64,
+    signals: signals::SignalPipe,
+    buf: Vec<u8>,
+    tag_buf: Vec<u8>,
+    untag_buf: Vec<u8>,
+    deliveries: Vec<crate::fabric::Delivery>,
+    limits: Limits,
+}
+
+/// Rate limits of noisy log lines.
+#[derive(Default)]
+struct Limits {
+    refused: RateLimit,
+    moved: RateLimit,
+    full: RateLimit,
+    send: RateLimit,
+    accept: RateLimit,
+}
+
+impl Server {
+    /// Bind the control socket in `dir` and get ready to run (before daemonising,
+    /// so errors reach the terminal).
+    pub fn bind(cfg: Config, default_dir: PathBuf) -> Result<Server, ctl_dir::SetupError> {
+        let modes = Modes::derive(cfg.mode, cfg.dirmode);
+        let want = cfg.sock_dir.clone().unwrap_or(default_dir);
+        let dir = ctl_dir::prepare_dir(&want, modes, cfg.group)?;
+        let ctl = dir.join("ctl");
+        let listener = ctl_dir::bind_listener(&ctl)?;
+        let setup_err = |err| ctl_dir::SetupError::Bind {
+            path: ctl.clone(),
+            err,
+        };
+        crate::sys::unix::chmod(&ctl, modes.ctl).map_err(setup_err)?;
+        crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
+        Server::new(Flavor::Vde, cfg, dir, ctl, listener, modes)
+    }
+
+    /// Bind `uml_switch`'s control socket (mode from the umask, as the original).
+    pub fn bind_uml(ucfg: &UmlConfig) -> Result<Server, ctl_dir::SetupError> {
+        let cfg = Config {
+            numports: UML_PORTS,
+            hub: ucfg.hub,
+            ..Config::default()
+        };
+        let ctl = ucfg.ctl.clone();
+        let listener = ctl_dir::bind_listener(&ctl)?;
+        let dir = ctl.parent().map(PathBuf::from).unwrap_or_default();
+        let mut s = Server::new(
+            Flavor::Uml,
+            cfg,
+            dir,
+            ctl,
+            listener,
+            Modes::derive(None, None),
+        )?;
+        // uml_switch moves a MAC to its new port at once.
+        s.fabric.macs.timers.min_persistence = -1;
+        Ok(s)
+    }
+
+    fn new(
+        flavor: Flavor,
+        cfg: Config,
+        dir: PathBuf,
+        ctl: PathBuf,
+        listener: UnixListener,
+        modes: Modes,
+    ) -> Result<Server, ctl_dir::SetupError> {
+        let setup_err = |err| ctl_dir::SetupError::Bind {
+            path: ctl.clone(),
+            err,
+        };
+        listener.set_nonblocking(true).map_err(setup_err)?;
+        let signals = signals::install(
+            &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
+                [..if flavor == Flavor::Uml { 3 } else { 2 }],
+            &[
+                signals::IGNORED,
+                if flavor == Flavor::Vde {
+                    &[libc::SIGHUP][..]
+                } else {
+                    &[][..]
+                },
+            ]
+            .concat(),
+        )
+        .map_err(setup_err)?;
+        let poll = Poll::new().map_err(setup_err)?;
+        let fabric = Fabric::new(cfg.numports, cfg.hub, cfg.hashsize, cfg.max_macs);
+        let buf = vec![0u8; cfg.max_frame + 1];
+        Ok(Server {
+            flavor,
+            ctl,
+            poll,
+            dir,
+            modes,
+            listener,
+            accept_paused: false,
+            conns: HashMap::new(),
+            endpoints: HashMap::new(),
+            fabric,
+            start: Instant::now(),
+            tick: 0,
+            last_gc: 0,
+            signals,
+            buf,
+            tag_buf: Vec::new(),
+            untag_buf: Vec::new(),
+            deliveries: Vec::new(),
+            limits: Limits::default(),
+            cfg,
+        })
+    }
+
+    /// A line on stdout, flushed at once (uml_switch's event log; callers pipe it).
+    fn say(&self, line: &str) {
+        if self.flavor == Flavor::Uml {
+            use std::io::Write;
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+
+    /// The canonical control directory.
+    pub fn dir(&self) -> &PathBuf {
+        &self.dir
+    }
+
+    /// Seconds since the loop started (the reference's tick counter).
+    pub fn uptime(&self) -> u64 {
+        self.tick
+    }
+
+    /// Run until a fatal signal or a shutdown command.
+    pub fn run(&mut self) -> io::Result<Exit> {
+        self.start = Instant::now();
+        let reg = self.poll.registry();
+        reg.register(
+            &mut SourceFd(&self.listener.as_raw_fd()),
+            LISTENER,
+            Interest::READABLE,
+        )?;
+        reg.register(
+            &mut SourceFd(&self.signals.reader.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        let mut events = Events::with_capacity(256);
+        loop {
+            let next_tick = self.start + Duration::from_secs(self.tick + 1);
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept_all(),
+                    SIGNALS => {
+                        if let Some(&sig) = self.signals.take().first() {
+                            return Ok(Exit::Signal(sig));
+                        }
+                    }
+                    Token(t) if t >= DATA_BASE => self.on_data((t - DATA_BASE) as EndpointId),
+                    Token(t) if t >= CONN_BASE => self.on_control((t - CONN_BASE) as RawFd),
+                    _ => {}
+                }
+            }
+            self.drain_events();
+            let now = self.start.elapsed().as_secs();
+            if now > self.tick {
+                self.tick = now;
+                self.on_tick();
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let gc = self.fabric.macs.timers.gc_interval;
+        if gc > 0 && self.tick >= self.last_gc + gc as u64 {
+            self.last_gc = self.tick;
+            self.fabric.expire_macs(self.tick);
+        }
+        self.expire_handshakes();
+        if self.accept_paused {
+            self.accept_all();
+        }
+        self.drain_events();
+    }
+
+    /// Turn fabric events into log lines (rate limited where they can flood).
+    fn drain_events(&mut self) {
+        use crate::fabric::Event;
+        for ev in std::mem::take(&mut self.fabric.events) {
+            match ev {
+                Event::MacLearned { mac, port, .. } => {
+                    self.say(&format!(" Addr: {mac} New port {port}"))
+                }
+                Event::MacMoved { mac, from, to } if self.flavor == Flavor::Uml => {
+                    self.say(&format!(" Addr: {mac} New port {to} old port {from}"))
+                }
+                Event::MacMoved { mac, from, to } => {
+                    if let Some(skipped) = self.limits.moved.allow(self.tick, 10, 20) {
+                        log_info!(
+                            "MAC {} moved from port {} to port {}{}",
+                            mac,
+                            from,
+                            to,
+                            suppressed(skipped)
+                        );
+                    }
+                }
+                Event::MacTableFull { mac, port } => {
+                    if let Some(skipped) = self.limits.full.allow(self.tick, 60, 1) {
+                        log_warn!(
+                            "MAC table full ({} entries): {} on port {} forwarded but not learned (raise --maxmacs){}",
+                            self.fabric.macs.capacity(),
+                            mac,
+                            port,
+                            suppressed(skipped)
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Close every endpoint and remove the files the switch made.
+    pub fn cleanup(&mut self) {
+        for (_, ep) in self.endpoints.drain() {
+            let _ = std::fs::remove_file(&ep.path);
+        }
+        self.conns.clear();
+        if crate::sys::unix::other_listener_at(&self.ctl, self.listener.as_raw_fd()) {
+            log_warn!("Cleanup not removing files");
+            return;
+        }
+        let _ = std::fs::remove_file(&self.ctl);
+        if self.flavor == Flavor::Vde {
+            if let Err(e) = std::fs::remove_dir(&self.dir) {
+                log_warn!("Cleanup: could not remove {}: {}", self.dir.display(), e);
+            }
+        }
+    }
+}
+
+fn suppressed(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} similar messages suppressed)")
+    }
+}
