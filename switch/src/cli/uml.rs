@@ -1,0 +1,212 @@
+//! The `uml_switch` command line: exact words, in any order, no
+//! abbreviations, no `=` forms.
+//!
+//! * `-unix CTL` sets the control socket; once `-compat-v0` has been seen it
+//!   takes a second word, the data socket (`-unix CTL DATA`).
+//! * `-hub` announces itself on stdout each time it is given.
+//! * `-compat-v0` announces itself on stdout and (re)sets the data socket to
+//!   its default.
+//! * `-tap DEV` (last one wins) and `-daemon`.
+//!
+//! Anything else, or a missing word, prints the two usage lines on stderr
+//! and exits with status 1. Announcements made before the bad word are still
+//! printed, as the reference prints them while parsing.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+use super::Command;
+use crate::config::UmlConfig;
+
+/// Control socket used when `-unix` is not given.
+pub const DEFAULT_UML_CTL: &str = "/tmp/uml.ctl";
+/// Data socket of `-compat-v0` when `-unix` does not name one.
+pub const DEFAULT_UML_DATA: &str = "/tmp/uml.data";
+
+/// The two usage lines the reference prints on stderr (status 1).
+#[must_use]
+pub fn uml_usage(prog: &str) -> String {
+    format!(
+        "Usage : {prog} [ -unix control-socket ] [ -hub ] [ -tap tap-device ]\n\
+         or : {prog} -compat-v0 [ -unix control-socket data-socket ] [ -hub ] [ -tap tap-device ]\n"
+    )
+}
+
+/// Parses the `uml_switch` command line (`args` without argv[0]).
+///
+/// With [`Command::Run`] the second value holds the lines (without their
+/// newline) to print on stdout before starting: the `-hub` and `-compat-v0`
+/// announcements, in command-line order. With [`Command::Exit`] those lines
+/// are already at the front of `stdout` and the vector is empty.
+#[must_use]
+pub fn parse_uml_args(prog: &str, args: &[OsString]) -> (Command<UmlConfig>, Vec<String>) {
+    let mut config = UmlConfig {
+        ctl: PathBuf::from(DEFAULT_UML_CTL),
+        ..UmlConfig::default()
+    };
+    let mut notices = Vec::new();
+    let mut words = args.iter().map(OsString::as_os_str);
+    let usage = |notices: Vec<String>| {
+        let stdout: String = notices.iter().map(|l| format!("{l}\n")).collect();
+        (
+            Command::Exit {
+                code: 1,
+                stdout,
+                stderr: uml_usage(prog),
+            },
+            Vec::new(),
+        )
+    };
+    while let Some(word) = words.next() {
+        let word: &OsStr = word;
+        if word == "-unix" {
+            let Some(ctl) = words.next() else {
+                return usage(notices);
+            };
+            config.ctl = PathBuf::from(ctl);
+            if config.compat_v0_data.is_some() {
+                let Some(data) = words.next() else {
+                    return usage(notices);
+                };
+                config.compat_v0_data = Some(PathBuf::from(data));
+            }
+        } else if word == "-hub" {
+            notices.push(format!("{prog} will be a hub instead of a switch"));
+            config.hub = true;
+        } else if word == "-compat-v0" {
+            notices.push("Control protocol 0 compatibility".to_owned());
+            config.compat_v0_data = Some(PathBuf::from(DEFAULT_UML_DATA));
+        } else if word == "-tap" {
+            match words.next().map(OsStr::to_str) {
+                Some(Some(dev)) => config.tap = Some(dev.to_owned()),
+                _ => return usage(notices),
+            }
+        } else if word == "-daemon" {
+            config.daemon = true;
+        } else {
+            return usage(notices);
+        }
+    }
+    (Command::Run(config), notices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> (Command<UmlConfig>, Vec<String>) {
+        let args: Vec<OsString> = words.iter().map(OsString::from).collect();
+        parse_uml_args("/tmp/fooum", &args)
+    }
+
+    fn run(words: &[&str]) -> (UmlConfig, Vec<String>) {
+        match parse(words) {
+            (Command::Run(c), notices) => (c, notices),
+            other => panic!("{words:?}: {other:?}"),
+        }
+    }
+
+    /// Captured from `/tmp/fooum -bogus </dev/null` (a copy of
+    /// /usr/bin/uml_switch), stderr.
+    const REFERENCE_USAGE: &str =
+        "Usage : /tmp/fooum [ -unix control-socket ] [ -hub ] [ -tap tap-device ]\n\
+or : /tmp/fooum -compat-v0 [ -unix control-socket data-socket ] [ -hub ] [ -tap tap-device ]\n";
+
+    fn usage_exit(stdout: &str) -> (Command<UmlConfig>, Vec<String>) {
+        (
+            Command::Exit {
+                code: 1,
+                stdout: stdout.to_owned(),
+                stderr: REFERENCE_USAGE.to_owned(),
+            },
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn defaults() {
+        let (c, notices) = run(&[]);
+        assert_eq!(
+            c,
+            UmlConfig {
+                ctl: PathBuf::from("/tmp/uml.ctl"),
+                hub: false,
+                tap: None,
+                daemon: false,
+                compat_v0_data: None,
+            }
+        );
+        assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn all_words_any_order() {
+        let (c, notices) = run(&["-daemon", "-tap", "tap3", "-hub", "-unix", "rel.ctl"]);
+        assert_eq!(c.ctl, PathBuf::from("rel.ctl"));
+        assert!(c.hub && c.daemon);
+        assert_eq!(c.tap.as_deref(), Some("tap3"));
+        assert_eq!(c.compat_v0_data, None);
+        assert_eq!(
+            notices,
+            vec!["/tmp/fooum will be a hub instead of a switch"]
+        );
+        // words after -unix CTL are still parsed; later ones win
+        let (c, _) = run(&["-unix", "/a", "-unix", "/b", "-tap", "t1", "-tap", "t2"]);
+        assert_eq!(c.ctl, PathBuf::from("/b"));
+        assert_eq!(c.tap.as_deref(), Some("t2"));
+    }
+
+    #[test]
+    fn compat_v0() {
+        let (c, notices) = run(&["-compat-v0", "-unix", "/c.ctl", "/c.data", "-hub"]);
+        assert_eq!(c.ctl, PathBuf::from("/c.ctl"));
+        assert_eq!(c.compat_v0_data, Some(PathBuf::from("/c.data")));
+        assert_eq!(
+            notices,
+            vec![
+                "Control protocol 0 compatibility",
+                "/tmp/fooum will be a hub instead of a switch"
+            ]
+        );
+        // -unix before -compat-v0 takes one word; -compat-v0 resets the data path
+        let (c, _) = run(&["-unix", "/a.ctl", "-compat-v0"]);
+        assert_eq!(c.ctl, PathBuf::from("/a.ctl"));
+        assert_eq!(c.compat_v0_data, Some(PathBuf::from("/tmp/uml.data")));
+        let (c, notices) = run(&["-compat-v0", "-unix", "/c", "/d", "-compat-v0"]);
+        assert_eq!(c.compat_v0_data, Some(PathBuf::from("/tmp/uml.data")));
+        assert_eq!(notices.len(), 2);
+        // -hub repeated is announced twice
+        assert_eq!(run(&["-hub", "-hub"]).1.len(), 2);
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(uml_usage("/tmp/fooum"), REFERENCE_USAGE);
+        for words in [
+            &["-bogus"][..],
+            &["-unix"],
+            &["-tap"],
+            &["--hub"],
+            &["-h"],
+            &["-unix=x"],
+            &["-Hub"],
+            &["x"],
+            &["-unix", "/a", "-bogus"],
+        ] {
+            assert_eq!(parse(words), usage_exit(""), "{words:?}");
+        }
+        // announcements made before the error come first on stdout
+        assert_eq!(
+            parse(&["-hub", "-bogus"]),
+            usage_exit("/tmp/fooum will be a hub instead of a switch\n")
+        );
+        assert_eq!(
+            parse(&["-compat-v0", "-unix", "/c.ctl"]),
+            usage_exit("Control protocol 0 compatibility\n")
+        );
+        assert_eq!(
+            parse(&["-compat-v0", "-unix", "/c", "/d", "-bogus"]),
+            usage_exit("Control protocol 0 compatibility\n")
+        );
+    }
+}

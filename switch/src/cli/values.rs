@@ -1,0 +1,215 @@
+//! Parsers for option arguments: C-style integers, octal modes, MAC
+//! addresses, group names and paths.
+
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Parses an integer the way C's `%i` reads one (leading blanks, optional
+/// sign, `0x` for hexadecimal, a leading `0` for octal, decimal otherwise),
+/// but strictly: the whole text must be the number and it must fit a C
+/// `int`.
+pub(crate) fn parse_c_int(text: &OsStr) -> Option<i32> {
+    let bytes = text.as_bytes();
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
+    let mut rest = &bytes[start..];
+    let negative = match rest.first() {
+        Some(b'-') => {
+            rest = &rest[1..];
+            true
+        }
+        Some(b'+') => {
+            rest = &rest[1..];
+            false
+        }
+        _ => false,
+    };
+    let (radix, digits) = if rest.len() > 2 && (rest.starts_with(b"0x") || rest.starts_with(b"0X"))
+    {
+        (16, &rest[2..])
+    } else if rest.len() > 1 && rest[0] == b'0' {
+        (8, &rest[1..])
+    } else {
+        (10, rest)
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &b in digits {
+        let digit = (b as char).to_digit(radix)?;
+        value = value * i64::from(radix) + i64::from(digit);
+        if value > i64::from(i32::MAX) + 1 {
+            return None;
+        }
+    }
+    let value = if negative { -value } else { value };
+    i32::try_from(value).ok()
+}
+
+/// Parses a permission mode written in octal (as `%o` would), up to `07777`.
+pub(crate) fn parse_octal_mode(text: &OsStr) -> Option<u32> {
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() > 12 || !bytes.iter().all(|b| (b'0'..=b'7').contains(b)) {
+        return None;
+    }
+    let value = bytes
+        .iter()
+        .fold(0u64, |acc, &b| acc * 8 + u64::from(b - b'0'));
+    u32::try_from(value).ok().filter(|&m| m <= 0o7777)
+}
+
+/// Parses a MAC address: six groups of one or two hexadecimal digits,
+/// separated by `:` (when the text contains a colon) or by `.`.
+pub(crate) fn parse_mac(text: &OsStr) -> Option<[u8; 6]> {
+    let text = text.to_str()?;
+    let separator = if text.contains(':') { ':' } else { '.' };
+    let mut mac = [0u8; 6];
+    let mut groups = text.split(separator);
+    for byte in &mut mac {
+        let group = groups.next()?;
+        if group.is_empty() || group.len() > 2 || !group.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        *byte = u8::from_str_radix(group, 16).ok()?;
+    }
+    if groups.next().is_some() {
+        return None;
+    }
+    Some(mac)
+}
+
+/// Resolves a group given by name (through the system group database) or,
+/// failing that, as a plain decimal gid.
+pub(crate) fn resolve_group(name: &OsStr) -> Option<u32> {
+    lookup_group_name(name).or_else(|| {
+        let text = name.to_str()?;
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // (gid_t)-1 means "leave unchanged" to chown(), so it is no group.
+        text.parse::<u32>().ok().filter(|&gid| gid != u32::MAX)
+    })
+}
+
+fn lookup_group_name(name: &OsStr) -> Option<u32> {
+    let cname = CString::new(name.as_bytes()).ok()?;
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: an all-zero `struct group` is a valid value (null pointers
+        // and a zero gid); getgrnam_r only writes into it.
+        let mut group: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: every pointer refers to live, correctly sized storage owned
+        // by this frame; `buf.len()` is the true length of `buf`.
+        let rc = unsafe {
+            libc::getgrnam_r(
+                cname.as_ptr(),
+                &mut group,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < (1 << 22) {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        return Some(group.gr_gid);
+    }
+}
+
+/// Makes a relative path absolute against `cwd` (lexically; nothing needs to
+/// exist). Empty paths and paths when the working directory is unknown are
+/// returned unchanged.
+pub(crate) fn absolutise(path: &OsStr, cwd: Option<&Path>) -> PathBuf {
+    let path = Path::new(path);
+    match cwd {
+        Some(cwd) if path.is_relative() && !path.as_os_str().is_empty() => cwd.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(s: &str) -> &OsStr {
+        OsStr::new(s)
+    }
+
+    #[test]
+    fn c_integers() {
+        assert_eq!(parse_c_int(os("32")), Some(32));
+        assert_eq!(parse_c_int(os("0x10")), Some(16));
+        assert_eq!(parse_c_int(os("0X1f")), Some(31));
+        assert_eq!(parse_c_int(os("010")), Some(8));
+        assert_eq!(parse_c_int(os("0")), Some(0));
+        assert_eq!(parse_c_int(os("-1")), Some(-1));
+        assert_eq!(parse_c_int(os("+7")), Some(7));
+        assert_eq!(parse_c_int(os("  12")), Some(12));
+        assert_eq!(parse_c_int(os("2147483647")), Some(i32::MAX));
+        assert_eq!(parse_c_int(os("-2147483648")), Some(i32::MIN));
+        assert_eq!(parse_c_int(os("2147483648")), None);
+        assert_eq!(parse_c_int(os("99999999999999999999")), None);
+        for bad in ["", " ", "abc", "12x", "08", "0x", "0xg", "-", "1 ", "1.5"] {
+            assert_eq!(parse_c_int(os(bad)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn octal_modes() {
+        assert_eq!(parse_octal_mode(os("777")), Some(0o777));
+        assert_eq!(parse_octal_mode(os("0660")), Some(0o660));
+        assert_eq!(parse_octal_mode(os("2770")), Some(0o2770));
+        assert_eq!(parse_octal_mode(os("0")), Some(0));
+        assert_eq!(parse_octal_mode(os("07777")), Some(0o7777));
+        for bad in ["", "8", "778", "rw", "0x1ff", "-1", "10000", " 777"] {
+            assert_eq!(parse_octal_mode(os(bad)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn macs() {
+        let want = Some([0x00, 0xff, 0x12, 0x34, 0x5, 0xab]);
+        assert_eq!(parse_mac(os("00:ff:12:34:05:ab")), want);
+        assert_eq!(parse_mac(os("0:FF:12:34:5:AB")), want);
+        assert_eq!(parse_mac(os("00.ff.12.34.05.ab")), want);
+        for bad in [
+            "",
+            "zz",
+            "00:ff:12:34:05",
+            "00:ff:12:34:05:ab:01",
+            "00:ff:12:34:05:abc",
+            "00:ff:12:34::ab",
+            "00.ff:12.34.05.ab",
+            "00-ff-12-34-05-ab",
+        ] {
+            assert_eq!(parse_mac(os(bad)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn groups() {
+        assert_eq!(resolve_group(os("root")), Some(0));
+        assert_eq!(resolve_group(os("0")), Some(0));
+        assert_eq!(resolve_group(os("4321")), Some(4321));
+        assert_eq!(resolve_group(os("no-such-group-vde-test")), None);
+        assert_eq!(resolve_group(os("4294967295")), None);
+        assert_eq!(resolve_group(os("")), None);
+    }
+
+    #[test]
+    fn paths() {
+        let cwd = Some(Path::new("/home/u"));
+        assert_eq!(absolutise(os("x/y"), cwd), PathBuf::from("/home/u/x/y"));
+        assert_eq!(absolutise(os("/abs"), cwd), PathBuf::from("/abs"));
+        assert_eq!(absolutise(os(""), cwd), PathBuf::from(""));
+        assert_eq!(absolutise(os("rel"), None), PathBuf::from("rel"));
+    }
+}
