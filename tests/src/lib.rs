@@ -1,1 +1,43 @@
 //! Shared harness for the end-to-end tests.
+//!
+//! The tests drive the switch under test (our `vde_switch` / `uml_switch`, or the reference
+//! binaries when `VDE_SWITCH_BIN` / `UML_SWITCH_BIN` point at them) with real clients:
+//! `vde_plug`, `dpipe`, stock UML kernels, and hand-written raw protocol clients.
+//!
+//! Modules, by topic:
+//! * [`bins`]: where the binaries under test live, and whether they are the reference.
+//! * [`switch`]: the [`Switch`] guard (a running `vde_switch` or `uml_switch`).
+//! * [`plug`]: the [`Plug`] guard (a `vde_plug` carrying frames on stdin/stdout) and cables.
+//! * [`frame`]: Ethernet frame builders.
+//! * [`raw`]: a raw control-protocol client for malformed-input tests.
+//! * [`uml`]: busybox root file systems and UML guests.
+//! * [`proc`]: process helpers (deadlines, timeouts, daemons).
+
+pub mod bins;
+pub mod frame;
+pub mod plug;
+pub mod proc;
+pub mod raw;
+pub mod seccomp;
+pub mod switch;
+pub mod uml;
+
+pub use bins::{
+    is_reference, is_uml_reference, uml_switch_bin, vde_switch_bin, REFERENCE_VDE_SWITCH,
+};
+pub use frame::{eth, hex, mac, payload, vlan_tagged, Mac, BROADCAST};
+pub use plug::{Cable, Plug};
+pub use proc::{wait_until, Deadline};
+pub use switch::{Switch, SwitchBuilder};
+
+use std::time::Duration;
+
+/// How long a test waits for something that should happen "at once" (a socket appearing, a frame
+/// arriving). Generous, because tests run in parallel on small machines; only failures wait this long.
+pub const SETTLE: Duration = Duration::from_secs(10);
+
+/// How long a test listens to be sure that a frame does *not* arrive.
+pub const QUIET: Duration = Duration::from_millis(400);
+
+/// How long a frame that should arrive may take.
+pub const ARRIVE: Duration = Duration::from_secs(3);

@@ -1,0 +1,238 @@
+//! The [`Plug`] guard (`vde_plug DIR` with the LAN on its stdin/stdout as 2-byte big-endian length +
+//! frame) and the [`Cable`] guard (`dpipe vde_plug A = vde_plug B`).
+
+use crate::frame::hex;
+use crate::proc::{wait_until, Capture};
+use crate::switch::{data_socket_ids, port_of_data_socket, Switch};
+use crate::SETTLE;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+/// A running `vde_plug` attached to a switch.
+pub struct Plug {
+    child: Child,
+    stdin: ChildStdin,
+    rx: Receiver<Vec<u8>>,
+    stderr: Capture,
+    /// The switch port it got (from the name of its data socket file `NNN.M`).
+    pub port: u32,
+    /// The name of the switch-side data socket file created for it.
+    pub data_socket: String,
+    url: String,
+}
+
+impl Plug {
+    /// `vde_plug DIR` on any free port.
+    pub fn attach(sw: &Switch) -> Plug {
+        Plug::attach_url(sw.dir(), &sw.dir().display().to_string())
+    }
+    /// `vde_plug 'vde://DIR[port]'`.
+    pub fn attach_port(sw: &Switch, port: u32) -> Plug {
+        let p = Plug::attach_url(sw.dir(), &format!("vde://{}[{port}]", sw.dir().display()));
+        assert_eq!(p.port, port, "vde_plug asked for port {port} got another");
+        p
+    }
+    /// `vde_plug URL`, where URL reaches the switch whose directory is `dir`. Returns once the
+    /// switch has created the plug's data socket (its port is attached).
+    pub fn attach_url(dir: &Path, url: &str) -> Plug {
+        let before = data_socket_ids(dir);
+        let mut child = Command::new("vde_plug")
+            .arg(url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run vde_plug (package vde2/vdeplug): {e}"));
+        let stdin = child.stdin.take().unwrap();
+        let stderr = Capture::spawn(child.stderr.take().unwrap());
+        let rx = spawn_frame_reader(child.stdout.take().unwrap());
+        let mut new_sock = None;
+        let mut exited = None;
+        wait_until(SETTLE, || {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                exited = Some(st);
+                return true;
+            }
+            new_sock = data_socket_ids(dir)
+                .into_iter()
+                .find(|id| !before.contains(id))
+                .map(|(n, ..)| n);
+            new_sock.is_some()
+        });
+        if let Some(st) = exited {
+            std::thread::sleep(Duration::from_millis(20));
+            panic!(
+                "vde_plug {url} exited ({st}) before attaching; stderr: {}",
+                stderr.text()
+            );
+        }
+        let Some(data_socket) = new_sock else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "vde_plug {url}: no new data socket appeared in {} within {SETTLE:?} \
+                 (existing: {before:?}); stderr: {}",
+                dir.display(),
+                stderr.text()
+            );
+        };
+        let port = port_of_data_socket(&data_socket).unwrap();
+        Plug {
+            child,
+            stdin,
+            rx,
+            stderr,
+            port,
+            data_socket,
+            url: url.to_string(),
+        }
+    }
+
+    /// Sends one frame into the LAN.
+    pub fn send(&mut self, frame: &[u8]) {
+        assert!(frame.len() <= u16::MAX as usize);
+        let mut buf = Vec::with_capacity(frame.len() + 2);
+        buf.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+        buf.extend_from_slice(frame);
+        self.stdin
+            .write_all(&buf)
+            .and_then(|_| self.stdin.flush())
+            .unwrap_or_else(|e| panic!("writing to vde_plug {}: {e}", self.url));
+    }
+    /// The next frame received, or `None` after `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Vec<u8>> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(f) => Some(f),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                // The plug's stdout closed: nothing will ever arrive; do not return early
+                // silently, the caller may be checking that nothing arrives.
+                None
+            }
+        }
+    }
+    /// Panics if a frame arrives within `timeout`.
+    pub fn expect_none(&self, timeout: Duration, context: &str) {
+        if let Some(f) = self.recv_timeout(timeout) {
+            panic!(
+                "{context}: port {} unexpectedly received a {}-byte frame: {}",
+                self.port,
+                f.len(),
+                hex(&f)
+            );
+        }
+    }
+    /// Receives a frame and asserts it equals `expected` byte for byte.
+    pub fn expect_frame(&self, expected: &[u8], timeout: Duration, context: &str) {
+        match self.recv_timeout(timeout) {
+            None => panic!(
+                "{context}: port {} received nothing within {timeout:?} (expected {} bytes: {}); \
+                 vde_plug stderr: {}",
+                self.port,
+                expected.len(),
+                hex(expected),
+                self.stderr.text()
+            ),
+            Some(f) => assert!(
+                f == expected,
+                "{context}: port {} received a different frame\n  expected ({} bytes): {}\n  \
+                 got      ({} bytes): {}",
+                self.port,
+                expected.len(),
+                hex(expected),
+                f.len(),
+                hex(&f)
+            ),
+        }
+    }
+    /// True while the vde_plug process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+    pub fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+}
+
+impl Drop for Plug {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads length-prefixed frames from `r` into a channel, until EOF.
+fn spawn_frame_reader(mut r: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || loop {
+        let mut len = [0u8; 2];
+        if r.read_exact(&mut len).is_err() {
+            break;
+        }
+        let mut frame = vec![0u8; u16::from_be_bytes(len) as usize];
+        if r.read_exact(&mut frame).is_err() || tx.send(frame).is_err() {
+            break;
+        }
+    });
+    rx
+}
+
+/// A cable between two switches: `dpipe vde_plug A = vde_plug B`, run in its own process group
+/// (dpipe forks the two plugs); the whole group is killed on drop.
+pub struct Cable {
+    child: Child,
+    stderr: Capture,
+}
+
+impl Cable {
+    /// Connects the switches with directories `a` and `b`; returns once each switch has a new
+    /// data socket (both ends attached).
+    pub fn connect(a: &Path, b: &Path) -> Cable {
+        let before_a = data_socket_ids(a);
+        let before_b = data_socket_ids(b);
+        let mut child = Command::new("dpipe")
+            .arg("vde_plug")
+            .arg(a)
+            .arg("=")
+            .arg("vde_plug")
+            .arg(b)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run dpipe (package vde2): {e}"));
+        let stderr = Capture::spawn(child.stderr.take().unwrap());
+        let mut cable = Cable { child, stderr };
+        let attached = wait_until(SETTLE, || {
+            data_socket_ids(a).iter().any(|id| !before_a.contains(id))
+                && data_socket_ids(b).iter().any(|id| !before_b.contains(id))
+        });
+        assert!(
+            attached,
+            "dpipe cable between {} and {} did not attach to both switches within {SETTLE:?}; \
+             running: {}; stderr: {}",
+            a.display(),
+            b.display(),
+            cable.is_running(),
+            cable.stderr.text()
+        );
+        cable
+    }
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Cable {
+    fn drop(&mut self) {
+        let pgid = self.child.id() as i32;
+        // SAFETY: plain syscall on the process group we created.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}

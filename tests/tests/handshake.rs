@@ -1,0 +1,259 @@
+//! The control-protocol handshake under malformed input, with raw clients written here.
+//!
+//! Some checks cover our deliberate fixes of reference bugs; when the switch under test is the
+//! reference (`is_reference()`), those check the reference's documented behaviour instead.
+
+use integration_tests::bins::note_reference;
+use integration_tests::frame::ETH_P_TEST;
+use integration_tests::raw::{reply_path, v3_request, RawClient, Reply, SOCKADDR_UN_LEN};
+use integration_tests::{
+    eth, hex, is_reference, mac, payload, wait_until, Plug, Switch, ARRIVE, BROADCAST, QUIET,
+};
+use std::time::Duration;
+
+const PROMPT: Duration = Duration::from_secs(2);
+
+/// Asserts that two fresh vde_plugs can talk through `sw` (it still serves clients).
+fn assert_still_serves(sw: &Switch) {
+    let mut a = Plug::attach(sw);
+    let b = Plug::attach(sw);
+    let f = eth(BROADCAST, mac(0x99), ETH_P_TEST, &payload(46, 9));
+    a.send(&f);
+    b.expect_frame(&f, ARRIVE, "switch serving after the bad client");
+}
+
+/// Completes a handshake on `c` (request already written) and checks the data path both ways
+/// against a vde_plug on the same switch.
+fn assert_working_endpoint(sw: &Switch, c: &mut RawClient, context: &str) {
+    let reply = match c.read_reply(PROMPT) {
+        Reply::Data(d) => d,
+        other => panic!("{context}: expected a 110-byte reply, got {other:?}"),
+    };
+    assert_eq!(
+        reply.len(),
+        SOCKADDR_UN_LEN,
+        "{context}: reply length ({})",
+        hex(&reply)
+    );
+    let p = reply_path(&reply);
+    let canon = sw.dir().canonicalize().unwrap();
+    assert_eq!(
+        p.parent(),
+        Some(canon.as_path()),
+        "{context}: reply path {}",
+        p.display()
+    );
+    c.connect_data(&reply);
+    let mut plug = Plug::attach(sw);
+    let f = eth(BROADCAST, mac(0x61), ETH_P_TEST, &payload(50, 1));
+    c.send_frame(&f);
+    plug.expect_frame(&f, ARRIVE, &format!("{context}: raw client -> plug"));
+    let g = eth(mac(0x61), mac(0x62), ETH_P_TEST, &payload(50, 2));
+    plug.send(&g);
+    match c.recv_frame(ARRIVE) {
+        Some(got) => assert_eq!(hex(&got), hex(&g), "{context}: plug -> raw client"),
+        None => panic!("{context}: raw client received nothing from the plug"),
+    }
+}
+
+#[test]
+fn valid_v3_request_gets_a_data_socket_and_works() {
+    let sw = Switch::start();
+    let mut c = RawClient::connect(&sw, "c1");
+    let req = c.request(0, b"raw test client");
+    c.write(&req);
+    assert_working_endpoint(&sw, &mut c, "valid v3 request");
+}
+
+#[test]
+fn request_for_a_fixed_port_gets_that_port() {
+    let sw = Switch::start();
+    let mut c = RawClient::connect(&sw, "c1");
+    let req = c.request(5, b"fixed");
+    c.write(&req);
+    let reply = match c.read_reply(PROMPT) {
+        Reply::Data(d) => d,
+        other => panic!("expected a reply, got {other:?}"),
+    };
+    let p = reply_path(&reply);
+    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("005."),
+        "data socket for port 5 is named {name}"
+    );
+    assert!(
+        sw.data_sockets().contains(&name),
+        "{name} not in {:?}",
+        sw.data_sockets()
+    );
+}
+
+#[test]
+fn request_for_port_out_of_range_is_closed_promptly() {
+    let sw = Switch::start(); // 32 ports: 0..31
+    let mut c = RawClient::connect(&sw, "c99");
+    let req = c.request(99, b"port 99");
+    c.write(&req);
+    if is_reference() {
+        // vde-2 2.3.2 bug (fixed upstream in f16d23a): no reply, connection left open.
+        match c.read_reply(Duration::from_secs(1)) {
+            Reply::Timeout => {}
+            other => panic!("reference expected to hang (no reply) on port 99, got {other:?}"),
+        }
+        note_reference("not checking that the connection is closed (the reference hangs)");
+    } else {
+        match c.read_reply(PROMPT) {
+            Reply::Closed => {}
+            Reply::Timeout => panic!(
+                "port 99 on a 32-port switch: the connection was neither answered nor closed \
+                 within {PROMPT:?} (the client would hang, as with vde-2 2.3.2); expected close"
+            ),
+            Reply::Data(d) => panic!("port 99 on a 32-port switch was answered: {}", hex(&d)),
+        }
+        assert!(
+            sw.data_sockets().is_empty(),
+            "data sockets left: {:?}",
+            sw.data_sockets()
+        );
+    }
+    assert_still_serves(&sw);
+}
+
+#[test]
+fn request_split_over_two_writes() {
+    let sw = Switch::start();
+    let mut c = RawClient::connect(&sw, "split");
+    let req = c.request(0, b"split request");
+    c.write(&req[..20]);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = c.try_write(&req[20..]);
+    if is_reference() {
+        // 2.3.2 parses whatever one read returns: the 20-byte fragment is rejected.
+        match c.read_reply(PROMPT) {
+            Reply::Closed => {}
+            other => panic!("reference expected to close on a 20-byte fragment, got {other:?}"),
+        }
+        note_reference("split request is refused, as documented (our fix reassembles it)");
+    } else {
+        if let Err(e) = second {
+            panic!("the switch closed the connection after a 20-byte first fragment ({e})");
+        }
+        assert_working_endpoint(&sw, &mut c, "request split in two writes");
+    }
+    assert_still_serves(&sw);
+}
+
+#[test]
+fn extra_bytes_after_a_valid_request_do_not_create_a_second_endpoint() {
+    let sw = Switch::start();
+    let mut c = RawClient::connect(&sw, "extra");
+    let req = c.request(0, b"first");
+    c.write(&req);
+    match c.read_reply(PROMPT) {
+        Reply::Data(d) => assert_eq!(d.len(), SOCKADDR_UN_LEN),
+        other => panic!("expected a reply, got {other:?}"),
+    }
+    assert_eq!(sw.data_sockets().len(), 1, "{:?}", sw.data_sockets());
+    // The same valid request again on the established connection.
+    c.write(&req);
+    if is_reference() {
+        // 2.3.2 parses it as a new request: a second endpoint on the same ctl fd.
+        let two = wait_until(PROMPT, || sw.data_sockets().len() == 2);
+        assert!(
+            two,
+            "reference expected to create a 2nd endpoint: {:?}",
+            sw.data_sockets()
+        );
+        note_reference("extra request created a second endpoint, as documented (fixed in ours)");
+    } else {
+        std::thread::sleep(Duration::from_millis(500));
+        let socks = sw.data_sockets();
+        assert!(
+            socks.len() <= 1,
+            "extra bytes after a valid request created another endpoint: data sockets {socks:?}"
+        );
+    }
+    drop(c);
+    if !is_reference() {
+        // EOF on the control connection frees the endpoint and its data socket.
+        let freed = wait_until(PROMPT, || sw.data_sockets().is_empty());
+        assert!(
+            freed,
+            "endpoint not freed after EOF: {:?}",
+            sw.data_sockets()
+        );
+    }
+    assert_still_serves(&sw);
+}
+
+#[test]
+fn garbage_request_is_closed_and_the_switch_keeps_serving() {
+    let sw = Switch::start();
+    let mut c = RawClient::connect(&sw, "garbage");
+    let garbage: Vec<u8> = (0..256u32).map(|i| (i * 7 + 3) as u8).collect();
+    c.write(&garbage);
+    assert!(
+        c.wait_closed(PROMPT),
+        "256 bytes of garbage: connection not closed"
+    );
+    assert!(sw.data_sockets().is_empty(), "{:?}", sw.data_sockets());
+    assert_still_serves(&sw);
+}
+
+#[test]
+fn unsupported_versions_and_request_types_are_closed() {
+    let sw = Switch::start();
+    let path = sw.scratch().join("vers");
+    let base = v3_request(0, &path, b"x");
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    for v in [2u32, 4, 0x100] {
+        let mut r = base.clone();
+        r[4..8].copy_from_slice(&v.to_ne_bytes());
+        cases.push(("version", r));
+    }
+    let mut bad_type = base.clone();
+    bad_type[8..12].copy_from_slice(&5u32.to_ne_bytes());
+    cases.push(("request type 5", bad_type));
+    let mut bad_magic = base.clone();
+    bad_magic[0] ^= 0xff;
+    cases.push(("magic", bad_magic));
+    for (what, req) in cases {
+        let mut c = RawClient::connect(&sw, "vers");
+        c.write(&req);
+        assert!(
+            c.wait_closed(PROMPT),
+            "bad {what} ({}): connection not closed",
+            hex(&req[..12])
+        );
+    }
+    assert!(sw.data_sockets().is_empty(), "{:?}", sw.data_sockets());
+    assert_still_serves(&sw);
+}
+
+#[test]
+fn oversize_frame_is_not_delivered_truncated() {
+    let sw = Switch::start();
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    let big = eth(BROADCAST, mac(0x71), ETH_P_TEST, &payload(3000 - 14, 0x10));
+    a.send(&big);
+    let got = b.recv_timeout(if is_reference() { ARRIVE } else { QUIET * 2 });
+    if is_reference() {
+        // 2.3.2 reads at most 1518 bytes and forwards the truncated frame.
+        let got = got.expect("reference expected to deliver the frame truncated to 1518 bytes");
+        assert_eq!(got.len(), 1518);
+        assert_eq!(got[..], big[..1518]);
+        note_reference("oversize frame delivered truncated to 1518 bytes, as documented");
+    } else if let Some(got) = got {
+        assert!(
+            got == big,
+            "a 3000-byte frame was delivered altered: {} bytes arrived ({})",
+            got.len(),
+            hex(&got)
+        );
+    }
+    // Normal traffic still flows.
+    let f = eth(BROADCAST, mac(0x71), ETH_P_TEST, &payload(46, 1));
+    a.send(&f);
+    b.expect_frame(&f, ARRIVE, "normal frame after the oversize one");
+}

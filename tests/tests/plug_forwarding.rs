@@ -1,0 +1,116 @@
+//! Forwarding between real `vde_plug` clients: flooding, learning, runts, byte-exact delivery.
+
+use integration_tests::frame::{eth_sized, ETH_P_TEST};
+use integration_tests::{eth, mac, payload, Plug, Switch, ARRIVE, BROADCAST, QUIET};
+
+#[test]
+fn broadcast_between_two_plugs_reaches_the_other_not_the_sender() {
+    let sw = Switch::start();
+    let mut a = Plug::attach(&sw);
+    let mut b = Plug::attach(&sw);
+    assert_ne!(a.port, b.port, "two clients got the same port");
+
+    let f = eth(BROADCAST, mac(1), ETH_P_TEST, &payload(46, 1));
+    a.send(&f);
+    b.expect_frame(&f, ARRIVE, "broadcast a->b");
+    a.expect_none(QUIET, "broadcast must not come back to its sender");
+
+    let g = eth(BROADCAST, mac(2), ETH_P_TEST, &payload(46, 2));
+    b.send(&g);
+    a.expect_frame(&g, ARRIVE, "broadcast b->a");
+    b.expect_none(QUIET, "broadcast must not come back to its sender");
+}
+
+#[test]
+fn broadcast_among_three_plugs_reaches_all_others() {
+    let sw = Switch::start();
+    let mut plugs = [Plug::attach(&sw), Plug::attach(&sw), Plug::attach(&sw)];
+    for i in 0..3 {
+        let f = eth(
+            BROADCAST,
+            mac(10 + i as u8),
+            ETH_P_TEST,
+            &payload(50, i as u8),
+        );
+        plugs[i].send(&f);
+        for (j, p) in plugs.iter().enumerate() {
+            if j != i {
+                p.expect_frame(&f, ARRIVE, &format!("broadcast from plug {i} at plug {j}"));
+            }
+        }
+        plugs[i].expect_none(QUIET, &format!("broadcast from plug {i} echoed to itself"));
+    }
+}
+
+#[test]
+fn unicast_to_a_learned_mac_reaches_only_its_port() {
+    let sw = Switch::start();
+    let mut a = Plug::attach(&sw);
+    let mut b = Plug::attach(&sw);
+    let c = Plug::attach(&sw);
+    let (ma, mb) = (mac(0x21), mac(0x22));
+
+    // a announces itself: flooded to b and c, and the switch learns ma -> a's port.
+    let hello = eth(BROADCAST, ma, ETH_P_TEST, &payload(46, 0));
+    a.send(&hello);
+    b.expect_frame(&hello, ARRIVE, "announce at b");
+    c.expect_frame(&hello, ARRIVE, "announce at c");
+
+    // b -> a: known destination, only a's port.
+    let uni = eth(ma, mb, ETH_P_TEST, &payload(60, 7));
+    b.send(&uni);
+    a.expect_frame(&uni, ARRIVE, "unicast b->a");
+    c.expect_none(QUIET, "unicast to a learned MAC leaked to a third port");
+    b.expect_none(QUIET, "unicast echoed to its sender");
+
+    // a -> b: mb was learned from the previous frame.
+    let back = eth(mb, ma, ETH_P_TEST, &payload(60, 9));
+    a.send(&back);
+    b.expect_frame(&back, ARRIVE, "unicast a->b");
+    c.expect_none(QUIET, "reply leaked to a third port");
+}
+
+#[test]
+fn unknown_unicast_is_flooded() {
+    let sw = Switch::start();
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    let c = Plug::attach(&sw);
+    let f = eth(mac(0x77), mac(0x31), ETH_P_TEST, &payload(46, 3));
+    a.send(&f);
+    b.expect_frame(&f, ARRIVE, "unknown unicast at b");
+    c.expect_frame(&f, ARRIVE, "unknown unicast at c");
+}
+
+#[test]
+fn runt_frames_are_not_delivered() {
+    let sw = Switch::start();
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    for len in [1usize, 6, 13] {
+        let runt: Vec<u8> = std::iter::repeat(0xff)
+            .take(len.min(6))
+            .chain(payload(len.saturating_sub(6), 0x40))
+            .collect();
+        a.send(&runt);
+    }
+    b.expect_none(QUIET, "a runt (< 14 bytes) was delivered");
+    // The switch still forwards normal frames afterwards.
+    let f = eth(BROADCAST, mac(0x41), ETH_P_TEST, &payload(46, 4));
+    a.send(&f);
+    b.expect_frame(&f, ARRIVE, "frame after runts");
+}
+
+#[test]
+fn frames_arrive_byte_identical() {
+    let sw = Switch::start();
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    // 100 bytes exactly, then a short (unpadded) and a full-size frame.
+    for (len, seed) in [(100usize, 0x55u8), (14, 1), (42, 2), (1514, 3), (1518, 4)] {
+        let f = eth_sized(BROADCAST, mac(0x51), len, seed);
+        assert_eq!(f.len(), len);
+        a.send(&f);
+        b.expect_frame(&f, ARRIVE, &format!("{len}-byte frame"));
+    }
+}

@@ -1,0 +1,62 @@
+//! Stock UML kernels (busybox guests) pinging each other through the switch under test, over
+//! the `vde` and `daemon` (uml_switch protocol) transports, and through `uml_switch`.
+//! Skipped, with a message, only if /usr/bin/linux.uml is missing.
+
+use integration_tests::uml::{describe, kernel_or_skip, Guest, Rootfs};
+use integration_tests::Switch;
+use std::time::Duration;
+
+const GUEST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Boots both guests, waits for both results, asserts both got all replies.
+fn ping_pair(kernel: &std::path::Path, eth_a: &str, eth_b: &str, switch_log: &dyn Fn() -> String) {
+    let rootfs = Rootfs::build();
+    let mut a = Guest::boot(kernel, &rootfs, "h1", eth_a, "10.0.0.1", "10.0.0.2");
+    let mut b = Guest::boot(kernel, &rootfs, "h2", eth_b, "10.0.0.2", "10.0.0.1");
+    let ra = a.wait_result(GUEST_DEADLINE);
+    let rb = b.wait_result(GUEST_DEADLINE);
+    eprintln!(
+        "{}: {:?}\n{}: {:?}",
+        a.command_line, ra.result, b.command_line, rb.result
+    );
+    let ok = ra.all_replies() && rb.all_replies();
+    assert!(
+        ok,
+        "UML guests did not ping each other\n{}\n\n{}\n\n--- switch log ---\n{}",
+        describe(&a, &ra),
+        describe(&b, &rb),
+        switch_log()
+    );
+    // `halt -f` ends each kernel with status 0.
+    for g in [&mut a, &mut b] {
+        if let Some(code) = g.wait_exit(Duration::from_secs(15)) {
+            assert_eq!(code, 0, "guest {} exit status", g.name);
+        }
+    }
+}
+
+#[test]
+fn uml_guests_on_vde_and_daemon_transports_ping_through_vde_switch() {
+    let Some(kernel) =
+        kernel_or_skip("uml_guests_on_vde_and_daemon_transports_ping_through_vde_switch")
+    else {
+        return;
+    };
+    let sw = Switch::start();
+    let vde = format!("vde,{}", sw.dir().display());
+    let daemon = format!("daemon,,unix,{}", sw.ctl().display());
+    ping_pair(&kernel, &vde, &daemon, &|| sw.stderr());
+}
+
+#[test]
+fn uml_guests_on_daemon_transport_ping_through_uml_switch() {
+    let Some(kernel) = kernel_or_skip("uml_guests_on_daemon_transport_ping_through_uml_switch")
+    else {
+        return;
+    };
+    let sw = Switch::uml_builder().start();
+    let daemon = format!("daemon,,unix,{}", sw.ctl().display());
+    ping_pair(&kernel, &daemon, &daemon, &|| {
+        format!("stdout:\n{}\nstderr:\n{}", sw.stdout(), sw.stderr())
+    });
+}
