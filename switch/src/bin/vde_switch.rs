@@ -36,6 +36,7 @@ fn main() {
     });
     let daemonise = cfg.daemon;
     let pidfile = cfg.pidfile.clone();
+    let rcfile = cfg.rcfile.clone().or_else(default_rc_file);
     let mut server = match Server::bind(cfg, default_dir) {
         Ok(s) => s,
         Err(e) => {
@@ -61,6 +62,24 @@ fn main() {
         }
     }
 
+    if let Some(rc) = &rcfile {
+        match server.run_rc_file(rc) {
+            Ok(vdeswitch::server::console::Outcome::Shutdown) => {
+                server.cleanup();
+                if let Some(p) = &pidfile {
+                    let _ = std::fs::remove_file(p);
+                }
+                std::process::exit(0);
+            }
+            Ok(_) => {}
+            Err(e) => log_err!(
+                "rc file {}: {} (the switch runs without it)",
+                rc.display(),
+                e
+            ),
+        }
+    }
+
     let outcome = server.run();
     let code = match outcome {
         Ok(Exit::Signal(sig)) => {
@@ -81,4 +100,12 @@ fn main() {
         Some(libc::SIGINT) => vdeswitch::server::signals::reraise(libc::SIGINT),
         _ => std::process::exit(0),
     }
+}
+
+/// `~/.vde2/vde_switch.rc`, else `/etc/vde2/vde_switch.rc`, when readable.
+fn default_rc_file() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".vde2/vde_switch.rc"));
+    home.into_iter()
+        .chain(std::iter::once(PathBuf::from("/etc/vde2/vde_switch.rc")))
+        .find(|p| std::fs::File::open(p).is_ok())
 }

@@ -458,6 +458,14 @@ impl Fabric {
         self.scratch = gone;
     }
 
+    /// `hash/setsize`: new bucket count, table flushed.
+    pub fn set_hash_buckets(&mut self, n: usize) {
+        let mut gone = std::mem::take(&mut self.scratch);
+        self.macs.set_buckets(n, &mut gone);
+        self.report_forgotten(&mut gone);
+        self.scratch = gone;
+    }
+
     /// Flush the whole MAC table.
     pub fn flush_all(&mut self) {
         let mut gone = std::mem::take(&mut self.scratch);

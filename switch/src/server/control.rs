@@ -383,7 +383,7 @@ impl Server {
     }
 
     /// Data socket permissions as the reference sets them.
-    fn set_data_socket_perms(&self, path: &PathBuf, user: Option<u32>, port0: bool) {
+    fn set_data_socket_perms(&self, path: &Path, user: Option<u32>, port0: bool) {
         let mode = self.modes.ctl;
         let group = self.cfg.group;
         let _ = if unix::euid() != 0 {

@@ -2,6 +2,7 @@
 //! owns one connected datagram socket per endpoint and moves frames between
 //! them as the fabric decides. It only moves bytes; decisions are the fabric's.
 
+pub mod console;
 mod control;
 pub mod ctl_dir;
 mod data;
@@ -28,10 +29,13 @@ use ctl_dir::Modes;
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
+const MGMT: Token = Token(2);
 /// Control connections: token = CONN_BASE + fd.
 const CONN_BASE: usize = 1 << 24;
 /// Endpoint data sockets: token = DATA_BASE + endpoint id.
 const DATA_BASE: usize = 2 << 24;
+/// Management sessions: token = SESSION_BASE + fd.
+pub(crate) const SESSION_BASE: usize = 3 << 24;
 /// uml_switch has no port limit of its own; this many is plenty for a lab.
 const UML_PORTS: usize = 4096;
 
@@ -80,6 +84,10 @@ pub struct Server {
     conns: HashMap<RawFd, Conn>,
     endpoints: HashMap<EndpointId, EndpointIo>,
     pub fabric: Fabric,
+    /// The switch's own MAC (shown by `showinfo`, FSTP bridge id).
+    pub mac: [u8; 6],
+    mgmt: Option<UnixListener>,
+    sessions: HashMap<RawFd, console::session::Session>,
     start: Instant,
     tick: u64,
     last_gc: u64,
@@ -116,7 +124,11 @@ impl Server {
         };
         crate::sys::unix::chmod(&ctl, modes.ctl).map_err(setup_err)?;
         crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
-        Server::new(Flavor::Vde, cfg, dir, ctl, listener, modes)
+        let mut s = Server::new(Flavor::Vde, cfg, dir, ctl, listener, modes)?;
+        if let Some(path) = s.cfg.mgmt.clone() {
+            s.mgmt = console::session::bind_mgmt(&path, s.cfg.mgmtmode, s.cfg.mgmtgroup);
+        }
+        Ok(s)
     }
 
     /// Bind `uml_switch`'s control socket (mode from the umask, as the original).
@@ -183,6 +195,9 @@ impl Server {
             conns: HashMap::new(),
             endpoints: HashMap::new(),
             fabric,
+            mac: cfg.macaddr.unwrap_or_else(random_mac),
+            mgmt: None,
+            sessions: HashMap::new(),
             start: Instant::now(),
             tick: 0,
             last_gc: 0,
@@ -230,6 +245,9 @@ impl Server {
             SIGNALS,
             Interest::READABLE,
         )?;
+        if let Some(m) = &self.mgmt {
+            reg.register(&mut SourceFd(&m.as_raw_fd()), MGMT, Interest::READABLE)?;
+        }
         let mut events = Events::with_capacity(256);
         loop {
             let next_tick = self.start + Duration::from_secs(self.tick + 1);
@@ -242,9 +260,15 @@ impl Server {
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept_all(),
+                    MGMT => self.accept_sessions(),
                     SIGNALS => {
                         if let Some(&sig) = self.signals.take().first() {
                             return Ok(Exit::Signal(sig));
+                        }
+                    }
+                    Token(t) if t >= SESSION_BASE => {
+                        if let Some(exit) = self.on_session((t - SESSION_BASE) as RawFd) {
+                            return Ok(exit);
                         }
                     }
                     Token(t) if t >= DATA_BASE => self.on_data((t - DATA_BASE) as EndpointId),
@@ -318,6 +342,11 @@ impl Server {
             let _ = std::fs::remove_file(&ep.path);
         }
         self.conns.clear();
+        self.sessions.clear();
+        if let (Some(m), Some(path)) = (self.mgmt.take(), &self.cfg.mgmt) {
+            drop(m);
+            let _ = std::fs::remove_file(path);
+        }
         if crate::sys::unix::other_listener_at(&self.ctl, self.listener.as_raw_fd()) {
             log_warn!("Cleanup not removing files");
             return;
@@ -329,6 +358,21 @@ impl Server {
             }
         }
     }
+}
+
+/// `00:ff:` plus four random bytes, as the reference picks its MAC.
+fn random_mac() -> [u8; 6] {
+    let mut r = [0u8; 4];
+    // SAFETY: getrandom writes at most r.len() bytes into r.
+    let got = unsafe { libc::getrandom(r.as_mut_ptr().cast(), r.len(), 0) };
+    if got != r.len() as isize {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ std::process::id())
+            .unwrap_or(0);
+        r = t.to_le_bytes();
+    }
+    [0x00, 0xff, r[0], r[1], r[2], r[3]]
 }
 
 fn suppressed(n: u64) -> String {

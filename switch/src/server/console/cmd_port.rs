@@ -1,0 +1,239 @@
+//! `port/*` commands.
+
+use std::fmt::Write;
+
+use super::parse::{atoi, scan_ints};
+use super::CmdResult;
+use crate::fabric::{FabricError, Port, PortId};
+use crate::server::Server;
+
+fn err(e: FabricError) -> i32 {
+    e.errno()
+}
+
+pub fn showinfo(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
+    let _ = writeln!(out, "Numports={}", s.fabric.numports());
+    let _ = writeln!(out, "HUB={}", s.fabric.hub());
+    out.push_str("counters=true\n");
+    Ok(())
+}
+
+pub fn setnumports(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    s.fabric.set_numports(atoi(args)).map_err(err)
+}
+
+pub fn sethub(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    s.fabric.set_hub(atoi(args) != 0);
+    Ok(())
+}
+
+pub fn setvlan(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    let v = scan_ints(args, 2).ok_or(libc::EINVAL)?;
+    s.fabric.set_port_vlan(v[0], v[1]).map_err(err)
+}
+
+pub fn createauto(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
+    let p = s.fabric.create_port_auto().map_err(err)?;
+    let _ = writeln!(out, "Port {p:04}");
+    Ok(())
+}
+
+fn port_arg(s: &Server, args: &str) -> Result<usize, i32> {
+    let n = atoi(args);
+    if n < 0 || n as usize >= s.fabric.numports() {
+        return Err(libc::EINVAL);
+    }
+    Ok(n as usize)
+}
+
+pub fn create(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    let p = port_arg(s, args)?;
+    s.fabric.create_port(p).map_err(err)
+}
+
+pub fn remove(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    let p = port_arg(s, args)?;
+    s.fabric.remove_port(p).map_err(err)
+}
+
+pub fn allocatable(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    let v = scan_ints(args, 2).ok_or(libc::EINVAL)?;
+    if v[0] < 0 || v[0] as usize >= s.fabric.numports() {
+        return Err(libc::EINVAL);
+    }
+    s.fabric
+        .set_allocatable(v[0] as usize, v[1] != 0)
+        .map_err(err)
+}
+
+pub fn epclose(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    let v = scan_ints(args, 2).ok_or(libc::EINVAL)?;
+    if v[0] < 0 || v[0] as usize >= s.fabric.numports() {
+        return Err(libc::EINVAL);
+    }
+    let (p, id) = (v[0] as usize, v[1]);
+    let known = s
+        .fabric
+        .port(p)
+        .is_some_and(|port| port.endpoints.iter().any(|e| i64::from(e.id) == id));
+    if !known {
+        return Err(libc::ENXIO);
+    }
+    s.close_conn(id as i32);
+    Ok(())
+}
+
+pub fn resetcounter(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    if args.is_empty() {
+        let ids: Vec<PortId> = s.fabric.ports().map(|(i, _)| i).collect();
+        for i in ids {
+            if let Some(p) = s.fabric.port_mut(i) {
+                p.counters.reset();
+            }
+        }
+        return Ok(());
+    }
+    let p = port_arg(s, args)?;
+    if let Some(port) = s.fabric.port_mut(p) {
+        port.counters.reset();
+    }
+    Ok(())
+}
+
+/// Name of a uid for display: user name, else the number, else NONE.
+pub fn user_name(uid: Option<u32>) -> String {
+    let Some(uid) = uid else {
+        return "NONE".into();
+    };
+    // SAFETY: getpwuid_r with buffers we own.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut res: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut res) == 0
+            && !res.is_null()
+        {
+            return std::ffi::CStr::from_ptr(pwd.pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    uid.to_string()
+}
+
+/// Name of a gid for display.
+pub fn group_name(gid: Option<u32>) -> String {
+    let Some(gid) = gid else {
+        return "NONE".into();
+    };
+    // SAFETY: getgrgid_r with buffers we own.
+    unsafe {
+        let mut grp: libc::group = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut res: *mut libc::group = std::ptr::null_mut();
+        if libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut res) == 0
+            && !res.is_null()
+        {
+            return std::ffi::CStr::from_ptr(grp.gr_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    gid.to_string()
+}
+
+fn print_port(out: &mut String, i: PortId, p: &Port) {
+    let _ = writeln!(
+        out,
+        "Port {:04} untagged_vlan={:04} {} - {}Unnamed Allocatable",
+        i,
+        p.untagged_vlan,
+        if p.is_active() { "ACTIVE" } else { "INACTIVE" },
+        if p.allocatable { "" } else { "NOT " }
+    );
+    let _ = writeln!(
+        out,
+        " Current User: {} Access Control: (User: {} - Group: {})",
+        user_name(p.current_user),
+        user_name(p.acl_user),
+        group_name(p.acl_group)
+    );
+    let c = &p.counters;
+    let _ = writeln!(
+        out,
+        " IN:  pkts {:10}          bytes {:20}",
+        c.in_pkts, c.in_bytes
+    );
+    let _ = writeln!(
+        out,
+        " OUT: pkts {:10}          bytes {:20}",
+        c.out_pkts, c.out_bytes
+    );
+    for e in &p.endpoints {
+        let descr = if e.description.is_empty() {
+            "no endpoint description"
+        } else {
+            &e.description
+        };
+        let _ = writeln!(
+            out,
+            "  -- endpoint ID {:04} module {:<12}: {}",
+            e.id,
+            e.kind.module_name(),
+            descr
+        );
+    }
+}
+
+fn print_ports(s: &Server, args: &str, out: &mut String, all: bool) -> CmdResult {
+    let shown = |p: &Port| all || p.is_active();
+    if args.is_empty() {
+        for (i, p) in s.fabric.ports().filter(|(_, p)| shown(p)) {
+            print_port(out, i, p);
+        }
+        return Ok(());
+    }
+    let n = port_arg(s, args)?;
+    match s.fabric.port(n) {
+        Some(p) if shown(p) => {
+            print_port(out, n, p);
+            Ok(())
+        }
+        _ => Err(libc::ENXIO),
+    }
+}
+
+pub fn print(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
+    print_ports(s, args, out, false)
+}
+
+pub fn allprint(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
+    print_ports(s, args, out, true)
+}
+
+/// Our extension: where frames were lost, per allocated port.
+pub fn stats(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
+    let only = if args.is_empty() {
+        None
+    } else {
+        Some(port_arg(s, args)?)
+    };
+    let mut any = false;
+    for (i, p) in s
+        .fabric
+        .ports()
+        .filter(|(i, _)| only.is_none_or(|n| n == *i))
+    {
+        any = true;
+        let c = &p.counters;
+        let _ = writeln!(
+            out,
+            "Port {:04} runts {} oversize {} vlan_drops {} send_drops {} unlearned {}",
+            i, c.runts, c.oversize, c.vlan_drops, c.send_drops, c.unlearned
+        );
+    }
+    if only.is_some() && !any {
+        return Err(libc::ENXIO);
+    }
+    Ok(())
+}
