@@ -4,6 +4,16 @@
 //! binaries when `VDE_SWITCH_BIN` / `UML_SWITCH_BIN` point at them) with real clients:
 //! `vde_plug`, `dpipe`, stock UML kernels, and hand-written raw protocol clients.
 //!
+//! Running:
+//! * `scripts/test` (installs missing Debian packages, `cargo build --workspace --bins`, then
+//!   `cargo test --workspace`), or `cargo test -p integration-tests` after building the bins.
+//! * Against the reference binaries (differential mode):
+//!   `VDE_SWITCH_BIN=/usr/bin/vde_switch UML_SWITCH_BIN=/usr/bin/uml_switch cargo test -p integration-tests`.
+//!   Checks of our deliberate fixes then assert the reference's documented behaviour instead
+//!   (see [`is_reference`]).
+//! * Other knobs: `UML_KERNEL` (default /usr/bin/linux.uml), `VDE_TEST_UML_AMX_WORKAROUND=1|0`
+//!   (force the UML AMX workaround on/off; default: automatic), `VDE_SWITCH_IS_REFERENCE=1|0`.
+//!
 //! Modules, by topic:
 //! * [`bins`]: where the binaries under test live, and whether they are the reference.
 //! * [`switch`]: the [`Switch`] guard (a running `vde_switch` or `uml_switch`).

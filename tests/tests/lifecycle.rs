@@ -2,7 +2,7 @@
 //! same directory, recovery of a stale ctl socket, relative paths.
 
 use integration_tests::frame::ETH_P_TEST;
-use integration_tests::proc::{run_with_timeout, DaemonGuard};
+use integration_tests::proc::{pid_cmdline, run_with_timeout, DaemonGuard};
 use integration_tests::switch::{accepts_connections, data_sockets};
 use integration_tests::{
     eth, mac, payload, vde_switch_bin, wait_until, Plug, Switch, ARRIVE, BROADCAST, SETTLE,
