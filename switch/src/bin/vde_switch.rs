@@ -45,6 +45,12 @@ fn main() {
         }
     };
 
+    if let Err(e) = server.attach_taps() {
+        log_err!("{e}");
+        server.cleanup();
+        std::process::exit(1);
+    }
+
     if daemonise {
         if let Err(e) = daemon::daemonize(false) {
             log_err!("daemon: {e}");

@@ -194,7 +194,7 @@ impl Server {
             let _ = self
                 .poll
                 .registry()
-                .deregister(&mut SourceFd(&ep.sock.as_raw_fd()));
+                .deregister(&mut SourceFd(&ep.sock.raw_fd()));
             let _ = std::fs::remove_file(&ep.path);
         }
         let _ = self.fabric.detach(port, id);
@@ -320,7 +320,7 @@ impl Server {
         self.endpoints.insert(
             id,
             EndpointIo {
-                sock,
+                sock: super::Channel::Sock(sock),
                 port,
                 path,
                 gone: false,

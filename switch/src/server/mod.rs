@@ -42,9 +42,38 @@ const UML_PORTS: usize = 4096;
 /// How long a client may take to send its whole request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Where an endpoint's frames come from and go to.
+enum Channel {
+    Sock(Dgram),
+    Tap(crate::sys::tap::Tap),
+}
+
+impl Channel {
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Channel::Sock(s) => s.recv(buf),
+            Channel::Tap(t) => t.recv(buf),
+        }
+    }
+
+    fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Channel::Sock(s) => s.send(buf),
+            Channel::Tap(t) => t.send(buf),
+        }
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        match self {
+            Channel::Sock(s) => s.as_raw_fd(),
+            Channel::Tap(t) => t.as_raw_fd(),
+        }
+    }
+}
+
 /// The I/O side of one endpoint.
 struct EndpointIo {
-    sock: Dgram,
+    sock: Channel,
     port: PortId,
     path: PathBuf,
     /// The client went away (ECONNREFUSED/ENOENT on send); frames to it are
@@ -229,6 +258,47 @@ impl Server {
     /// Seconds since the loop started (the reference's tick counter).
     pub fn uptime(&self) -> u64 {
         self.tick
+    }
+
+    /// Attach the `-t` tap interfaces, each to an automatically allocated port
+    /// (before daemonising: opening a tap usually needs privileges).
+    pub fn attach_taps(&mut self) -> Result<(), String> {
+        for name in self.cfg.taps.clone() {
+            let tap = crate::sys::tap::Tap::open(&name)
+                .map_err(|e| format!("cannot open tap interface '{name}': {e} (creating taps needs root or CAP_NET_ADMIN)"))?;
+            let id = tap.as_raw_fd() as EndpointId;
+            let endpoint = crate::fabric::Endpoint {
+                id,
+                kind: crate::fabric::EndpointKind::Tuntap,
+                description: name.clone(),
+            };
+            let port = self
+                .fabric
+                .attach(
+                    crate::fabric::PortChoice::Any,
+                    &Default::default(),
+                    endpoint,
+                )
+                .map_err(|e| format!("tap interface '{name}': {e}"))?;
+            self.poll
+                .registry()
+                .register(
+                    &mut SourceFd(&(id as RawFd)),
+                    Token(DATA_BASE + id as usize),
+                    Interest::READABLE,
+                )
+                .map_err(|e| format!("tap interface '{name}': {e}"))?;
+            self.endpoints.insert(
+                id,
+                EndpointIo {
+                    sock: Channel::Tap(tap),
+                    port,
+                    path: PathBuf::new(),
+                    gone: false,
+                },
+            );
+        }
+        Ok(())
     }
 
     /// Run until a fatal signal or a shutdown command.

@@ -3,6 +3,7 @@
 
 pub mod daemon;
 pub mod log;
+pub mod tap;
 pub mod unix;
 
 use std::io;

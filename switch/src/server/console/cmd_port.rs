@@ -79,7 +79,11 @@ pub fn epclose(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
     if !known {
         return Err(libc::ENXIO);
     }
-    s.close_conn(id as i32);
+    if s.conns.contains_key(&(id as i32)) {
+        s.close_conn(id as i32);
+    } else {
+        s.close_endpoint(p, id as u32);
+    }
     Ok(())
 }
 
