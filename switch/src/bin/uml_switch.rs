@@ -21,6 +21,7 @@ fn main() {
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "uml_switch".into());
     log::init(&prog);
+    daemon::raise_nofile_limit();
     let args: Vec<OsString> = argv.collect();
     let (cmd, notices) = parse_uml_args(&prog, &args);
     for n in &notices {

@@ -15,6 +15,7 @@ fn main() {
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "vde_switch".into());
     log::init(&prog);
+    daemon::raise_nofile_limit();
     let args: Vec<OsString> = argv.collect();
     let cfg = match parse_vde_args(&prog, &args) {
         Command::Run(cfg) => cfg,

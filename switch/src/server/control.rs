@@ -23,12 +23,18 @@ use crate::{log_err, log_warn};
 const MAX_REQUEST: usize =
     vde_protocol::request::V1_HEADER_LEN + vde_protocol::request::MAX_DESCRIPTION_LEN;
 
+/// Most connections still in their handshake, in all and per user.
+const MAX_PENDING: usize = 256;
+const MAX_PENDING_PER_UID: usize = 64;
+
 pub(super) struct Conn {
     pub stream: UnixStream,
     buf: Vec<u8>,
     started: Instant,
     /// Set once the handshake succeeded; later bytes are ignored.
     pub attached: Option<PortId>,
+    /// The peer's uid (SO_PEERCRED at accept).
+    uid: u32,
 }
 
 /// Why a request was refused; logged, then the connection is closed.
@@ -64,6 +70,28 @@ impl Server {
                         continue;
                     }
                     let fd = stream.as_raw_fd();
+                    // Bound what unfinished handshakes can hold, per user and in all,
+                    // so a connection flood cannot exhaust descriptors.
+                    let uid = peer_cred(&stream).map(|c| c.uid).unwrap_or(u32::MAX);
+                    let pending: Vec<u32> = self
+                        .conns
+                        .values()
+                        .filter(|c| c.attached.is_none())
+                        .map(|c| c.uid)
+                        .collect();
+                    let of_user = pending.iter().filter(|&&u| u == uid).count();
+                    if pending.len() >= MAX_PENDING || of_user >= MAX_PENDING_PER_UID {
+                        if let Some(n) = self.limits.refused.allow(self.tick, 10, 1) {
+                            log_warn!(
+                                "too many unfinished handshakes ({} in all, {} of uid {}): connection closed{}",
+                                pending.len(),
+                                of_user,
+                                uid,
+                                suppressed(n)
+                            );
+                        }
+                        continue;
+                    }
                     if self
                         .poll
                         .registry()
@@ -83,6 +111,7 @@ impl Server {
                             buf: Vec::with_capacity(256),
                             started: Instant::now(),
                             attached: None,
+                            uid,
                         },
                     );
                 }

@@ -27,3 +27,16 @@ pub fn write_pidfile(path: &Path) -> io::Result<()> {
         .open(path)?;
     writeln!(f, "{}", std::process::id())
 }
+
+/// Raise the soft limit on open files to the hard limit: every endpoint
+/// costs two descriptors, and the reference's default of 1024 is easy to hit.
+pub fn raise_nofile_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
