@@ -3,7 +3,7 @@
 
 use crate::frame::hex;
 use crate::proc::{wait_until, Capture};
-use crate::switch::{data_socket_ids, port_of_data_socket, Switch};
+use crate::switch::{client_sockets, data_socket_ids, port_of_data_socket, Switch};
 use crate::SETTLE;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -80,6 +80,17 @@ impl Plug {
                 stderr.text()
             );
         };
+        // Handshake complete on the client side too (it has connected, chmod'ed the switch's
+        // socket and unlinked its own): nothing of it can change the directory any more.
+        let own = format!(".{:05}-", child.id());
+        let done = wait_until(SETTLE, || {
+            !client_sockets(dir).iter().any(|n| n.starts_with(&own))
+        });
+        assert!(
+            done,
+            "vde_plug {url}: its client socket {own}* is still in {} after {SETTLE:?}",
+            dir.display()
+        );
         let port = port_of_data_socket(&data_socket).unwrap();
         Plug {
             child,
@@ -212,8 +223,12 @@ impl Cable {
             data_socket_ids(a).iter().any(|id| !before_a.contains(id))
                 && data_socket_ids(b).iter().any(|id| !before_b.contains(id))
         });
+        let settled = attached
+            && wait_until(SETTLE, || {
+                client_sockets(a).is_empty() && client_sockets(b).is_empty()
+            });
         assert!(
-            attached,
+            settled,
             "dpipe cable between {} and {} did not attach to both switches within {SETTLE:?}; \
              running: {}; stderr: {}",
             a.display(),

@@ -20,9 +20,10 @@ struct SockFprog {
     filter: *const SockFilter,
 }
 
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10 | 0x00;
-const BPF_RET_K: u16 = 0x06 | 0x00;
+// Classic BPF opcodes: BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K.
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JMP_JEQ_K: u16 = 0x15;
+const BPF_RET_K: u16 = 0x06;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 const SECCOMP_MODE_FILTER: libc::c_ulong = 2;
@@ -146,7 +147,7 @@ mod tests {
             assert_eq!(ptrace_errno(PTRACE_SETREGSET, 0x202), libc::EIO);
             assert_eq!(ptrace_errno(PTRACE_GETREGSET, 1), libc::ESRCH);
             assert_eq!(ptrace_errno(PTRACE_SETREGSET, 2), libc::ESRCH);
-            assert_eq!(ptrace_errno(libc::PTRACE_GETFPREGS as u32, 0), libc::ESRCH);
+            assert_eq!(ptrace_errno(libc::PTRACE_GETFPREGS, 0), libc::ESRCH);
         })
         .join()
         .unwrap();

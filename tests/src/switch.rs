@@ -189,19 +189,45 @@ pub fn data_sockets(dir: &Path) -> Vec<String> {
     v
 }
 
-/// The data socket files of `dir` with their inode numbers: a file re-created under the same
-/// name (the switch unlinks and re-binds, e.g. over a stale one) counts as a new entry (inode
-/// numbers can be reused, so the change time is part of the identity too).
-pub fn data_socket_ids(dir: &Path) -> std::collections::BTreeSet<(String, u64, i64, i64)> {
+/// Identity of a data socket file: name, inode number and birth time. A file re-created under
+/// the same name (the switch unlinks and re-binds, e.g. over a stale one) counts as new even if
+/// the inode number is reused; a `chmod` (vdeplug4 chmods the switch's socket after connecting)
+/// does not change it.
+pub type DataSocketId = (String, u64, Option<std::time::SystemTime>);
+
+/// The data socket files of `dir` with their identities.
+pub fn data_socket_ids(dir: &Path) -> std::collections::BTreeSet<DataSocketId> {
     use std::os::unix::fs::MetadataExt;
     data_sockets(dir)
         .into_iter()
         .filter_map(|n| {
             std::fs::symlink_metadata(dir.join(&n))
                 .ok()
-                .map(|m| (n, m.ino(), m.ctime(), m.ctime_nsec()))
+                .map(|m| (n, m.ino(), m.created().ok()))
         })
         .collect()
+}
+
+/// Names of vdeplug4 client sockets (`.PPPPP-NNNNN`) in `dir`: each exists from the client's
+/// `bind` until its handshake is complete (it unlinks it after connecting and chmod'ing).
+pub fn client_sockets(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    n.strip_prefix('.')
+                        .and_then(|r| r.split_once('-'))
+                        .is_some_and(|(p, c)| {
+                            !p.is_empty()
+                                && !c.is_empty()
+                                && p.bytes().all(|b| b.is_ascii_digit())
+                                && c.bytes().all(|b| b.is_ascii_digit())
+                        })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `NNN.M`: at least three digits (the port), a dot, digits (an fd number).

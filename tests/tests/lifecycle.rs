@@ -72,6 +72,12 @@ fn daemon_writes_pidfile_and_sigterm_removes_everything() {
         "pid {} from the pid file is not running",
         daemon.pid
     );
+    let cmdline = pid_cmdline(daemon.pid);
+    assert!(
+        cmdline.contains(dir.to_str().unwrap()),
+        "pid {} from the pid file is not the switch: {cmdline:?}",
+        daemon.pid
+    );
     assert!(wait_until(SETTLE, || accepts_connections(&dir.join("ctl"))));
 
     let url = dir.display().to_string();

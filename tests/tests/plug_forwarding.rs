@@ -88,10 +88,8 @@ fn runt_frames_are_not_delivered() {
     let mut a = Plug::attach(&sw);
     let b = Plug::attach(&sw);
     for len in [1usize, 6, 13] {
-        let runt: Vec<u8> = std::iter::repeat(0xff)
-            .take(len.min(6))
-            .chain(payload(len.saturating_sub(6), 0x40))
-            .collect();
+        let mut runt = BROADCAST[..len.min(6)].to_vec();
+        runt.extend(payload(len.saturating_sub(6), 0x40));
         a.send(&runt);
     }
     b.expect_none(QUIET, "a runt (< 14 bytes) was delivered");
