@@ -257,3 +257,36 @@ fn oversize_frame_is_not_delivered_truncated() {
     a.send(&f);
     b.expect_frame(&f, ARRIVE, "normal frame after the oversize one");
 }
+
+#[test]
+fn numports_counts_port_0() {
+    // `-n 8`: ports 0..7; 7 is the highest usable one, 8 is refused.
+    let sw = Switch::with_args(&["-n", "8"]);
+    let mut ok = RawClient::connect(&sw, "p7");
+    let req = ok.request(7, b"port 7");
+    ok.write(&req);
+    match ok.read_reply(PROMPT) {
+        Reply::Data(d) => {
+            let name = reply_path(&d)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert!(name.starts_with("007."), "port 7 got data socket {name}");
+        }
+        other => panic!("port 7 of an 8-port switch: expected a reply, got {other:?}"),
+    }
+    let mut bad = RawClient::connect(&sw, "p8");
+    let req = bad.request(8, b"port 8");
+    bad.write(&req);
+    match bad.read_reply(if is_reference() {
+        Duration::from_secs(1)
+    } else {
+        PROMPT
+    }) {
+        Reply::Data(d) => panic!("port 8 of an 8-port switch was granted: {}", hex(&d)),
+        Reply::Timeout if is_reference() => note_reference("port 8 refused by hanging"),
+        Reply::Closed if !is_reference() => {}
+        other => panic!("port 8 of an 8-port switch: unexpected outcome {other:?}"),
+    }
+}

@@ -112,3 +112,22 @@ fn frames_arrive_byte_identical() {
         b.expect_frame(&f, ARRIVE, &format!("{len}-byte frame"));
     }
 }
+
+#[test]
+fn hub_mode_floods_even_known_unicast() {
+    let sw = Switch::with_args(&["-x"]);
+    let mut a = Plug::attach(&sw);
+    let mut b = Plug::attach(&sw);
+    let c = Plug::attach(&sw);
+    let hello = eth(BROADCAST, mac(0x81), ETH_P_TEST, &payload(46, 0));
+    a.send(&hello);
+    b.expect_frame(&hello, ARRIVE, "hub: broadcast at b");
+    c.expect_frame(&hello, ARRIVE, "hub: broadcast at c");
+    a.expect_none(QUIET, "hub: broadcast echoed to its sender");
+    // In a switch this would go to a only; a hub sends it everywhere but the input port.
+    let uni = eth(mac(0x81), mac(0x82), ETH_P_TEST, &payload(60, 1));
+    b.send(&uni);
+    a.expect_frame(&uni, ARRIVE, "hub: unicast at its destination");
+    c.expect_frame(&uni, ARRIVE, "hub: unicast flooded to a third port");
+    b.expect_none(QUIET, "hub: unicast echoed to its sender");
+}
