@@ -26,20 +26,25 @@ pub const GLIBC_TUNABLES_WORD: &str =
 
 /// The UML kernel, or `None` if it is not installed.
 pub fn kernel() -> Option<PathBuf> {
-    let k = std::env::var_os("UML_KERNEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/linux.uml"));
+    let k = kernel_path();
     k.is_file().then_some(k)
+}
+
+fn kernel_path() -> PathBuf {
+    std::env::var_os("UML_KERNEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/linux.uml"))
 }
 
 /// The kernel, or prints why the calling test is skipped and returns `None`.
 pub fn kernel_or_skip(test: &str) -> Option<PathBuf> {
     let k = kernel();
     if k.is_none() {
-        eprintln!(
-            "SKIPPED {test}: no UML kernel (/usr/bin/linux.uml missing; install the Debian package \
-             user-mode-linux, or set UML_KERNEL)"
-        );
+        crate::proc::announce(&format!(
+            "SKIPPED {test}: no UML kernel at {} (install the Debian package user-mode-linux, \
+             or set UML_KERNEL)",
+            kernel_path().display()
+        ));
     }
     k
 }
