@@ -45,7 +45,7 @@ pub fn is_uml_reference() -> bool {
 
 /// Prints a note that a fix-only check is skipped because the reference is under test.
 pub fn note_reference(what: &str) {
-    eprintln!("note: switch under test is the reference; {what}");
+    crate::proc::announce(&format!("note: switch under test is the reference; {what}"));
 }
 
 fn reference_check(var: &str, bin: &Path, reference: &str) -> bool {
