@@ -1,1 +1,3 @@
-//! User Mode Linux tools (COW files, launcher); filled by later issues.
+//! User Mode Linux tools: copy-on-write (COW) disk files, and later the launcher.
+
+pub mod cow;

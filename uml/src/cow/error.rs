@@ -1,0 +1,194 @@
+//! Errors of the COW library. Each names the file, says what is wrong, and [`CowError::hint`]
+//! says what fixes it.
+
+use super::header::HeaderError;
+use super::sys::LockHolder;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Which file of an operation an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Cow,
+    Backing,
+    Output,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Cow => "COW file",
+            Role::Backing => "backing file",
+            Role::Output => "output file",
+        }
+    }
+}
+
+/// The broad kind of a failure, for distinct exit codes (`umlcow check`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    /// Reading or writing failed, or the operation was refused for another reason.
+    Io,
+    /// The file is not a COW file at all.
+    NotCow,
+    /// The header is damaged or not supported.
+    Header,
+    /// The bitmap or the layout is damaged.
+    Layout,
+    /// The backing file is missing or unusable.
+    Backing,
+    Size,
+    Mtime,
+    /// A running guest (or another tool) holds a lock.
+    Locked,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CowError {
+    #[error("{}: cannot {op}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Header {
+        path: PathBuf,
+        #[source]
+        source: HeaderError,
+    },
+    #[error("{}: the COW bitmap is cut short: the file has {len} bytes, the bitmap ends at byte {need}", path.display())]
+    TruncatedBitmap { path: PathBuf, len: u64, need: u64 },
+    #[error("backing file {} of {}: {what}", backing.display(), cow.display())]
+    Backing {
+        cow: PathBuf,
+        backing: PathBuf,
+        what: String,
+    },
+    #[error("size mismatch: the header of {} records {header} bytes, but backing file {} has {actual}", cow.display(), backing.display())]
+    SizeMismatch {
+        cow: PathBuf,
+        backing: PathBuf,
+        header: u64,
+        actual: u64,
+    },
+    #[error("mtime mismatch: the header of {} records mtime {header}, but backing file {} has mtime {actual} (the backing file was modified or touched after the COW was made)", cow.display(), backing.display())]
+    MtimeMismatch {
+        cow: PathBuf,
+        backing: PathBuf,
+        header: u32,
+        actual: i64,
+    },
+    #[error("{} {} is in use: {holder}", role.name(), path.display())]
+    Locked {
+        path: PathBuf,
+        role: Role,
+        holder: LockHolder,
+    },
+    #[error("refusing to write {}: it is the {} {}", output.display(), role.name(), other.display())]
+    SameFile {
+        output: PathBuf,
+        role: Role,
+        other: PathBuf,
+    },
+    #[error("{} already exists", path.display())]
+    Exists { path: PathBuf, hint: String },
+    #[error("{}: {what}", path.display())]
+    Refused {
+        path: PathBuf,
+        what: String,
+        hint: String,
+    },
+}
+
+pub type Result<T, E = CowError> = std::result::Result<T, E>;
+
+impl CowError {
+    pub fn io(path: &Path, op: &'static str, source: io::Error) -> CowError {
+        CowError::Io {
+            path: path.to_path_buf(),
+            op,
+            source,
+        }
+    }
+
+    pub fn refused(path: &Path, what: impl Into<String>, hint: impl Into<String>) -> CowError {
+        CowError::Refused {
+            path: path.to_path_buf(),
+            what: what.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// The broad kind of the failure.
+    pub fn class(&self) -> Class {
+        match self {
+            CowError::Io { .. }
+            | CowError::SameFile { .. }
+            | CowError::Exists { .. }
+            | CowError::Refused { .. } => Class::Io,
+            CowError::Header {
+                source: HeaderError::NotCow { .. },
+                ..
+            } => Class::NotCow,
+            CowError::Header { .. } => Class::Header,
+            CowError::TruncatedBitmap { .. } => Class::Layout,
+            CowError::Backing { .. } => Class::Backing,
+            CowError::SizeMismatch { .. } => Class::Size,
+            CowError::MtimeMismatch { .. } => Class::Mtime,
+            CowError::Locked { .. } => Class::Locked,
+        }
+    }
+
+    /// What the user can do about it (a command where there is one).
+    pub fn hint(&self) -> String {
+        match self {
+            CowError::Io { .. } => "check the path and its permissions".into(),
+            CowError::Header { path, source } => match source {
+                HeaderError::NotCow { .. } | HeaderError::Short { .. } => format!(
+                    "{} is not a COW file; if it is a raw disk image it needs no merging \
+                     (put a COW over it with `umlcow create NEW.cow {}`)",
+                    path.display(),
+                    path.display()
+                ),
+                _ => format!(
+                    "the header of {} is damaged; restore the file from a backup \
+                     (`umlcow info {}` shows what can be read)",
+                    path.display(),
+                    path.display()
+                ),
+            },
+            CowError::TruncatedBitmap { path, .. } => format!(
+                "{} was cut short (an interrupted copy?); restore it from a backup",
+                path.display()
+            ),
+            CowError::Backing { cow, .. } => format!(
+                "name the backing file's current location with `-b PATH`, or record it with \
+                 `umlcow rebase {} PATH`",
+                cow.display()
+            ),
+            CowError::SizeMismatch { cow, .. } => format!(
+                "this is not the backing file {} was made over (or it was resized); pass the \
+                 right one with `-b PATH` or `umlcow rebase {} PATH`",
+                cow.display(),
+                cow.display()
+            ),
+            CowError::MtimeMismatch { cow, backing, .. } => format!(
+                "if the content of {} is unchanged, run `umlcow rebase --restore-mtime {}` (sets \
+                 the backing file's mtime back, which also revives other COW files on it) or \
+                 `umlcow rebase --adopt-mtime {}` (records the new mtime in this COW file)",
+                backing.display(),
+                cow.display(),
+                cow.display()
+            ),
+            CowError::Locked { path, .. } => format!(
+                "stop the UML guest using {} (or unmount that disk in it) and try again; \
+                 `umlcow info` shows the lock",
+                path.display()
+            ),
+            CowError::SameFile { .. } => "choose a new file name for the output".into(),
+            CowError::Exists { hint, .. } | CowError::Refused { hint, .. } => hint.clone(),
+        }
+    }
+}
