@@ -311,6 +311,10 @@ impl Fabric {
                 for (set, to_tagged) in [(first, tagged), (second, !tagged)] {
                     let tagging = convert(to_tagged);
                     for p in set.iter() {
+                        // A port tagged on its own untagged VLAN gets the untagged copy only.
+                        if to_tagged && vlan.untagged.contains(p) {
+                            continue;
+                        }
                         if p != in_port && self.ports[p].as_ref().is_some_and(Port::is_active) {
                             out.push(Delivery { port: p, tagging });
                         }
@@ -627,10 +631,8 @@ impl Fabric {
     /// `vlan/addport VLAN PORT`: the port carries the VLAN tagged.
     pub fn vlan_addport(&mut self, v: i64, p: i64) -> Result<(), FabricError> {
         let (v, p) = self.check_vlan_port(v, p)?;
+        // Adding a member again is a success, as in the reference.
         let vlan = self.vlans[usize::from(v)].as_mut().expect("checked");
-        if vlan.tagged.contains(p) {
-            return Err(FabricError::Exists);
-        }
         vlan.tagged.insert(p);
         if self.ports[p].as_ref().is_some_and(Port::is_active) {
             self.flush_vlan(v);

@@ -117,6 +117,9 @@ pub struct Server {
     pub mac: [u8; 6],
     mgmt: Option<UnixListener>,
     sessions: HashMap<RawFd, console::session::Session>,
+    /// Where the command being executed came from.
+    origin: console::Origin,
+    fstp: console::cmd_fstp::FstpSettings,
     start: Instant,
     tick: u64,
     last_gc: u64,
@@ -227,6 +230,8 @@ impl Server {
             mac: cfg.macaddr.unwrap_or_else(random_mac),
             mgmt: None,
             sessions: HashMap::new(),
+            origin: console::Origin::RcFile,
+            fstp: Default::default(),
             start: Instant::now(),
             tick: 0,
             last_gc: 0,
@@ -369,9 +374,10 @@ impl Server {
     }
 
     /// Turn fabric events into log lines (rate limited where they can flood).
-    fn drain_events(&mut self) {
+    pub(crate) fn drain_events(&mut self) {
         use crate::fabric::Event;
         for ev in std::mem::take(&mut self.fabric.events) {
+            self.broadcast_debug(&ev);
             match ev {
                 Event::MacLearned { mac, port, .. } => {
                     self.say(&format!(" Addr: {mac} New port {port}"))

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::parse::atoi;
-use super::{CmdResult, BANNER, TABLE};
+use super::{CmdResult, Origin, BANNER, TABLE};
 use crate::server::Server;
 
 pub fn help(_: &mut Server, args: &str, out: &mut String) -> CmdResult {
@@ -105,5 +105,76 @@ pub fn hash_print(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
             now as i64 - e.last_seen as i64
         );
     }
+    Ok(())
+}
+
+/// `load PATH`: run a script, echoing each line before its output. Lines
+/// are handled as the reference reads them: only a newline of a line longer
+/// than one character is removed, so an empty line is the command "\n"
+/// (answered 1038), and `logout`/`shutdown` inside a script do nothing.
+pub fn load(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
+    if !matches!(s.origin, Origin::Session(_)) {
+        return Err(libc::EBADF);
+    }
+    let text = std::fs::read(args).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let text = String::from_utf8_lossy(&text);
+    for raw in text.split_inclusive('\n') {
+        let line = if raw.len() > 1 {
+            raw.strip_suffix('\n').unwrap_or(raw)
+        } else {
+            raw
+        };
+        out.push_str(&format!("vde[{args}]: {line}\n"));
+        if line == "\n" {
+            out.push_str(&format!(
+                "1{:03} {}\n",
+                libc::ENOSYS,
+                super::strerror(libc::ENOSYS)
+            ));
+            continue;
+        }
+        let mut answer = String::new();
+        if s.execute(line, &mut answer) == super::Outcome::Continue {
+            out.push_str(&answer);
+        }
+    }
+    Ok(())
+}
+
+/// Parse a MAC for `hash/find` like the reference's sscanf: `%x:%x:...` or `%x.%x...`.
+fn scan_mac(text: &str) -> Option<vde_protocol::MacAddr> {
+    let sep = if text.contains(':') { ':' } else { '.' };
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(sep);
+    for b in mac.iter_mut() {
+        let part = parts.next()?.trim_start();
+        let digits: String = part
+            .trim_start_matches("0x")
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        if digits.is_empty() {
+            return None;
+        }
+        *b = u32::from_str_radix(&digits[digits.len().saturating_sub(8)..], 16).ok()? as u8;
+    }
+    Some(vde_protocol::MacAddr(mac))
+}
+
+pub fn hash_find(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
+    let mut words = args.split_whitespace();
+    let mac = words.next().and_then(scan_mac).ok_or(libc::EINVAL)?;
+    let vlan = words.next().map_or(0, atoi) as u16;
+    let e = *s.fabric.macs.get(mac, vlan).ok_or(libc::ENODEV)?;
+    // The reference prints the port plus one here; kept for byte-compatibility.
+    let _ = writeln!(
+        out,
+        "Hash: {:04} Addr: {} VLAN {:04} to port: {:03}  age {} secs",
+        s.fabric.macs.bucket_of(mac, vlan),
+        mac,
+        vlan,
+        e.port + 1,
+        s.uptime() as i64 - e.last_seen as i64
+    );
     Ok(())
 }

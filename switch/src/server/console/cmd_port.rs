@@ -77,6 +77,13 @@ pub fn epclose(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
         .port(p)
         .is_some_and(|port| port.endpoints.iter().any(|e| i64::from(e.id) == id));
     if !known {
+        // The reference runs its port-close path anyway, which announces an
+        // inactive port as closed again (`port/-`) before failing.
+        if s.fabric.port(p).is_some_and(|port| !port.is_active()) {
+            s.fabric
+                .events
+                .push(crate::fabric::Event::PortDeactivated(p));
+        }
         return Err(libc::ENXIO);
     }
     if s.conns.contains_key(&(id as i32)) {
@@ -239,5 +246,72 @@ pub fn stats(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
     if only.is_some() && !any {
         return Err(libc::ENXIO);
     }
+    Ok(())
+}
+
+/// A user or group argument: a name, a number, or NONE/ANY (no restriction).
+fn id_arg(text: &str, lookup: fn(&str) -> Option<u32>) -> Result<Option<u32>, i32> {
+    let text = text.trim();
+    match text {
+        "" => Err(libc::EINVAL),
+        "NONE" | "ANY" => Ok(None),
+        _ => {
+            if let Ok(n) = text.parse::<i64>() {
+                return Ok(u32::try_from(n).ok());
+            }
+            lookup(text).map(Some).ok_or(libc::EINVAL)
+        }
+    }
+}
+
+fn uid_by_name(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getpwnam_r with buffers we own.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut res: *mut libc::passwd = std::ptr::null_mut();
+        (libc::getpwnam_r(c.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut res) == 0
+            && !res.is_null())
+        .then_some(pwd.pw_uid)
+    }
+}
+
+fn gid_by_name(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getgrnam_r with buffers we own.
+    unsafe {
+        let mut grp: libc::group = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut res: *mut libc::group = std::ptr::null_mut();
+        (libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut res) == 0
+            && !res.is_null())
+        .then_some(grp.gr_gid)
+    }
+}
+
+/// Split `N rest` for setuser/setgroup.
+fn port_and_rest<'a>(s: &Server, args: &'a str) -> Result<(usize, &'a str), i32> {
+    let (num, rest) = args.split_once([' ', '\t']).unwrap_or((args, ""));
+    if num.is_empty() {
+        return Err(libc::EINVAL);
+    }
+    let p = port_arg(s, num)?;
+    Ok((p, rest))
+}
+
+pub fn setuser(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    let (p, rest) = port_and_rest(s, args)?;
+    let uid = id_arg(rest, uid_by_name)?;
+    let port = s.fabric.port_mut(p).ok_or(libc::ENXIO)?;
+    port.acl_user = uid;
+    Ok(())
+}
+
+pub fn setgroup(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+    let (p, rest) = port_and_rest(s, args)?;
+    let gid = id_arg(rest, gid_by_name)?;
+    let port = s.fabric.port_mut(p).ok_or(libc::ENXIO)?;
+    port.acl_group = gid;
     Ok(())
 }

@@ -8,7 +8,11 @@ use crate::fabric::Vlan;
 use crate::server::Server;
 
 pub fn create(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    s.fabric.vlan_create(atoi(args)).map_err(|e| e.errno())
+    let n = atoi(args);
+    s.fabric.vlan_create(n).map_err(|e| e.errno())?;
+    let now = s.uptime();
+    s.fstp.born.insert(n as u16, now);
+    Ok(())
 }
 
 pub fn remove(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
@@ -35,7 +39,13 @@ fn print_vlan(s: &Server, out: &mut String, id: u16, v: &Vlan, all: bool) {
         .untagged
         .iter()
         .map(|p| (p, false))
-        .chain(v.tagged.iter().map(|p| (p, true)))
+        // A port tagged on its own untagged VLAN is listed once, untagged.
+        .chain(
+            v.tagged
+                .iter()
+                .filter(|&p| !v.untagged.contains(p))
+                .map(|p| (p, true)),
+        )
         .collect();
     members.sort();
     for (p, tagged) in members {

@@ -2,7 +2,10 @@
 //! files, with the reference's framing (`0000 DATA END WITH '.'` blocks,
 //! `1000 Success`, `1NNN <strerror>`, the `\nvde$ ` prompt).
 
+mod cmd_debug;
+pub mod cmd_fstp;
 mod cmd_misc;
+mod cmd_plugin;
 mod cmd_port;
 mod cmd_vlan;
 mod parse;
@@ -23,6 +26,15 @@ pub enum Outcome {
     Continue,
     Logout,
     Shutdown,
+}
+
+/// Where a command comes from: sessions can subscribe to debug events and
+/// `load` scripts; rc files and stdin cannot (EBADF, as in the reference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Session(std::os::fd::RawFd),
+    RcFile,
+    Stdin,
 }
 
 /// Result of one command: status 0 or an errno.
@@ -69,12 +81,16 @@ impl Server {
                 return Outcome::Shutdown;
             }
             Action::Run(f) => {
+                // Commands reach the origin through the server (handlers are plain fns).
                 let mut body = String::new();
                 let r = f(self, args, &mut body);
                 if spec.data {
                     out.push_str("0000 DATA END WITH '.'\n");
                     out.push_str(&body);
                     out.push_str(".\n");
+                } else {
+                    // `load` writes the echoed script lines and their answers.
+                    out.push_str(&body);
                 }
                 (r, Outcome::Continue)
             }
@@ -90,6 +106,7 @@ impl Server {
     /// reported with file and line number (the reference stays silent).
     pub fn run_rc_file(&mut self, path: &std::path::Path) -> std::io::Result<Outcome> {
         let text = std::fs::read_to_string(path)?;
+        self.origin = Origin::RcFile;
         for (i, line) in text.lines().enumerate() {
             let mut out = String::new();
             let outcome = self.execute(line, &mut out);

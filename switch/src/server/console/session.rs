@@ -17,6 +17,8 @@ use crate::server::{Exit, Server, SESSION_BASE};
 const MAX_PENDING: usize = 64 << 20;
 
 pub struct Session {
+    /// Debug categories this session subscribed to.
+    pub debug: super::cmd_debug::Subscriptions,
     stream: UnixStream,
     pending: Vec<u8>,
     closing: bool,
@@ -63,6 +65,7 @@ impl Server {
                         continue;
                     }
                     let mut s = Session {
+                        debug: 0,
                         stream,
                         pending: Vec::new(),
                         closing: false,
@@ -120,7 +123,10 @@ impl Server {
         };
         for cmd in commands {
             let mut out = String::new();
+            self.origin = super::Origin::Session(fd);
             let outcome = self.execute(cmd, &mut out);
+            // Event lines the command caused go out before its answer, as in the reference.
+            self.drain_events();
             let s = self.sessions.get_mut(&fd)?;
             s.pending.extend_from_slice(out.as_bytes());
             match outcome {
@@ -139,6 +145,16 @@ impl Server {
         }
         self.flush_session(fd);
         None
+    }
+
+    /// Append asynchronous output (debug events) to a session.
+    pub(crate) fn queue_session_output(&mut self, fd: RawFd, bytes: &[u8]) {
+        if let Some(s) = self.sessions.get_mut(&fd) {
+            if !s.closing {
+                s.pending.extend_from_slice(bytes);
+            }
+        }
+        self.flush_session(fd);
     }
 
     fn flush_session(&mut self, fd: RawFd) {

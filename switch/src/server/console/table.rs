@@ -1,6 +1,9 @@
 //! The command table, in the reference's order (which is also `help`'s order).
 
-use super::{cmd_misc as misc, cmd_port as port, cmd_vlan as vlan, CmdResult};
+use super::{
+    cmd_debug as debug, cmd_fstp as fstp, cmd_misc as misc, cmd_plugin as plugin, cmd_port as port,
+    cmd_vlan as vlan, CmdResult,
+};
 use crate::server::Server;
 
 pub type Handler = fn(&mut Server, &str, &mut String) -> CmdResult;
@@ -81,6 +84,33 @@ pub static TABLE: &[CommandSpec] = &[
         true,
         misc::showinfo,
     ),
+    cmd(
+        "load",
+        "path",
+        "load a configuration script",
+        false,
+        misc::load,
+    ),
+    menu("debug", "DEBUG MENU"),
+    cmd("debug/list", "", "list debug categories", true, debug::list),
+    cmd(
+        "debug/add",
+        "dbgpath",
+        "enable debug info for a given category",
+        false,
+        debug::add,
+    ),
+    cmd(
+        "debug/del",
+        "dbgpath",
+        "disable debug info for a given category",
+        false,
+        debug::del,
+    ),
+    menu("plugin", "PLUGINS MENU"),
+    cmd("plugin/list", "", "list plugins", true, plugin::list),
+    cmd("plugin/add", "library", "load a plugin", false, plugin::add),
+    cmd("plugin/del", "name", "unload a plugin", false, plugin::del),
     menu("hash", "HASH TABLE MENU"),
     cmd(
         "hash/showinfo",
@@ -124,6 +154,43 @@ pub static TABLE: &[CommandSpec] = &[
         true,
         misc::hash_print,
     ),
+    cmd(
+        "hash/find",
+        "MAC [VLAN]",
+        "MAC lookup",
+        true,
+        misc::hash_find,
+    ),
+    menu("fstp", "FAST SPANNING TREE MENU"),
+    cmd("fstp/showinfo", "", "show fstp info", true, fstp::showinfo),
+    cmd(
+        "fstp/setfstp",
+        "0/1",
+        "Fast spanning tree protocol 1=ON 0=OFF",
+        true,
+        fstp::setfstp,
+    ),
+    cmd(
+        "fstp/setedge",
+        "VLAN PORT 1/0",
+        "Define an edge port for a vlan 1=Y 0=N",
+        false,
+        fstp::setedge,
+    ),
+    cmd(
+        "fstp/bonus",
+        "VLAN PORT COST",
+        "set the port bonus for a vlan",
+        false,
+        fstp::bonus,
+    ),
+    cmd(
+        "fstp/print",
+        "[N]",
+        "print fst data for the defined vlan",
+        true,
+        fstp::print,
+    ),
     menu("port", "PORT STATUS MENU"),
     cmd("port/showinfo", "", "show port info", true, port::showinfo),
     cmd(
@@ -162,6 +229,21 @@ pub static TABLE: &[CommandSpec] = &[
         "Is the port allocatable as unnamed? 1=Y 0=N",
         false,
         port::allocatable,
+    ),
+    cmd(
+        "port/setuser",
+        "N user",
+        "access control: set user",
+        false,
+        port::setuser,
+    ),
+    // "N user" for setgroup is the reference's text.
+    cmd(
+        "port/setgroup",
+        "N user",
+        "access control: set group",
+        false,
+        port::setgroup,
     ),
     cmd(
         "port/epclose",
