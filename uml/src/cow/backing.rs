@@ -31,9 +31,18 @@ impl BackingInfo {
             cow: cow.to_path_buf(),
             backing: path.to_path_buf(),
             what,
+            hint: "a backing file must be a disk image: a regular file or a block device".into(),
         };
-        let md =
-            std::fs::metadata(path).map_err(|e| backing_err(format!("cannot stat it: {e}")))?;
+        let md = std::fs::metadata(path).map_err(|e| CowError::Backing {
+            cow: cow.to_path_buf(),
+            backing: path.to_path_buf(),
+            what: format!("cannot stat it: {e}"),
+            hint: format!(
+                "if the backing file moved, name it with `-b PATH` or record its new place with \
+                 `umlcow rebase {} PATH`",
+                cow.display()
+            ),
+        })?;
         let ft = md.file_type();
         let (size, is_block_device) = if ft.is_file() {
             (md.len(), false)

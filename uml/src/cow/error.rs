@@ -65,6 +65,7 @@ pub enum CowError {
         cow: PathBuf,
         backing: PathBuf,
         what: String,
+        hint: String,
     },
     #[error("size mismatch: the header of {} records {header} bytes, but backing file {} has {actual}", cow.display(), backing.display())]
     SizeMismatch {
@@ -121,6 +122,11 @@ impl CowError {
         }
     }
 
+    /// The two lines a program prints for this error: what is wrong, then the fix.
+    pub fn report(&self, prog: &str) -> String {
+        format!("{prog}: {self}\n{prog}: fix: {}", self.hint())
+    }
+
     /// The broad kind of the failure.
     pub fn class(&self) -> Class {
         match self {
@@ -163,11 +169,6 @@ impl CowError {
                 "{} was cut short (an interrupted copy?); restore it from a backup",
                 path.display()
             ),
-            CowError::Backing { cow, .. } => format!(
-                "name the backing file's current location with `-b PATH`, or record it with \
-                 `umlcow rebase {} PATH`",
-                cow.display()
-            ),
             CowError::SizeMismatch { cow, .. } => format!(
                 "this is not the backing file {} was made over (or it was resized); pass the \
                  right one with `-b PATH` or `umlcow rebase {} PATH`",
@@ -188,7 +189,9 @@ impl CowError {
                 path.display()
             ),
             CowError::SameFile { .. } => "choose a new file name for the output".into(),
-            CowError::Exists { hint, .. } | CowError::Refused { hint, .. } => hint.clone(),
+            CowError::Exists { hint, .. }
+            | CowError::Refused { hint, .. }
+            | CowError::Backing { hint, .. } => hint.clone(),
         }
     }
 }

@@ -344,8 +344,21 @@ pub fn create(cow_path: &Path, backing: &Path, opts: &CreateOptions) -> Result<H
         cow: cow_path.to_path_buf(),
         backing: backing.to_path_buf(),
         what: format!("cannot resolve its directory: {e}"),
+        hint: "check the backing file's name".into(),
     })?;
-    let info = BackingInfo::inspect(cow_path, &abs)?;
+    let info = BackingInfo::inspect(cow_path, &abs).map_err(|e| match e {
+        CowError::Backing {
+            cow, backing, what, ..
+        } => CowError::Backing {
+            cow,
+            backing,
+            what,
+            hint: "name an existing disk image (a regular file or a block device) as the \
+                   backing file"
+                .into(),
+        },
+        e => e,
+    })?;
     let path = abs.as_os_str().as_bytes().to_vec();
     if !Header::path_fits(&path) {
         return Err(CowError::refused(
@@ -476,6 +489,7 @@ pub fn rebase(
             cow: cow_path.to_path_buf(),
             backing: p.to_path_buf(),
             what: format!("cannot resolve its directory: {e}"),
+            hint: "check the new backing file's name".into(),
         })?,
         None => cow.backing_path(),
     };
