@@ -36,6 +36,9 @@ fn main() {
         "/tmp/vde.ctl"
     });
     let daemonise = cfg.daemon;
+    let stdin_console = !cfg.daemon
+        && !cfg.nostdin
+        && (cfg.console_stdin || vdeswitch::server::console::stdin::stdin_is_tty());
     let pidfile = cfg.pidfile.clone();
     let rcfile = cfg.rcfile.clone().or_else(default_rc_file);
     let mut server = match Server::bind(cfg, default_dir) {
@@ -84,6 +87,12 @@ fn main() {
                 rc.display(),
                 e
             ),
+        }
+    }
+
+    if stdin_console {
+        if let Err(e) = server.enable_stdin_console() {
+            log_err!("console on stdin disabled: {e}");
         }
     }
 

@@ -30,6 +30,7 @@ use ctl_dir::Modes;
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const MGMT: Token = Token(2);
+const STDIN: Token = Token(3);
 /// Control connections: token = CONN_BASE + fd.
 const CONN_BASE: usize = 1 << 24;
 /// Endpoint data sockets: token = DATA_BASE + endpoint id.
@@ -120,6 +121,7 @@ pub struct Server {
     /// Where the command being executed came from.
     origin: console::Origin,
     fstp: console::cmd_fstp::FstpSettings,
+    stdin_console: Option<console::stdin::StdinConsole>,
     start: Instant,
     tick: u64,
     last_gc: u64,
@@ -232,6 +234,7 @@ impl Server {
             sessions: HashMap::new(),
             origin: console::Origin::RcFile,
             fstp: Default::default(),
+            stdin_console: None,
             start: Instant::now(),
             tick: 0,
             last_gc: 0,
@@ -306,6 +309,11 @@ impl Server {
         Ok(())
     }
 
+    /// Take commands from stdin from now on.
+    pub fn enable_stdin_console(&mut self) -> io::Result<()> {
+        self.start_stdin_console(STDIN)
+    }
+
     /// Run until a fatal signal or a shutdown command.
     pub fn run(&mut self) -> io::Result<Exit> {
         self.start = Instant::now();
@@ -336,6 +344,11 @@ impl Server {
                 match ev.token() {
                     LISTENER => self.accept_all(),
                     MGMT => self.accept_sessions(),
+                    STDIN => {
+                        if let Some(exit) = self.on_stdin() {
+                            return Ok(exit);
+                        }
+                    }
                     SIGNALS => {
                         if let Some(&sig) = self.signals.take().first() {
                             return Ok(Exit::Signal(sig));

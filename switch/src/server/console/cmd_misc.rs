@@ -113,7 +113,8 @@ pub fn hash_print(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
 /// than one character is removed, so an empty line is the command "\n"
 /// (answered 1038), and `logout`/`shutdown` inside a script do nothing.
 pub fn load(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
-    if !matches!(s.origin, Origin::Session(_)) {
+    let origin = s.origin;
+    if !matches!(origin, Origin::Session(_)) {
         return Err(libc::EBADF);
     }
     let text = std::fs::read(args).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
@@ -134,9 +135,12 @@ pub fn load(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
             continue;
         }
         let mut answer = String::new();
-        if s.execute(line, &mut answer) == super::Outcome::Continue {
+        let outcome = s.execute(line, &mut answer);
+        if outcome == super::Outcome::Continue {
             out.push_str(&answer);
         }
+        // execute() may have run a nested load from another origin; restore ours.
+        s.origin = origin;
     }
     Ok(())
 }

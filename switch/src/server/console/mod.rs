@@ -10,6 +10,7 @@ mod cmd_port;
 mod cmd_vlan;
 mod parse;
 pub mod session;
+pub mod stdin;
 mod table;
 
 use super::Server;
@@ -71,6 +72,10 @@ impl Server {
         let args = line[spec.path.len()..].trim_start_matches([' ', '\t']);
         let (result, outcome) = match spec.action {
             Action::Menu => unreachable!("menus are skipped above"),
+            // Only a management session can log out; elsewhere it does nothing.
+            Action::Logout if !matches!(self.origin, Origin::Session(_)) => {
+                return Outcome::Continue;
+            }
             Action::Logout => {
                 out.push_str(END_OF_SESSION);
                 return Outcome::Logout;
