@@ -46,7 +46,8 @@ pub struct Config {
     pub taps: Vec<String>,
     /// `--nostdin`: never use stdin as a console.
     pub nostdin: bool,
-    /// `--console-stdin`: use stdin as a console even when it is not a terminal.
+    /// `--console-stdin`: read commands from stdin; the default without `-d`,
+    /// accepted so scripts can say it explicitly.
     pub console_stdin: bool,
     /// Largest frame accepted (`--maxframe`); longer ones are dropped and counted.
     pub max_frame: usize,

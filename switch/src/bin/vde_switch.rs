@@ -36,9 +36,9 @@ fn main() {
         "/tmp/vde.ctl"
     });
     let daemonise = cfg.daemon;
-    let stdin_console = !cfg.daemon
-        && !cfg.nostdin
-        && (cfg.console_stdin || vdeswitch::server::console::stdin::stdin_is_tty());
+    // Front-ends drive the switch through a pipe on stdin, so any stdin is a
+    // console (unless -d or --nostdin); only a terminal's EOF stops the switch.
+    let stdin_console = !cfg.daemon && !cfg.nostdin;
     let pidfile = cfg.pidfile.clone();
     let rcfile = cfg.rcfile.clone().or_else(default_rc_file);
     let mut server = match Server::bind(cfg, default_dir) {

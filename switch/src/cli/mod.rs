@@ -119,7 +119,7 @@ fn extension_usage() -> String {
         ),
         (
             "--console-stdin",
-            "Use stdin as a console even if it is not a terminal".to_owned(),
+            "Read commands from stdin (the default without -d)".to_owned(),
         ),
         (
             "--maxframe N",
