@@ -112,3 +112,8 @@ fn candidate_dirs() -> Vec<PathBuf> {
     dirs.dedup();
     dirs
 }
+
+/// Any binary of the workspace (e.g. `umlcow`): `$var` if set, else our debug build.
+pub fn workspace_bin(var: &str, name: &str) -> PathBuf {
+    locate(var, name)
+}

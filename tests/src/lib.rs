@@ -24,6 +24,7 @@
 //! * [`proc`]: process helpers (deadlines, timeouts, daemons).
 
 pub mod bins;
+pub mod cow;
 pub mod frame;
 pub mod plug;
 pub mod proc;

@@ -159,9 +159,9 @@ impl CowError {
                     path.display()
                 ),
                 _ => format!(
-                    "the header of {} is damaged; restore the file from a backup \
-                     (`umlcow info {}` shows what can be read)",
-                    path.display(),
+                    "the header of {} is damaged or cut short; restore the file from a backup",
+                    path.display()
+                ),
                     path.display()
                 ),
             },
