@@ -162,8 +162,6 @@ impl CowError {
                     "the header of {} is damaged or cut short; restore the file from a backup",
                     path.display()
                 ),
-                    path.display()
-                ),
             },
             CowError::TruncatedBitmap { path, .. } => format!(
                 "{} was cut short (an interrupted copy?); restore it from a backup",
