@@ -40,20 +40,11 @@ impl Plug {
     /// switch has created the plug's data socket (its port is attached).
     pub fn attach_url(dir: &Path, url: &str) -> Plug {
         let before = data_socket_ids(dir);
-        let mut child = Command::new("vde_plug")
-            .arg(url)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run vde_plug (package vde2/vdeplug): {e}"));
-        let stdin = child.stdin.take().unwrap();
-        let stderr = Capture::spawn(child.stderr.take().unwrap());
-        let rx = spawn_frame_reader(child.stdout.take().unwrap());
+        let mut p = Plug::spawn(url);
         let mut new_sock = None;
         let mut exited = None;
         wait_until(SETTLE, || {
-            if let Some(st) = child.try_wait().expect("try_wait") {
+            if let Some(st) = p.child.try_wait().expect("try_wait") {
                 exited = Some(st);
                 return true;
             }
@@ -67,22 +58,20 @@ impl Plug {
             std::thread::sleep(Duration::from_millis(20));
             panic!(
                 "vde_plug {url} exited ({st}) before attaching; stderr: {}",
-                stderr.text()
+                p.stderr()
             );
         }
         let Some(data_socket) = new_sock else {
-            let _ = child.kill();
-            let _ = child.wait();
             panic!(
                 "vde_plug {url}: no new data socket appeared in {} within {SETTLE:?} \
                  (existing: {before:?}); stderr: {}",
                 dir.display(),
-                stderr.text()
+                p.stderr()
             );
         };
         // Handshake complete on the client side too (it has connected, chmod'ed the switch's
         // socket and unlinked its own): nothing of it can change the directory any more.
-        let own = format!(".{:05}-", child.id());
+        let own = format!(".{:05}-", p.child.id());
         let done = wait_until(SETTLE, || {
             !client_sockets(dir).iter().any(|n| n.starts_with(&own))
         });
@@ -91,14 +80,31 @@ impl Plug {
             "vde_plug {url}: its client socket {own}* is still in {} after {SETTLE:?}",
             dir.display()
         );
-        let port = port_of_data_socket(&data_socket).unwrap();
+        p.port = port_of_data_socket(&data_socket).unwrap();
+        p.data_socket = data_socket;
+        p
+    }
+
+    /// Starts `vde_plug URL` without waiting for anything (for switches whose socket layout is
+    /// not vde_switch's); `port` is 0 and `data_socket` empty.
+    pub fn spawn(url: &str) -> Plug {
+        let mut child = Command::new("vde_plug")
+            .arg(url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run vde_plug (package vde2/vdeplug): {e}"));
+        let stdin = child.stdin.take().unwrap();
+        let stderr = Capture::spawn(child.stderr.take().unwrap());
+        let rx = spawn_frame_reader(child.stdout.take().unwrap());
         Plug {
             child,
             stdin,
             rx,
             stderr,
-            port,
-            data_socket,
+            port: 0,
+            data_socket: String::new(),
             url: url.to_string(),
         }
     }

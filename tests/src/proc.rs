@@ -205,3 +205,17 @@ pub fn announce(msg: &str) {
     // SAFETY: write(2) of a valid buffer.
     unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
 }
+
+/// Pids of the processes whose command line contains `marker` (for cleaning up daemons whose
+/// pid we were not told).
+pub fn pids_with_cmdline(marker: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+                .filter(|&pid| pid != me && !pid_gone(pid) && pid_cmdline(pid).contains(marker))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,8 +1,13 @@
 //! VLANs configured through an rc file (`-f`): tag insertion and removal between an access port
 //! and a trunk port, and isolation from the default VLAN.
 
+use integration_tests::bins::note_reference;
 use integration_tests::frame::ETH_P_TEST;
+use integration_tests::is_reference;
+use integration_tests::raw::{RawClient, Reply};
 use integration_tests::{eth, mac, payload, vlan_tagged, Plug, Switch, ARRIVE, BROADCAST, QUIET};
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
 
 /// Port 1: untagged on VLAN 10 (access). Port 2: tagged member of VLAN 10 and still untagged on
 /// VLAN 0 (trunk). Other ports: untagged VLAN 0 (default).
@@ -88,4 +93,32 @@ fn default_vlan_is_isolated_from_vlan_10() {
     other.send(&h);
     access.expect_none(QUIET, "tagged frame from a non-member port was forwarded");
     trunk.expect_none(QUIET, "tagged frame from a non-member port was forwarded");
+}
+
+#[test]
+fn removing_vlan_0() {
+    // `vlan/remove 0` in an rc file, then a client connects.
+    let mut sw = Switch::builder().rc("vlan/remove 0\n").start();
+    let mut c = RawClient::connect(&sw, "c");
+    let req = c.request(0, b"after vlan/remove 0");
+    c.write(&req);
+    if is_reference() {
+        // vde-2 issue #23: the next port allocation segfaults.
+        let st = sw
+            .wait_exit(Duration::from_secs(5))
+            .expect("reference expected to crash on the first connection");
+        assert_eq!(st.signal(), Some(libc::SIGSEGV), "{st:?}");
+        note_reference("crashes after vlan/remove 0, as documented (ours refuses the removal)");
+        return;
+    }
+    match c.read_reply(Duration::from_secs(2)) {
+        Reply::Data(_) => {}
+        other => panic!("client after `vlan/remove 0`: expected a reply, got {other:?}"),
+    }
+    sw.assert_running("after vlan/remove 0 and a connection");
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    let f = eth(BROADCAST, mac(5), ETH_P_TEST, &payload(46, 5));
+    a.send(&f);
+    b.expect_frame(&f, ARRIVE, "VLAN 0 still works after the refused removal");
 }

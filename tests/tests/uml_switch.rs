@@ -1,0 +1,140 @@
+//! `uml_switch` process behaviour and (on ours) vdeplug4 clients. The UML-guest tests through
+//! `uml_switch` are in `uml_guests.rs`.
+
+use integration_tests::bins::note_reference;
+use integration_tests::frame::ETH_P_TEST;
+use integration_tests::proc::run_with_timeout;
+use integration_tests::{
+    eth, is_uml_reference, mac, payload, uml_switch_bin, Plug, Switch, ARRIVE, BROADCAST, QUIET,
+    SETTLE,
+};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::time::Duration;
+
+const EXIT: Duration = Duration::from_secs(5);
+
+#[test]
+fn sigint_removes_the_ctl_socket() {
+    let mut sw = Switch::uml_builder().start();
+    let ctl = sw.ctl().to_path_buf();
+    sw.signal(libc::SIGINT);
+    let st = sw
+        .wait_exit(EXIT)
+        .expect("uml_switch still running after SIGINT");
+    assert!(
+        !ctl.exists(),
+        "ctl socket left behind after SIGINT ({st:?})"
+    );
+}
+
+#[test]
+fn sigterm_and_the_ctl_socket() {
+    let mut sw = Switch::uml_builder().start();
+    let ctl = sw.ctl().to_path_buf();
+    sw.signal(libc::SIGTERM);
+    let st = sw
+        .wait_exit(EXIT)
+        .expect("uml_switch still running after SIGTERM");
+    if is_uml_reference() {
+        assert_eq!(st.signal(), Some(libc::SIGTERM));
+        assert!(
+            ctl.exists(),
+            "reference expected to leave its ctl socket on SIGTERM"
+        );
+        note_reference("uml_switch leaves its ctl socket on SIGTERM, as documented");
+    } else {
+        assert!(
+            !ctl.exists(),
+            "ctl socket left behind after SIGTERM ({st:?})"
+        );
+    }
+}
+
+#[test]
+fn second_uml_switch_on_the_same_socket_is_refused() {
+    let mut first = Switch::uml_builder().start();
+    let out = run_with_timeout(
+        Command::new(uml_switch_bin()).arg("-unix").arg(first.ctl()),
+        EXIT,
+    );
+    let st = out
+        .status
+        .expect("a second uml_switch on the same socket is still running after 5 s");
+    assert!(!st.success(), "second uml_switch exited with {st:?}");
+    assert!(
+        !(out.stderr.trim().is_empty() && out.stdout.trim().is_empty()),
+        "second uml_switch said nothing"
+    );
+    first.assert_running("first uml_switch after a refused second one");
+    assert!(
+        first.ctl().exists(),
+        "the refused instance removed the first one's ctl"
+    );
+}
+
+#[test]
+fn startup_line_on_stdout() {
+    let sw = Switch::uml_builder().start();
+    let expected = format!("attached to unix socket '{}'", sw.ctl().display());
+    if is_uml_reference() {
+        // Its stdout is fully buffered on a pipe: nothing shows before it exits.
+        note_reference("uml_switch startup line not checked (block-buffered stdout)");
+        return;
+    }
+    assert!(
+        integration_tests::wait_until(SETTLE, || sw.stdout().contains(&expected)),
+        "expected a line containing {expected:?} on stdout (flushed at once, for log pipes); \
+         got {:?}",
+        sw.stdout()
+    );
+}
+
+#[test]
+fn vde_plug_clients_work_through_uml_switch() {
+    if is_uml_reference() {
+        note_reference(
+            "vde_plug through uml_switch not run (the original uml_switch disconnects them)",
+        );
+        return;
+    }
+    // vdeplug4 clients name the directory; the switch socket is DIR/ctl.
+    let t = tempfile::Builder::new()
+        .prefix("vdet-uml-")
+        .tempdir()
+        .unwrap();
+    let dir = t.path().join("u");
+    std::fs::create_dir(&dir).unwrap();
+    let sw = Switch::uml_builder().sock(dir.join("ctl")).start();
+    let url = dir.display().to_string();
+    let mut a = Plug::spawn(&url);
+    let mut b = Plug::spawn(&url);
+    let c = Plug::spawn(&url);
+    // No socket layout to watch: retry a broadcast until it gets through.
+    let f = eth(BROADCAST, mac(0xc1), ETH_P_TEST, &payload(46, 1));
+    let mut got = None;
+    let through = integration_tests::wait_until(SETTLE, || {
+        a.send(&f);
+        got = b.recv_timeout(Duration::from_millis(200));
+        got.is_some()
+    });
+    assert!(
+        through,
+        "no broadcast from one vde_plug reached another through uml_switch; a: {}; b: {}; \
+         switch stdout: {}; stderr: {}",
+        a.stderr(),
+        b.stderr(),
+        sw.stdout(),
+        sw.stderr()
+    );
+    assert_eq!(got.unwrap(), f);
+    // Drain duplicates of the retries, then check unicast both ways.
+    while b.recv_timeout(QUIET).is_some() {}
+    while c.recv_timeout(QUIET).is_some() {}
+    while a.recv_timeout(Duration::from_millis(50)).is_some() {}
+    let g = eth(mac(0xc1), mac(0xc2), ETH_P_TEST, &payload(60, 2));
+    b.send(&g);
+    a.expect_frame(&g, ARRIVE, "unicast b -> a through uml_switch");
+    c.expect_none(QUIET, "unicast to a learned MAC leaked to a third client");
+    b.expect_none(QUIET, "unicast reflected to its sender");
+}
