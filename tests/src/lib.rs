@@ -22,16 +22,20 @@
 //! * [`raw`]: a raw control-protocol client for malformed-input tests.
 //! * [`uml`]: busybox root file systems and UML guests.
 //! * [`proc`]: process helpers (deadlines, timeouts, daemons).
+//! * [`pty`]: a program on a pseudo-terminal with an emulated screen (interactive tests).
+//! * [`vdeterm`]: our `vdeterm` (`VDETERM_BIN` overrides it) and switches with a `-M` socket.
 
 pub mod bins;
 pub mod cow;
 pub mod frame;
 pub mod plug;
 pub mod proc;
+pub mod pty;
 pub mod raw;
 pub mod seccomp;
 pub mod switch;
 pub mod uml;
+pub mod vdeterm;
 
 pub use bins::{
     is_reference, is_uml_reference, uml_switch_bin, vde_switch_bin, REFERENCE_VDE_SWITCH,
