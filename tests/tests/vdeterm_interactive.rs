@@ -202,3 +202,71 @@ fn switch_gone_while_idle() {
         "terminal left in raw mode"
     );
 }
+
+/// What vdeterm writes, checked with a fake switch: `help\n` once for the completion list, then
+/// each command exactly as edited, without a newline (as in the reference strace,
+/// `write(3, "showinfo", 8)`, `write(3, "port/showinfo ", 14)`), and a double TAB lists the
+/// candidates.
+#[test]
+fn writes_like_the_stock_vdeterm() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixListener;
+    use std::sync::mpsc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("fake.mgmt");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"VDE switch V.2.3.2\n(C) Virtual Square Team (coord. R. Davoli) 2005,2006,2007 - GPLv2\n")
+            .unwrap();
+        s.write_all(b"\nvde$ ").unwrap();
+        let mut buf = [0u8; 128];
+        loop {
+            let n = match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let cmd = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let answer: &[u8] = if cmd == "help\n" {
+                b"0000 DATA END WITH '.'\nCOMMAND PATH       SYNTAX          HELP\n------------       --------------  ------------\nhelp               [arg]           Help\nshowinfo                           show switch version and info\nport               ============    PORT STATUS MENU\nport/showinfo                      show port info\nport/sethub        0/1             1=HUB 0=switch\n.\n1000 Success\n\nvde$ "
+            } else {
+                b"1000 Success\n\nvde$ "
+            };
+            tx.send(cmd).unwrap();
+            s.write_all(answer).unwrap();
+        }
+    });
+
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let mut term =
+        integration_tests::pty::spawn(integration_tests::vdeterm::command(&home, &sock, &[]));
+    let prompt = format!("vde[{}]: ", sock.display());
+    term.wait_cursor_row(&prompt, SETTLE);
+    term.send(b"showinfo\r");
+    term.wait_text("showinfo\nSuccess\n", SETTLE);
+    term.wait_cursor_row(&prompt, SETTLE);
+    term.send(b"port/sh\t");
+    term.wait_cursor_row(&format!("{prompt}port/showinfo"), SETTLE);
+    term.send(b"\r");
+    term.wait("a second answer", SETTLE, |t| {
+        t.screen().matches("\nSuccess\n").count() == 2
+    });
+    term.wait_cursor_row(&prompt, SETTLE);
+    // Menu headers are not candidates; TAB TAB lists the rest.
+    term.send(b"p\t");
+    term.wait_cursor_row(&format!("{prompt}port/s"), SETTLE);
+    term.send(b"\t");
+    term.wait("the candidates listed", SETTLE, |t| {
+        t.rows()
+            .iter()
+            .any(|r| r.contains("port/sethub") && r.contains("port/showinfo"))
+    });
+    term.send(b"\x15\x04");
+    assert!(term.wait_exit(EXIT).expect("no exit on Ctrl-D").success());
+
+    let sent: Vec<String> = rx.try_iter().collect();
+    assert_eq!(sent, ["help\n", "showinfo", "port/showinfo "]);
+}
