@@ -196,22 +196,28 @@ fn print_port(out: &mut String, i: PortId, p: &Port) {
     }
 }
 
-fn print_ports(s: &Server, args: &str, out: &mut String, all: bool) -> CmdResult {
+/// The ports `port/print [N]` (or `allprint` when `all`) shows.
+pub(super) fn selected_ports<'a>(
+    s: &'a Server,
+    args: &str,
+    all: bool,
+) -> Result<Vec<(PortId, &'a Port)>, i32> {
     let shown = |p: &Port| all || p.is_active();
     if args.is_empty() {
-        for (i, p) in s.fabric.ports().filter(|(_, p)| shown(p)) {
-            print_port(out, i, p);
-        }
-        return Ok(());
+        return Ok(s.fabric.ports().filter(|(_, p)| shown(p)).collect());
     }
     let n = port_arg(s, args)?;
     match s.fabric.port(n) {
-        Some(p) if shown(p) => {
-            print_port(out, n, p);
-            Ok(())
-        }
+        Some(p) if shown(p) => Ok(vec![(n, p)]),
         _ => Err(libc::ENXIO),
     }
+}
+
+fn print_ports(s: &Server, args: &str, out: &mut String, all: bool) -> CmdResult {
+    for (i, p) in selected_ports(s, args, all)? {
+        print_port(out, i, p);
+    }
+    Ok(())
 }
 
 pub fn print(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
@@ -222,29 +228,24 @@ pub fn allprint(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
     print_ports(s, args, out, true)
 }
 
+/// The ports `port/stats [N]` shows: all allocated, or N.
+pub(super) fn stats_ports<'a>(s: &'a Server, args: &str) -> Result<Vec<(PortId, &'a Port)>, i32> {
+    if args.is_empty() {
+        return Ok(s.fabric.ports().collect());
+    }
+    let n = port_arg(s, args)?;
+    s.fabric.port(n).map(|p| vec![(n, p)]).ok_or(libc::ENXIO)
+}
+
 /// Our extension: where frames were lost, per allocated port.
 pub fn stats(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
-    let only = if args.is_empty() {
-        None
-    } else {
-        Some(port_arg(s, args)?)
-    };
-    let mut any = false;
-    for (i, p) in s
-        .fabric
-        .ports()
-        .filter(|(i, _)| only.is_none_or(|n| n == *i))
-    {
-        any = true;
+    for (i, p) in stats_ports(s, args)? {
         let c = &p.counters;
         let _ = writeln!(
             out,
             "Port {:04} runts {} oversize {} vlan_drops {} send_drops {} unlearned {}",
             i, c.runts, c.oversize, c.vlan_drops, c.send_drops, c.unlearned
         );
-    }
-    if only.is_some() && !any {
-        return Err(libc::ENXIO);
     }
     Ok(())
 }

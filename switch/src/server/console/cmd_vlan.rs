@@ -29,13 +29,20 @@ pub fn delport(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
     s.fabric.vlan_delport(v[0], v[1]).map_err(|e| e.errno())
 }
 
-fn print_vlan(s: &Server, out: &mut String, id: u16, v: &Vlan, all: bool) {
-    let _ = writeln!(out, "VLAN {id:04}");
-    // The reference hides member lines in hub mode.
+/// One member line of `vlan/print`: port, tagged, active.
+pub(super) struct Member {
+    pub port: usize,
+    pub tagged: bool,
+    pub active: bool,
+}
+
+/// Members `vlan/print` (or `allprint` when `all`) lists, ascending. The
+/// reference hides them in hub mode.
+pub(super) fn members(s: &Server, v: &Vlan, all: bool) -> Vec<Member> {
     if s.fabric.hub() {
-        return;
+        return Vec::new();
     }
-    let mut members: Vec<(usize, bool)> = v
+    let mut list: Vec<(usize, bool)> = v
         .untagged
         .iter()
         .map(|p| (p, false))
@@ -47,36 +54,48 @@ fn print_vlan(s: &Server, out: &mut String, id: u16, v: &Vlan, all: bool) {
                 .map(|p| (p, true)),
         )
         .collect();
-    members.sort();
-    for (p, tagged) in members {
-        let active = s.fabric.port(p).is_some_and(|p| p.is_active());
-        if !all && !active {
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            " -- Port {:04} tagged={} active={} status={}",
-            p,
-            u8::from(tagged),
-            u8::from(active),
-            if active { "Forwarding" } else { "Learning" }
-        );
-    }
+    list.sort();
+    list.into_iter()
+        .map(|(port, tagged)| Member {
+            port,
+            tagged,
+            active: s.fabric.port(port).is_some_and(|p| p.is_active()),
+        })
+        .filter(|m| all || m.active)
+        .collect()
 }
 
-fn print_vlans(s: &Server, args: &str, out: &mut String, all: bool, min: i64) -> CmdResult {
+/// The VLANs `vlan/print [N]` shows; `min` is the lowest explicit id accepted.
+pub(super) fn selected_vlans<'a>(
+    s: &'a Server,
+    args: &str,
+    min: i64,
+) -> Result<Vec<(u16, &'a Vlan)>, i32> {
     if args.is_empty() {
-        for (id, v) in s.fabric.vlans() {
-            print_vlan(s, out, id, v, all);
-        }
-        return Ok(());
+        return Ok(s.fabric.vlans().collect());
     }
     let n = atoi(args);
     if !(min..=4093).contains(&n) {
         return Err(libc::EINVAL);
     }
     let v = s.fabric.vlan(n as u16).ok_or(libc::ENXIO)?;
-    print_vlan(s, out, n as u16, v, all);
+    Ok(vec![(n as u16, v)])
+}
+
+fn print_vlans(s: &Server, args: &str, out: &mut String, all: bool, min: i64) -> CmdResult {
+    for (id, v) in selected_vlans(s, args, min)? {
+        let _ = writeln!(out, "VLAN {id:04}");
+        for m in members(s, v, all) {
+            let _ = writeln!(
+                out,
+                " -- Port {:04} tagged={} active={} status={}",
+                m.port,
+                u8::from(m.tagged),
+                u8::from(m.active),
+                if m.active { "Forwarding" } else { "Learning" }
+            );
+        }
+    }
     Ok(())
 }
 

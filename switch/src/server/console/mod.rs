@@ -8,6 +8,7 @@ mod cmd_misc;
 mod cmd_plugin;
 mod cmd_port;
 mod cmd_vlan;
+pub mod json;
 mod parse;
 pub mod session;
 pub mod stdin;

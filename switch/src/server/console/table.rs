@@ -324,4 +324,12 @@ pub static TABLE: &[CommandSpec] = &[
         true,
         vlan::allprint,
     ),
+    // Our extension, last so the reference's rows keep their places.
+    cmd(
+        "json",
+        "COMMAND [ARGS]",
+        "output of a data command as one JSON document",
+        true,
+        super::json::run,
+    ),
 ];
