@@ -199,8 +199,8 @@ pub struct CommitOptions {
 
 /// Writes the COW's dirty sectors into the backing file itself (`uml_moo -d`). Takes a write
 /// lock on the backing file (refused while any guest uses it) and a read lock on the COW file.
-/// The backing file's mtime changes, which invalidates every COW file on it, this one included
-/// (unless `reset`).
+/// The backing file's mtime changes (moved on by a second if the write left it in the recorded
+/// second), which invalidates every COW file on it, this one included (unless `reset`).
 pub fn commit(cow_path: &Path, opts: &CommitOptions, progress: Progress) -> Result<MergeReport> {
     let (cow, bitmap, info, backing) =
         open_for_reading(cow_path, opts.backing.as_deref(), LockKind::Write)?;
@@ -230,6 +230,14 @@ pub fn commit(cow_path: &Path, opts: &CommitOptions, progress: Progress) -> Resu
         backing
             .sync_all()
             .map_err(io_err(&info.path, "flush the backing file"))?;
+        // Within the second the COW files recorded, the content changed but the whole-second
+        // mtime did not: other COW files would still be accepted over changed data. Move the
+        // mtime on so that they are reliably refused.
+        let after = BackingInfo::inspect(cow_path, &info.path)?;
+        if after.mtime == cow.header.mtime as i64 {
+            sys::set_mtime(&info.path, after.mtime + 1)
+                .map_err(io_err(&info.path, "update the mtime of"))?;
+        }
     }
     if opts.reset {
         let path = match &opts.backing {
