@@ -24,10 +24,12 @@
 //! * [`proc`]: process helpers (deadlines, timeouts, daemons).
 //! * [`pty`]: a program on a pseudo-terminal with an emulated screen (interactive tests).
 //! * [`vdeterm`]: our `vdeterm` (`VDETERM_BIN` overrides it) and switches with a `-M` socket.
+//! * [`mgmt`]: a raw management-console client (one command per write, answers up to the prompt).
 
 pub mod bins;
 pub mod cow;
 pub mod frame;
+pub mod mgmt;
 pub mod plug;
 pub mod proc;
 pub mod pty;
