@@ -83,6 +83,7 @@ fn run(args: Vec<OsString>) -> i32 {
             &MergeOptions {
                 backing,
                 replace: true,
+                durable: true,
             },
             &mut progress,
         ),

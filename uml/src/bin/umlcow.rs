@@ -84,6 +84,10 @@ enum Command {
         /// Replace OUT if it exists.
         #[arg(short, long)]
         force: bool,
+        /// Do not flush OUT to disk before naming it (faster; after a power failure OUT may
+        /// be incomplete, a killed merge still never leaves a partial OUT).
+        #[arg(long)]
+        no_sync: bool,
     },
     /// Write the COW's changes into the backing file itself (like `uml_moo -d`).
     Commit {
@@ -157,6 +161,7 @@ fn main() -> ExitCode {
             out,
             backing,
             force,
+            no_sync,
         } => {
             let mut bar = Bar::new(quiet, "merging");
             let r = ops::merge(
@@ -165,6 +170,7 @@ fn main() -> ExitCode {
                 &MergeOptions {
                     backing: backing.backing,
                     replace: force,
+                    durable: !no_sync,
                 },
                 &mut |d, t| bar.tick(d, t),
             );
@@ -478,7 +484,7 @@ fn inspect(cow_path: &Path, backing: Option<&Path>) -> Result<Inspection, CowErr
     let (mut dirty_bytes, mut dirty_runs, mut dirty_hole_bytes) = (0, 0, 0);
     let mut warnings = Vec::new();
     if let Ok(b) = &bitmap {
-        let mut map = DataMap::new(&cow.file, cow.len).ok();
+        let mut map = DataMap::eager(&cow.file, cow.len).ok();
         for r in b.dirty_runs() {
             let a = r.start * g.sector_size;
             let e = (r.end() * g.sector_size).min(g.size);

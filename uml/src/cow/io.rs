@@ -11,33 +11,63 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Largest piece moved by one system call (also the granularity of progress reports).
 pub const CHUNK: u64 = 64 << 20;
 
-/// The data (non-hole) extents of a file, found once with `SEEK_DATA`/`SEEK_HOLE`, with a cursor
-/// for walking them in increasing order.
-pub struct DataMap {
+/// The data (non-hole) extents of a file, found with `SEEK_DATA`/`SEEK_HOLE`, with a cursor for
+/// walking them in increasing order.
+///
+/// An *eager* map finds all extents at once (right for a backing file: few extents, long clean
+/// runs). A *lazy* map only looks for holes inside pieces of at least [`LAZY_MIN`] bytes and
+/// treats shorter pieces as data (right for a COW file: many small extents, one per write, and
+/// short dirty runs that are nearly always data).
+pub struct DataMap<'a> {
+    file: &'a File,
+    len: u64,
+    lazy: bool,
     extents: Vec<(u64, u64)>,
     cursor: usize,
 }
 
-impl DataMap {
-    /// Maps `file`, `len` bytes long. Where holes cannot be seen (no `SEEK_DATA`), all is data.
-    pub fn new(file: &File, len: u64) -> io::Result<DataMap> {
-        let mut extents = Vec::new();
-        let mut off = 0;
-        while off < len {
-            let start = match sys::seek_data(file, off) {
-                Ok(Some(s)) if s < len => s,
-                Ok(_) => break,
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    extents = vec![(0, len)];
-                    break;
-                }
-                Err(e) => return Err(e),
-            };
-            let end = sys::seek_hole(file, start)?.unwrap_or(len).min(len);
-            extents.push((start, end));
-            off = end;
+/// Pieces shorter than this are not searched for holes by a lazy [`DataMap`].
+pub const LAZY_MIN: u64 = 1 << 20;
+
+fn find_extents(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>> {
+    let mut extents = Vec::new();
+    let mut off = from;
+    while off < to {
+        let start = match sys::seek_data(file, off) {
+            Ok(Some(s)) if s < to => s,
+            Ok(_) => break,
+            // No hole support: all data.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(vec![(off, to)]),
+            Err(e) => return Err(e),
+        };
+        let end = sys::seek_hole(file, start)?.unwrap_or(to).min(to);
+        extents.push((start, end));
+        off = end;
+    }
+    Ok(extents)
+}
+
+impl<'a> DataMap<'a> {
+    /// Maps all of `file` (`len` bytes) now.
+    pub fn eager(file: &'a File, len: u64) -> io::Result<DataMap<'a>> {
+        Ok(DataMap {
+            file,
+            len,
+            lazy: false,
+            extents: find_extents(file, 0, len)?,
+            cursor: 0,
+        })
+    }
+
+    /// Maps `file` piece by piece, as asked.
+    pub fn lazy(file: &'a File, len: u64) -> DataMap<'a> {
+        DataMap {
+            file,
+            len,
+            lazy: true,
+            extents: Vec::new(),
+            cursor: 0,
         }
-        Ok(DataMap { extents, cursor: 0 })
     }
 
     /// Splits `[start, end)` into data pieces, in order, calling `f(piece_start, piece_end)`.
@@ -48,6 +78,19 @@ impl DataMap {
         end: u64,
         mut f: impl FnMut(u64, u64) -> io::Result<()>,
     ) -> io::Result<()> {
+        let end = end.min(self.len);
+        if start >= end {
+            return Ok(());
+        }
+        if self.lazy {
+            if end - start < LAZY_MIN {
+                return f(start, end);
+            }
+            for (s, e) in find_extents(self.file, start, end)? {
+                f(s, e)?;
+            }
+            return Ok(());
+        }
         while self.cursor < self.extents.len() && self.extents[self.cursor].1 <= start {
             self.cursor += 1;
         }
@@ -59,21 +102,44 @@ impl DataMap {
         }
         Ok(())
     }
-
-    /// Bytes of data in the whole file.
-    pub fn data_bytes(&self) -> u64 {
-        self.extents.iter().map(|(s, e)| e - s).sum()
-    }
 }
 
-/// Copies byte ranges with `copy_file_range`, falling back to `pread`/`pwrite` where that call
-/// is not available.
-#[derive(Default)]
+/// Copies byte ranges, with `copy_file_range` (falling back to `pread`/`pwrite` where that
+/// call is not available), or, into a new file whose holes already read as zeros, with
+/// `pread`/`pwrite` skipping the all-zero blocks so that they stay holes.
 pub struct Copier {
-    fallback: Option<Vec<u8>>,
+    buf: Option<Vec<u8>>,
+    skip_zeros: bool,
+}
+
+/// Granularity of the holes a zero-skipping copy leaves.
+const BLOCK: u64 = 4096;
+
+fn is_zero(b: &[u8]) -> bool {
+    // OR-folding fixed-size pieces vectorises; an early-exit byte loop does not.
+    let mut pieces = b.chunks_exact(64);
+    pieces.all(|p| p.iter().fold(0, |a, &x| a | x) == 0)
+        && pieces.remainder().iter().all(|&x| x == 0)
 }
 
 impl Copier {
+    /// A copier for destinations whose content must be overwritten.
+    pub fn overwriting() -> Copier {
+        Copier {
+            buf: None,
+            skip_zeros: false,
+        }
+    }
+
+    /// A copier for destinations that read as zeros where nothing is written (a new sparse
+    /// file): all-zero blocks are not written, so the result stays sparse.
+    pub fn into_fresh() -> Copier {
+        Copier {
+            buf: Some(vec![0; 1 << 20]),
+            skip_zeros: true,
+        }
+    }
+
     /// Copies `len` bytes from `src` at `src_off` to `dst` at `dst_off`. Stops early (leaving
     /// the rest as it was) if `src` ends.
     pub fn copy(
@@ -87,7 +153,7 @@ impl Copier {
         let end = src_off + len;
         while src_off < end {
             let want = (end - src_off).min(CHUNK) as usize;
-            let n = match &mut self.fallback {
+            let n = match &mut self.buf {
                 None => match sys::copy_file_range(src, src_off, dst, dst_off, want) {
                     Ok(n) => n,
                     Err(e)
@@ -96,7 +162,7 @@ impl Copier {
                             Some(libc::EXDEV | libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL)
                         ) =>
                     {
-                        self.fallback = Some(vec![0; 1 << 20]);
+                        self.buf = Some(vec![0; 1 << 20]);
                         continue;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -109,7 +175,11 @@ impl Copier {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => return Err(e),
                     };
-                    dst.write_all_at(&buf[..n], dst_off)?;
+                    if self.skip_zeros {
+                        write_nonzero(dst, &buf[..n], dst_off)?;
+                    } else {
+                        dst.write_all_at(&buf[..n], dst_off)?;
+                    }
                     n
                 }
             };
@@ -121,6 +191,34 @@ impl Copier {
         }
         Ok(())
     }
+}
+
+/// Writes the blocks of `data` (aligned to [`BLOCK`] in the destination) that are not all
+/// zeros, in as few calls as possible.
+fn write_nonzero(dst: &File, data: &[u8], dst_off: u64) -> io::Result<()> {
+    let block_end = |i: usize| {
+        let pos = dst_off + i as u64;
+        (((pos / BLOCK + 1) * BLOCK - dst_off) as usize).min(data.len())
+    };
+    let mut i = 0;
+    while i < data.len() {
+        let e = block_end(i);
+        if is_zero(&data[i..e]) {
+            i = e;
+            continue;
+        }
+        let start = i;
+        i = e;
+        while i < data.len() {
+            let e = block_end(i);
+            if is_zero(&data[i..e]) {
+                break;
+            }
+            i = e;
+        }
+        dst.write_all_at(&data[start..i], dst_off + start as u64)?;
+    }
+    Ok(())
 }
 
 /// Makes `[off, off+len)` of `file` read as zeros: punches a hole, or writes zeros where holes
@@ -208,16 +306,24 @@ impl NewFile {
         })
     }
 
-    /// Flushes the file to disk and gives it its final name. With `replace`, an existing file of
-    /// that name is replaced atomically; without, an existing file makes this fail with
-    /// `AlreadyExists` and is left alone.
-    pub fn finish(mut self, replace: bool) -> io::Result<()> {
-        self.file.sync_all()?;
+    /// Flushes the file to disk (unless `!durable`) and gives it its final name. With
+    /// `replace`, an existing file of that name is replaced atomically; without, an existing
+    /// file makes this fail with `AlreadyExists` and is left alone. Without `durable`, a power
+    /// failure soon after may leave the new name with incomplete content (a killed process
+    /// cannot).
+    pub fn finish(mut self, replace: bool, durable: bool) -> io::Result<()> {
+        if durable {
+            self.file.sync_all()?;
+        }
         let named = match self.named_tmp.take() {
             Some(t) => t,
             None if !replace => {
                 sys::link_tmpfile(&self.file, &self.dest)?;
-                return sync_dir(parent_dir(&self.dest));
+                return if durable {
+                    sync_dir(parent_dir(&self.dest))
+                } else {
+                    Ok(())
+                };
             }
             None => {
                 let t = tmp_name(&self.dest);
@@ -234,7 +340,10 @@ impl NewFile {
             let _ = std::fs::remove_file(&named);
         }
         r?;
-        sync_dir(parent_dir(&self.dest))
+        if durable {
+            sync_dir(parent_dir(&self.dest))?;
+        }
+        Ok(())
     }
 }
 

@@ -130,6 +130,9 @@ pub struct MergeOptions {
     pub backing: Option<PathBuf>,
     /// Replace `out` if it exists (the stock `uml_moo` does).
     pub replace: bool,
+    /// Flush the output to disk before giving it its name (a power failure then never leaves
+    /// an incomplete image under that name). Costs the time to write the image to disk.
+    pub durable: bool,
 }
 
 /// Writes the disk the guest sees (backing file with the COW's sectors on top) to `out`. The
@@ -150,10 +153,9 @@ pub fn merge(
         .set_len(size)
         .map_err(io_err(out, "size the output file"))?;
     let mut bmap =
-        DataMap::new(&backing, size).map_err(io_err(&info.path, "map the backing file"))?;
-    let mut cmap =
-        DataMap::new(&cow.file, cow.len).map_err(io_err(cow_path, "map the COW file"))?;
-    let mut copier = Copier::default();
+        DataMap::eager(&backing, size).map_err(io_err(&info.path, "map the backing file"))?;
+    let mut cmap = DataMap::lazy(&cow.file, cow.len);
+    let mut copier = Copier::into_fresh();
     let mut copied = 0u64;
     for (dirty, a, b) in run_pieces(&bitmap, size, cow.geometry.sector_size, false) {
         if dirty {
@@ -171,7 +173,7 @@ pub fn merge(
         }
         progress(b, size);
     }
-    new.finish(opts.replace).map_err(|e| {
+    new.finish(opts.replace, opts.durable).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             CowError::Exists {
                 path: out.to_path_buf(),
@@ -206,9 +208,8 @@ pub fn commit(cow_path: &Path, opts: &CommitOptions, progress: Progress) -> Resu
         open_for_reading(cow_path, opts.backing.as_deref(), LockKind::Write)?;
     let size = cow.header.size;
     let d = cow.geometry.data_offset;
-    let mut cmap =
-        DataMap::new(&cow.file, cow.len).map_err(io_err(cow_path, "map the COW file"))?;
-    let mut copier = Copier::default();
+    let mut cmap = DataMap::lazy(&cow.file, cow.len);
+    let mut copier = Copier::overwriting();
     let mut copied = 0u64;
     let dirty = bitmap.dirty_count();
     for (is_dirty, a, b) in run_pieces(&bitmap, size, cow.geometry.sector_size, false) {
@@ -307,9 +308,8 @@ fn write_cow_copy(
     new.file
         .set_len(len)
         .map_err(io_err(dest, "size the new COW file"))?;
-    let mut cmap =
-        DataMap::new(&src.file, src.len).map_err(io_err(&src.path, "map the COW file"))?;
-    let mut copier = Copier::default();
+    let mut cmap = DataMap::lazy(&src.file, src.len);
+    let mut copier = Copier::into_fresh();
     let total = g.size;
     for (dirty, a, b) in run_pieces(bitmap, g.size, g.sector_size, true) {
         if dirty {
@@ -325,7 +325,7 @@ fn write_cow_copy(
         .file
         .set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777));
     let _ = sys::fchown(&new.file, md.uid(), md.gid());
-    new.finish(replace).map_err(|e| {
+    new.finish(replace, true).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             CowError::Exists {
                 path: dest.to_path_buf(),
@@ -429,7 +429,7 @@ pub fn create(cow_path: &Path, backing: &Path, opts: &CreateOptions) -> Result<H
     new.file
         .set_len(header.geometry().full_len())
         .map_err(io_err(cow_path, "size the COW file"))?;
-    new.finish(opts.replace).map_err(|e| {
+    new.finish(opts.replace, true).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             CowError::Exists {
                 path: cow_path.to_path_buf(),
