@@ -1,0 +1,1255 @@
+//! Operation model of the forwarding fabric, shared by the `fabric` fuzz target
+//! (`fuzz/fuzz_targets/fabric.rs`) and the property tests of the switch
+//! (`switch/tests/fabric_properties.rs`, which includes this file by `#[path]`).
+//!
+//! A run is a [`Setup`] and a list of [`Op`]s: attaching and detaching
+//! endpoints, configuration with in- and out-of-range numbers, frames on
+//! active ports (and on ports that do not exist), the clock and MAC expiry.
+//! [`Harness::apply`] performs one op and checks, against the fabric's public
+//! state before and after, what the reference (`vde_switch` 2.3.2, spec §3)
+//! requires; a violation panics with a message naming the invariant.
+//!
+//! Frames only ever enter on active ports or on ports that are not allocated
+//! at all: the server reads frames from endpoints' sockets, so a frame on an
+//! allocated port without endpoints cannot happen (and would let the fabric
+//! learn addresses on an inactive port, outside its contract).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use vde_protocol::MacAddr;
+use vdeswitch::fabric::{
+    AttachError, Credentials, Delivery, Endpoint, EndpointId, EndpointKind, Fabric, MacTimers,
+    PortChoice, PortCounters, PortId, Tagging, NO_VLAN,
+};
+
+/// A few addresses, so that sources and destinations collide: four unicast,
+/// broadcast, the STP group address, an IPv6 multicast group and all zeros.
+pub const MACS: [[u8; 6]; 8] = [
+    [0x02, 0, 0, 0, 0, 0x01],
+    [0x02, 0, 0, 0, 0, 0x02],
+    [0x02, 0, 0, 0, 0, 0x03],
+    [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+    [0xff; 6],
+    [0x01, 0x80, 0xc2, 0, 0, 0],
+    [0x33, 0x33, 0, 0, 0, 0x01],
+    [0; 6],
+];
+
+/// Who attaches: (uid, gids); `None` is the reference's user NONE.
+pub const WHO: [(Option<u32>, &[u32]); 5] = [
+    (None, &[]),
+    (Some(0), &[0]),
+    (Some(1000), &[1000, 100]),
+    (Some(1001), &[1001]),
+    (Some(1002), &[100]),
+];
+
+/// Port ACL values (user and group alike).
+pub const ACL: [Option<u32>; 4] = [None, Some(1000), Some(100), Some(0)];
+
+/// Out-of-range and boundary numbers for port arguments.
+pub const ODD_PORTS: [i64; 12] = [
+    -1,
+    -2,
+    i64::MIN,
+    i64::MAX,
+    31,
+    32,
+    63,
+    64,
+    65,
+    4095,
+    1 << 31,
+    u32::MAX as i64,
+];
+
+/// Out-of-range and boundary numbers for VLAN arguments.
+pub const ODD_VLANS: [i64; 12] = [
+    -1,
+    i64::MIN,
+    i64::MAX,
+    4092,
+    4093,
+    4094,
+    4095,
+    4096,
+    8191,
+    65535,
+    1 << 32,
+    100,
+];
+
+/// `port/setnumports` values beyond the usual small ones. Values that would
+/// need gigabytes of port table are left out (see the ignored test
+/// `bug_setnumports_huge_panics` in the property tests).
+pub const ODD_NUMPORTS: [i64; 8] = [0, -1, i64::MIN, 1, 64, 65, 128, 1000];
+
+/// `hash/setsize` arguments as the console hands them over (positive `i64`,
+/// rounded up to a power of two there; 0 is refused there but must not hurt).
+pub const HASH_SIZES: [u64; 8] = [0, 1, 2, 3, 128, 1 << 20, 1 << 40, i64::MAX as u64];
+
+/// `hash/setexpire` and `hash/setminper` values: the console's `atoi`
+/// saturates, so anything in `i64` can be set.
+pub const TIMER_VALUES: [i64; 12] = [
+    -1,
+    0,
+    1,
+    2,
+    3,
+    5,
+    100,
+    i64::MAX,
+    i64::MIN,
+    -i64::MAX,
+    i32::MAX as i64,
+    1 << 40,
+];
+
+/// Clock advances (seconds).
+pub const TICKS: [u64; 8] = [0, 1, 2, 3, 4, 50, 101, 100_000];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Any,
+    Port0,
+    /// Converted with `as usize`: negative numbers become huge.
+    Port(i64),
+}
+
+/// Which port a frame enters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InPort {
+    /// The n-th active port (modulo their number); nothing happens if none is active.
+    Active(u8),
+    /// A port number that must not be allocated (out of range or free); the op
+    /// is skipped if it happens to be allocated.
+    Stray(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameKind {
+    /// dst, src, EtherType, payload.
+    Untagged { ethertype: u16, payload: u8 },
+    /// dst, src, `81 00`, TCI, `08 00`, payload.
+    Tagged { tci: u16, payload: u8 },
+    /// dst, src, `81 00` and fewer than 4 more bytes: a truncated tag.
+    TruncatedTag(u8),
+    /// The first `n` (< 14) bytes of an untagged frame.
+    Short(u8),
+    /// Exactly these bytes.
+    Raw(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Attach {
+        choice: Choice,
+        who: u8,
+    },
+    /// Detach the n-th live endpoint (modulo their number).
+    Detach(u8),
+    /// Detach an endpoint that (probably) is not there.
+    DetachBogus {
+        port: i64,
+        id: u32,
+    },
+    CreatePort(i64),
+    CreatePortAuto,
+    RemovePort(i64),
+    SetPortVlan(i64, i64),
+    VlanCreate(i64),
+    VlanRemove(i64),
+    VlanAddport(i64, i64),
+    VlanDelport(i64, i64),
+    SetHub(bool),
+    SetNumports(i64),
+    SetAllocatable(i64, bool),
+    SetAcl {
+        port: i64,
+        user: u8,
+        group: u8,
+    },
+    ResetCounters(Option<i64>),
+    SetExpire(i64),
+    SetMinPersistence(i64),
+    SetHashBuckets(u64),
+    FlushAll,
+    Tick(u64),
+    Expire,
+    Frame {
+        port: InPort,
+        dst: u8,
+        src: u8,
+        kind: FrameKind,
+    },
+}
+
+/// How the fabric is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setup {
+    pub numports: usize,
+    pub hub: bool,
+    pub buckets: usize,
+    pub max_macs: usize,
+}
+
+// ------------------------------------------------------------------ decoding
+
+/// Reads the fuzz input; zeros once it is exhausted.
+struct Bytes<'a> {
+    data: &'a [u8],
+}
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[usize::from(self.u8()) % from.len()]
+    }
+
+    /// A port number: mostly small (where the active ports are), some out of
+    /// range, sometimes odd.
+    fn port(&mut self) -> i64 {
+        match self.u8() {
+            b @ 0..=127 => i64::from(b % 8),
+            b @ 128..=223 => i64::from(b % 20),
+            _ => self.pick(&ODD_PORTS),
+        }
+    }
+
+    /// A VLAN number: mostly 0..5 so that VLANs get reused, sometimes odd.
+    fn vlan(&mut self) -> i64 {
+        match self.u8() {
+            b @ 0..=207 => i64::from(b % 5),
+            _ => self.pick(&ODD_VLANS),
+        }
+    }
+
+    fn frame_kind(&mut self) -> FrameKind {
+        match self.u8() % 8 {
+            0..=2 => FrameKind::Untagged {
+                ethertype: if self.u8() & 1 == 0 {
+                    0x0800
+                } else {
+                    self.u16()
+                },
+                payload: self.u8(),
+            },
+            3..=4 => {
+                // A VID from the VLANs in use, or anything.
+                let tci = match self.u8() {
+                    b @ 0..=191 => u16::from(b % 5) | (u16::from(b >> 5) << 13),
+                    _ => self.u16(),
+                };
+                FrameKind::Tagged {
+                    tci,
+                    payload: self.u8(),
+                }
+            }
+            5 => FrameKind::TruncatedTag(self.u8() % 4),
+            6 => FrameKind::Short(self.u8() % 14),
+            _ => {
+                let n = usize::from(self.u8() % 48);
+                FrameKind::Raw((0..n).map(|_| self.u8()).collect())
+            }
+        }
+    }
+
+    fn op(&mut self) -> Op {
+        match self.u8() % 32 {
+            0..=3 => Op::Attach {
+                choice: match self.u8() % 8 {
+                    0..=4 => Choice::Any,
+                    5 => Choice::Port0,
+                    _ => Choice::Port(self.port()),
+                },
+                who: self.u8(),
+            },
+            4..=5 => Op::Detach(self.u8()),
+            6 => Op::DetachBogus {
+                port: self.port(),
+                id: u32::from(self.u8()),
+            },
+            7 => Op::CreatePort(self.port()),
+            8 => Op::CreatePortAuto,
+            9 => Op::RemovePort(self.port()),
+            10 => Op::SetPortVlan(self.port(), self.vlan()),
+            11 => Op::VlanCreate(self.vlan()),
+            12 => Op::VlanRemove(self.vlan()),
+            13 => Op::VlanAddport(self.vlan(), self.port()),
+            14 => Op::VlanDelport(self.vlan(), self.port()),
+            15 => Op::SetHub(self.u8().is_multiple_of(4)),
+            16 => Op::SetNumports(match self.u8() {
+                b @ 0..=199 => i64::from(1 + b % 24),
+                _ => self.pick(&ODD_NUMPORTS),
+            }),
+            17 => Op::SetAllocatable(self.port(), self.u8() & 1 == 1),
+            18 => Op::SetAcl {
+                port: self.port(),
+                user: self.u8(),
+                group: self.u8(),
+            },
+            19 => Op::ResetCounters(if self.u8() & 1 == 0 {
+                None
+            } else {
+                Some(self.port())
+            }),
+            20 => Op::SetExpire(self.pick(&TIMER_VALUES)),
+            21 => Op::SetMinPersistence(self.pick(&TIMER_VALUES)),
+            22 => Op::SetHashBuckets(self.pick(&HASH_SIZES)),
+            23 => Op::FlushAll,
+            24 => Op::Tick(self.pick(&TICKS)),
+            25 => Op::Expire,
+            _ => Op::Frame {
+                port: if self.u8().is_multiple_of(16) {
+                    InPort::Stray(self.port())
+                } else {
+                    InPort::Active(self.u8())
+                },
+                dst: self.u8(),
+                src: self.u8(),
+                kind: self.frame_kind(),
+            },
+        }
+    }
+}
+
+/// Turn fuzz input into a setup and operations.
+pub fn decode(data: &[u8]) -> (Setup, Vec<Op>) {
+    let mut b = Bytes { data };
+    let setup = Setup {
+        numports: 1 + usize::from(b.u8() % 24),
+        hub: b.u8().is_multiple_of(8),
+        buckets: [1, 2, 16, 128][usize::from(b.u8() % 4)],
+        max_macs: [1, 2, 3, 5, 8, 1024][usize::from(b.u8() % 6)],
+    };
+    let mut ops = Vec::new();
+    while !b.data.is_empty() && ops.len() < 2000 {
+        ops.push(b.op());
+    }
+    (setup, ops)
+}
+
+// ------------------------------------------------------------------ checking
+
+/// Everything observable about a fabric, to compare before and after an op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub numports: usize,
+    pub hub: bool,
+    pub ports: BTreeMap<PortId, PortState>,
+    /// VLAN → (untagged members, tagged members).
+    pub vlans: BTreeMap<u16, (Vec<PortId>, Vec<PortId>)>,
+    /// (MAC, VLAN) → (port, last seen).
+    pub macs: BTreeMap<(MacAddr, u16), (PortId, u64)>,
+    pub mac_capacity: usize,
+    pub buckets: usize,
+    pub timers: MacTimers,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortState {
+    pub endpoints: Vec<EndpointId>,
+    pub untagged_vlan: u16,
+    pub acl_user: Option<u32>,
+    pub acl_group: Option<u32>,
+    pub current_user: Option<u32>,
+    pub allocatable: bool,
+    pub counters: PortCounters,
+}
+
+impl State {
+    /// The state, looking only at the VLANs in `vlan_ids` (the fabric has
+    /// 4095 VLAN slots; walking them all after every op would be slow).
+    pub fn of(f: &Fabric, vlan_ids: &BTreeSet<u16>) -> State {
+        State {
+            numports: f.numports(),
+            hub: f.hub(),
+            ports: f
+                .ports()
+                .map(|(i, p)| {
+                    (
+                        i,
+                        PortState {
+                            endpoints: p.endpoints.iter().map(|e| e.id).collect(),
+                            untagged_vlan: p.untagged_vlan,
+                            acl_user: p.acl_user,
+                            acl_group: p.acl_group,
+                            current_user: p.current_user,
+                            allocatable: p.allocatable,
+                            counters: p.counters,
+                        },
+                    )
+                })
+                .collect(),
+            vlans: vlan_ids
+                .iter()
+                .filter_map(|&i| {
+                    f.vlan(i)
+                        .map(|v| (i, (v.untagged.iter().collect(), v.tagged.iter().collect())))
+                })
+                .collect(),
+            macs: f
+                .macs
+                .entries_in_print_order()
+                .into_iter()
+                .map(|(_, mac, vlan, e)| ((mac, vlan), (e.port, e.last_seen)))
+                .collect(),
+            mac_capacity: f.macs.capacity(),
+            buckets: f.macs.buckets,
+            timers: f.macs.timers,
+        }
+    }
+
+    fn active(&self, p: PortId) -> bool {
+        self.ports.get(&p).is_some_and(|s| !s.endpoints.is_empty())
+    }
+
+    /// Member of VLAN `v` untagged (its untagged VLAN) or tagged.
+    fn member(&self, p: PortId, v: u16) -> bool {
+        self.untagged_member(p, v) || self.tagged_member(p, v)
+    }
+
+    fn untagged_member(&self, p: PortId, v: u16) -> bool {
+        self.ports.get(&p).is_some_and(|s| s.untagged_vlan == v)
+    }
+
+    fn tagged_member(&self, p: PortId, v: u16) -> bool {
+        self.vlans.get(&v).is_some_and(|(_, t)| t.contains(&p))
+    }
+
+    /// VLANs `p` belongs to.
+    fn vlans_of(&self, p: PortId) -> Vec<u16> {
+        self.vlans
+            .iter()
+            .filter(|(_, (u, t))| u.contains(&p) || t.contains(&p))
+            .map(|(&v, _)| v)
+            .collect()
+    }
+
+    /// Invariants that hold after every operation.
+    pub fn check_consistent(&self) {
+        assert!(self.numports >= 1, "numports is {}", self.numports);
+        assert!(self.vlans.contains_key(&0), "VLAN 0 vanished");
+        for (&p, s) in &self.ports {
+            assert!(
+                p < self.numports,
+                "port {p} allocated beyond numports {}",
+                self.numports
+            );
+            if s.untagged_vlan != NO_VLAN {
+                let v = self.vlans.get(&s.untagged_vlan);
+                assert!(
+                    v.is_some_and(|(u, _)| u.contains(&p)),
+                    "port {p} has untagged VLAN {} but is not in its untagged set",
+                    s.untagged_vlan
+                );
+            }
+            if s.endpoints.is_empty() {
+                assert_eq!(
+                    s.current_user, None,
+                    "inactive port {p} keeps a current user"
+                );
+            }
+        }
+        for (&v, (u, t)) in &self.vlans {
+            assert!(usize::from(v) <= 4094, "VLAN {v} exists");
+            for &p in u {
+                assert!(
+                    self.ports.get(&p).is_some_and(|s| s.untagged_vlan == v),
+                    "VLAN {v} lists port {p} as untagged member, but the port says otherwise"
+                );
+            }
+            for &p in t {
+                assert!(
+                    self.ports.contains_key(&p),
+                    "VLAN {v} lists free port {p} as tagged member"
+                );
+            }
+        }
+        assert!(
+            self.macs.len() <= self.mac_capacity,
+            "MAC table holds {} entries, capacity {}",
+            self.macs.len(),
+            self.mac_capacity
+        );
+        for (&(mac, v), &(p, _)) in &self.macs {
+            assert!(
+                self.vlans.contains_key(&v),
+                "MAC {mac} learned on missing VLAN {v}"
+            );
+            assert!(
+                self.active(p),
+                "MAC {mac} VLAN {v} points to inactive or free port {p}"
+            );
+            assert!(
+                self.member(p, v),
+                "MAC {mac} VLAN {v} points to port {p}, not a member"
+            );
+        }
+    }
+}
+
+/// The fabric under test plus what the harness knows about it.
+pub struct Harness {
+    pub f: Fabric,
+    /// Every VLAN id that may exist (0 and whatever `vlan_create` was asked for).
+    vlan_ids: BTreeSet<u16>,
+    /// Skip the ops that would trigger the fabric bugs in [`Harness::known_bug`],
+    /// so that a search goes on past them.
+    pub skip_known_bugs: bool,
+    pub now: u64,
+    next_id: EndpointId,
+    /// Live endpoints (port, id), in attach order.
+    endpoints: Vec<(PortId, EndpointId)>,
+    out: Vec<Delivery>,
+}
+
+fn creds(who: u8) -> Credentials {
+    let (uid, gids) = WHO[usize::from(who) % WHO.len()];
+    Credentials {
+        uid,
+        gids: gids.to_vec(),
+    }
+}
+
+fn mac(i: u8) -> [u8; 6] {
+    MACS[usize::from(i) % MACS.len()]
+}
+
+/// The bytes of a frame.
+pub fn frame_bytes(dst: [u8; 6], src: [u8; 6], kind: &FrameKind) -> Vec<u8> {
+    let mut f = Vec::with_capacity(80);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    match kind {
+        FrameKind::Untagged { ethertype, payload } => {
+            f.extend_from_slice(&ethertype.to_be_bytes());
+            f.extend((0..*payload).map(|i| i ^ 0x5a));
+        }
+        FrameKind::Tagged { tci, payload } => {
+            f.extend_from_slice(&[0x81, 0x00]);
+            f.extend_from_slice(&tci.to_be_bytes());
+            f.extend_from_slice(&[0x08, 0x00]);
+            f.extend((0..*payload).map(|i| i ^ 0xa5));
+        }
+        FrameKind::TruncatedTag(n) => {
+            f.extend_from_slice(&[0x81, 0x00]);
+            f.extend((0..*n).map(|i| i + 1));
+        }
+        FrameKind::Short(n) => {
+            f.extend_from_slice(&[0x08, 0x00]);
+            f.truncate(usize::from(*n));
+        }
+        FrameKind::Raw(bytes) => return bytes.clone(),
+    }
+    f
+}
+
+/// Our own reading of a frame, independent of `vde_protocol::ethernet`.
+struct Parsed {
+    dst: MacAddr,
+    src: MacAddr,
+    /// VID of a tagged frame.
+    tag: Option<u16>,
+}
+
+fn parse(data: &[u8]) -> Option<Parsed> {
+    if data.len() < 14 {
+        return None;
+    }
+    let tagged = data[12] == 0x81 && data[13] == 0x00;
+    if tagged && data.len() < 18 {
+        return None;
+    }
+    Some(Parsed {
+        dst: MacAddr::from_bytes(&data[0..6]),
+        src: MacAddr::from_bytes(&data[6..12]),
+        tag: tagged.then(|| u16::from_be_bytes([data[14], data[15]]) & 0x0fff),
+    })
+}
+
+fn to_port(n: i64) -> usize {
+    n as usize
+}
+
+impl Harness {
+    pub fn new(setup: Setup) -> Harness {
+        let f = Fabric::new(setup.numports, setup.hub, setup.buckets, setup.max_macs);
+        let vlan_ids = BTreeSet::from([0]);
+        State::of(&f, &vlan_ids).check_consistent();
+        Harness {
+            f,
+            vlan_ids,
+            skip_known_bugs: true,
+            now: 0,
+            next_id: 1,
+            endpoints: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Run a whole sequence.
+    pub fn run(setup: Setup, ops: &[Op], skip_known_bugs: bool) -> Harness {
+        let mut h = Harness::new(setup);
+        h.skip_known_bugs = skip_known_bugs;
+        for op in ops {
+            h.apply(op);
+        }
+        h
+    }
+
+    /// Attach a fresh endpoint; returns its id and the result.
+    pub fn attach(
+        &mut self,
+        choice: PortChoice,
+        who: &Credentials,
+    ) -> (EndpointId, Result<PortId, AttachError>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let ep = Endpoint {
+            id,
+            kind: EndpointKind::UnixProg,
+            description: format!("ep{id}"),
+        };
+        let r = self.f.attach(choice, who, ep);
+        if let Ok(p) = r {
+            self.endpoints.push((p, id));
+        }
+        (id, r)
+    }
+
+    /// Perform one op and check everything it must and must not change.
+    pub fn apply(&mut self, op: &Op) {
+        if self.skip_known_bugs && self.known_bug(op).is_some() {
+            return;
+        }
+        if let Op::VlanCreate(v) = *op {
+            if let Ok(v) = u16::try_from(v) {
+                self.vlan_ids.insert(v);
+            }
+        }
+        let pre = State::of(&self.f, &self.vlan_ids);
+        let outcome = self.exec(op, &pre);
+        self.f.events.clear();
+        let post = State::of(&self.f, &self.vlan_ids);
+        post.check_consistent();
+        match outcome {
+            // An op that failed (or did nothing) changes nothing.
+            Outcome::Unchanged => assert_eq!(pre, post, "{op:?} failed but changed the state"),
+            Outcome::Checked => {}
+            Outcome::ConfigDone => {
+                // Configuration never touches counters.
+                for (p, s) in &post.ports {
+                    if let Some(old) = pre.ports.get(p) {
+                        assert_eq!(
+                            old.counters, s.counters,
+                            "{op:?} changed the counters of port {p}"
+                        );
+                    }
+                }
+            }
+        }
+        // The harness's endpoint list and the fabric agree.
+        let mut ours: Vec<_> = self.endpoints.clone();
+        ours.sort_unstable();
+        let mut theirs: Vec<_> = post
+            .ports
+            .iter()
+            .flat_map(|(&p, s)| s.endpoints.iter().map(move |&id| (p, id)))
+            .collect();
+        theirs.sort_unstable();
+        assert_eq!(ours, theirs, "endpoints disagree after {op:?}");
+        if matches!(op, Op::VlanCreate(_) | Op::VlanRemove(_)) {
+            assert_eq!(
+                self.f.vlans().count(),
+                post.vlans.len(),
+                "VLANs appeared that were never created"
+            );
+        }
+    }
+
+    /// Whether `op` would trigger a fabric bug found by this model and not fixed
+    /// yet; names the reproduction in `switch/tests/fabric_properties.rs`.
+    pub fn known_bug(&self, op: &Op) -> Option<&'static str> {
+        let timers = &self.f.macs.timers;
+        match *op {
+            // `last_seen + expire` overflows in `MacTable::expire`.
+            Op::Expire if timers.expire.checked_add(self.now as i64).is_none() => {
+                Some("bug_huge_expire_overflows")
+            }
+            _ => None,
+        }
+    }
+
+    fn exec(&mut self, op: &Op, pre: &State) -> Outcome {
+        use Outcome::*;
+        let f = &mut self.f;
+        match *op {
+            Op::Attach { choice, who } => {
+                let who = creds(who);
+                let c = match choice {
+                    Choice::Any => PortChoice::Any,
+                    Choice::Port0 => PortChoice::Port0,
+                    Choice::Port(n) => PortChoice::Port(to_port(n)),
+                };
+                let (id, r) = self.attach(c, &who);
+                let post = State::of(&self.f, &self.vlan_ids);
+                match r {
+                    Ok(p) => {
+                        check_attached(pre, &post, c, &who, p, id);
+                        ConfigDone
+                    }
+                    Err(AttachError::OutOfRange { port, numports }) => {
+                        assert_eq!(numports, pre.numports);
+                        assert!(matches!(c, PortChoice::Port(n) if n == port && n >= numports));
+                        Unchanged
+                    }
+                    Err(AttachError::NoFreePort { .. }) => {
+                        assert_eq!(c, PortChoice::Any);
+                        for i in 1..pre.numports {
+                            let s = pre.ports.get(&i);
+                            assert!(
+                                s.is_some_and(|s| !s.endpoints.is_empty() || !s.allocatable),
+                                "no free port reported but port {i} was free"
+                            );
+                        }
+                        Unchanged
+                    }
+                    Err(AttachError::Denied { port }) => {
+                        let s = pre.ports.get(&port).expect("denied on a free port");
+                        assert_ne!(s.current_user, who.uid, "denied its current user");
+                        Unchanged
+                    }
+                }
+            }
+            Op::Detach(n) => {
+                if self.endpoints.is_empty() {
+                    return Unchanged;
+                }
+                let (p, id) = self.endpoints.remove(usize::from(n) % self.endpoints.len());
+                assert_eq!(f.detach(p, id), Ok(()), "detach of a live endpoint");
+                let post = State::of(f, &self.vlan_ids);
+                let s = &post.ports[&p];
+                assert!(!s.endpoints.contains(&id));
+                assert_eq!(s.endpoints.len() + 1, pre.ports[&p].endpoints.len());
+                if s.endpoints.is_empty() {
+                    // Deactivation: the port's entries go and its VLANs are flushed.
+                    let vlans = post.vlans_of(p);
+                    for (&(m, v), &(q, _)) in &post.macs {
+                        assert_ne!(q, p, "MAC {m} still on port {p} after its last detach");
+                        assert!(
+                            !vlans.contains(&v),
+                            "MAC {m} VLAN {v} survived the deactivation of member port {p}"
+                        );
+                    }
+                }
+                ConfigDone
+            }
+            Op::DetachBogus { port, id } => {
+                let p = to_port(port);
+                let live = self.endpoints.contains(&(p, id));
+                let r = f.detach(p, id);
+                if live {
+                    // Rare: the guess was right.
+                    assert_eq!(r, Ok(()));
+                    self.endpoints.retain(|&e| e != (p, id));
+                    ConfigDone
+                } else {
+                    assert!(r.is_err(), "detach of a missing endpoint succeeded");
+                    Unchanged
+                }
+            }
+            Op::CreatePort(n) => match f.create_port(to_port(n)) {
+                Ok(()) => {
+                    let p = to_port(n);
+                    assert!(!pre.ports.contains_key(&p) && p < pre.numports);
+                    let post = State::of(f, &self.vlan_ids);
+                    let s = &post.ports[&p];
+                    assert!(s.endpoints.is_empty() && !s.allocatable);
+                    assert_eq!(s.untagged_vlan, 0);
+                    assert_eq!(s.counters, PortCounters::default());
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::CreatePortAuto => match f.create_port_auto() {
+                Ok(p) => {
+                    let lowest = (1..pre.numports).find(|i| !pre.ports.contains_key(i));
+                    assert_eq!(Some(p), lowest, "createauto is not the lowest free port");
+                    ConfigDone
+                }
+                Err(_) => {
+                    assert!((1..pre.numports).all(|i| pre.ports.contains_key(&i)));
+                    Unchanged
+                }
+            },
+            Op::RemovePort(n) => match f.remove_port(to_port(n)) {
+                Ok(()) => {
+                    let p = to_port(n);
+                    assert!(!pre.active(p), "removed active port {p}");
+                    let post = State::of(f, &self.vlan_ids);
+                    assert!(!post.ports.contains_key(&p));
+                    assert!(
+                        post.vlans_of(p).is_empty(),
+                        "removed port {p} still in a VLAN"
+                    );
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::SetPortVlan(p, v) => match f.set_port_vlan(p, v) {
+                Ok(()) => {
+                    let (p, v) = (to_port(p), v as u16);
+                    let post = State::of(f, &self.vlan_ids);
+                    assert_eq!(post.ports[&p].untagged_vlan, v);
+                    let old = pre.ports[&p].untagged_vlan;
+                    for (&(m, mv), &(q, _)) in &post.macs {
+                        assert_ne!(q, p, "MAC {m} still on port {p} after setvlan");
+                        if pre.active(p) {
+                            assert!(mv != old && mv != v, "VLAN {mv} not flushed by setvlan");
+                        }
+                    }
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::VlanCreate(v) => match f.vlan_create(v) {
+                Ok(()) => {
+                    assert!((1..=4093).contains(&v));
+                    assert!(!pre.vlans.contains_key(&(v as u16)));
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::VlanRemove(v) => match f.vlan_remove(v) {
+                Ok(()) => {
+                    assert_ne!(v, 0, "VLAN 0 removed");
+                    let (u, t) = &pre.vlans[&(v as u16)];
+                    assert!(u.is_empty() && t.is_empty(), "removed VLAN {v} had members");
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::VlanAddport(v, p) => match f.vlan_addport(v, p) {
+                Ok(()) => {
+                    let (v, p) = (v as u16, to_port(p));
+                    let post = State::of(f, &self.vlan_ids);
+                    assert!(post.tagged_member(p, v));
+                    if pre.active(p) {
+                        assert!(
+                            post.macs.keys().all(|&(_, mv)| mv != v),
+                            "VLAN {v} not flushed by addport of active port {p}"
+                        );
+                    }
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::VlanDelport(v, p) => match f.vlan_delport(v, p) {
+                Ok(()) => {
+                    let (v, p) = (v as u16, to_port(p));
+                    let post = State::of(f, &self.vlan_ids);
+                    assert!(!post.tagged_member(p, v));
+                    assert_ne!(post.ports[&p].untagged_vlan, v);
+                    for (&(m, mv), &(q, _)) in &post.macs {
+                        assert_ne!(q, p, "MAC {m} still on port {p} after delport");
+                        if pre.active(p) {
+                            assert_ne!(mv, v, "VLAN {v} not flushed by delport");
+                        }
+                    }
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::SetHub(on) => {
+                f.set_hub(on);
+                assert_eq!(f.hub(), on);
+                ConfigDone
+            }
+            Op::SetNumports(n) => match f.set_numports(n) {
+                Ok(()) => {
+                    assert_eq!(f.numports() as i64, n);
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::SetAllocatable(p, yes) => match f.set_allocatable(to_port(p), yes) {
+                Ok(()) => {
+                    assert_eq!(f.port(to_port(p)).map(|s| s.allocatable), Some(yes));
+                    ConfigDone
+                }
+                Err(_) => Unchanged,
+            },
+            Op::SetAcl { port, user, group } => match f.port_mut(to_port(port)) {
+                Some(s) => {
+                    s.acl_user = ACL[usize::from(user) % ACL.len()];
+                    s.acl_group = ACL[usize::from(group) % ACL.len()];
+                    ConfigDone
+                }
+                None => Unchanged,
+            },
+            Op::ResetCounters(which) => {
+                match which {
+                    None => {
+                        let ids: Vec<PortId> = f.ports().map(|(i, _)| i).collect();
+                        for i in ids {
+                            f.port_mut(i).expect("listed").counters.reset();
+                        }
+                    }
+                    Some(p) => {
+                        if let Some(s) = f.port_mut(to_port(p)) {
+                            s.counters.reset();
+                        }
+                    }
+                }
+                let post = State::of(f, &self.vlan_ids);
+                for (p, s) in &post.ports {
+                    let reset = which.is_none_or(|q| to_port(q) == *p);
+                    let want = if reset {
+                        PortCounters::default()
+                    } else {
+                        pre.ports[p].counters
+                    };
+                    assert_eq!(s.counters, want, "counters of port {p} after reset");
+                }
+                Checked
+            }
+            Op::SetExpire(v) => {
+                f.macs.timers.expire = v;
+                ConfigDone
+            }
+            Op::SetMinPersistence(v) => {
+                f.macs.timers.min_persistence = v;
+                ConfigDone
+            }
+            Op::SetHashBuckets(n) => {
+                f.set_hash_buckets(n as usize);
+                assert!(f.macs.is_empty(), "hash/setsize did not flush");
+                assert_eq!(f.macs.buckets, (n as usize).max(1).next_power_of_two());
+                ConfigDone
+            }
+            Op::FlushAll => {
+                f.flush_all();
+                assert!(f.macs.is_empty());
+                ConfigDone
+            }
+            Op::Tick(d) => {
+                self.now += d;
+                Unchanged
+            }
+            Op::Expire => {
+                f.expire_macs(self.now);
+                let post = State::of(f, &self.vlan_ids);
+                let expire = i128::from(pre.timers.expire);
+                let now = i128::from(self.now);
+                let want: BTreeMap<_, _> = pre
+                    .macs
+                    .iter()
+                    .filter(|(_, &(_, seen))| i128::from(seen) + expire >= now)
+                    .map(|(k, v)| (*k, *v))
+                    .collect();
+                assert_eq!(post.macs, want, "expiry at {now} with expire {expire}");
+                ConfigDone
+            }
+            Op::Frame {
+                port,
+                dst,
+                src,
+                ref kind,
+            } => {
+                let in_port = match port {
+                    InPort::Active(n) => {
+                        let active: Vec<PortId> = pre
+                            .ports
+                            .iter()
+                            .filter(|(_, s)| !s.endpoints.is_empty())
+                            .map(|(&p, _)| p)
+                            .collect();
+                        if active.is_empty() {
+                            return Unchanged;
+                        }
+                        active[usize::from(n) % active.len()]
+                    }
+                    InPort::Stray(n) => {
+                        let p = to_port(n);
+                        if pre.ports.contains_key(&p) {
+                            return Unchanged;
+                        }
+                        p
+                    }
+                };
+                let data = frame_bytes(mac(dst), mac(src), kind);
+                self.frame(in_port, &data, pre);
+                Checked
+            }
+        }
+    }
+
+    /// Forward `data` from `in_port` and check the decision, learning and counters.
+    pub fn frame(&mut self, in_port: PortId, data: &[u8], pre: &State) {
+        let now = self.now;
+        self.f.forward(in_port, data, now, &mut self.out);
+        let out = self.out.clone();
+        let post = State::of(&self.f, &self.vlan_ids);
+        let ctx = || format!("frame {data:02x?} on port {in_port} at {now}: {out:?}");
+
+        let Some(pin) = pre.ports.get(&in_port) else {
+            assert!(out.is_empty(), "frame on a free port delivered: {}", ctx());
+            assert_eq!(*pre, post, "frame on a free port changed the state");
+            return;
+        };
+        let parsed = parse(data);
+
+        // --- Invariants every decision must satisfy.
+        let mut seen = Vec::new();
+        for d in &out {
+            assert!(
+                post.ports.contains_key(&d.port),
+                "delivery to free port: {}",
+                ctx()
+            );
+            assert!(
+                d.port < post.numports,
+                "delivery beyond numports: {}",
+                ctx()
+            );
+            assert_ne!(
+                d.port,
+                in_port,
+                "delivery back to the input port: {}",
+                ctx()
+            );
+            assert!(!seen.contains(&d.port), "port {} twice: {}", d.port, ctx());
+            seen.push(d.port);
+            if pre.hub {
+                assert_ne!(d.port, 0, "hub delivered to port 0: {}", ctx());
+                assert_eq!(d.tagging, Tagging::AsIs, "hub changed a frame: {}", ctx());
+            } else {
+                assert!(post.active(d.port), "delivery to inactive port: {}", ctx());
+            }
+            let tagged_in = parsed.as_ref().is_some_and(|p| p.tag.is_some());
+            match d.tagging {
+                Tagging::AsIs => {}
+                Tagging::Untag => assert!(tagged_in, "Untag of untagged input: {}", ctx()),
+                Tagging::Tag(_) => assert!(!tagged_in, "Tag of tagged input: {}", ctx()),
+            }
+        }
+
+        // --- The exact decision the reference takes, and the learning.
+        let mut want_macs = pre.macs.clone();
+        let want: Vec<Delivery> = match &parsed {
+            None => Vec::new(),
+            Some(_) if pre.hub => (1..pre.numports)
+                .filter(|&p| p != in_port && pre.ports.contains_key(&p))
+                .map(|port| Delivery {
+                    port,
+                    tagging: Tagging::AsIs,
+                })
+                .collect(),
+            Some(fr) => {
+                let vid = fr.tag.unwrap_or(pin.untagged_vlan);
+                let admitted = pre.vlans.contains_key(&vid)
+                    && match fr.tag {
+                        Some(v) => pre.member(in_port, v),
+                        None => vid != NO_VLAN,
+                    };
+                if !admitted {
+                    Vec::new()
+                } else {
+                    if !fr.src.is_multicast() {
+                        learn(&mut want_macs, pre, fr.src, vid, in_port, now);
+                    }
+                    self.decide(pre, &want_macs, fr, vid, in_port)
+                }
+            }
+        };
+        assert_eq!(out, want, "wrong decision for {}", ctx());
+        assert_eq!(post.macs, want_macs, "wrong learning for {}", ctx());
+
+        // --- Counters: exactly the input and the copies, nothing else.
+        let mut want_ports = pre.ports.clone();
+        {
+            let c = &mut want_ports.get_mut(&in_port).expect("allocated").counters;
+            match &parsed {
+                None => c.runts += 1,
+                Some(fr) => {
+                    c.in_pkts += 1;
+                    c.in_bytes += data.len() as u64;
+                    if !pre.hub {
+                        let vid = fr.tag.unwrap_or(pin.untagged_vlan);
+                        let admitted = pre.vlans.contains_key(&vid)
+                            && fr.tag.is_none_or(|v| pre.member(in_port, v));
+                        if !admitted {
+                            c.vlan_drops += 1;
+                        } else if !fr.src.is_multicast()
+                            && !pre.macs.contains_key(&(fr.src, vid))
+                            && pre.macs.len() >= pre.mac_capacity
+                        {
+                            c.unlearned += 1;
+                        }
+                    }
+                }
+            }
+        }
+        for d in &want {
+            let c = &mut want_ports.get_mut(&d.port).expect("allocated").counters;
+            c.out_pkts += 1;
+            c.out_bytes += d.tagging.out_len(data.len()) as u64;
+        }
+        assert_eq!(post.ports, want_ports, "wrong counters for {}", ctx());
+        let mut rest = post.clone();
+        rest.ports = pre.ports.clone();
+        rest.macs = pre.macs.clone();
+        assert_eq!(*pre, rest, "a frame changed configuration: {}", ctx());
+    }
+
+    /// Switch-mode decision for an admitted frame, with the table after learning.
+    fn decide(
+        &self,
+        pre: &State,
+        macs: &BTreeMap<(MacAddr, u16), (PortId, u64)>,
+        fr: &Parsed,
+        vid: u16,
+        in_port: PortId,
+    ) -> Vec<Delivery> {
+        let tagged_in = fr.tag.is_some();
+        let tagging = |to_tagged: bool| match (tagged_in, to_tagged) {
+            (true, false) => Tagging::Untag,
+            (false, true) => Tagging::Tag(vid),
+            _ => Tagging::AsIs,
+        };
+        let known = if fr.dst.is_multicast() {
+            None
+        } else {
+            macs.get(&(fr.dst, vid)).map(|&(p, _)| p)
+        };
+        if let Some(t) = known {
+            // Learned on an active member (checked after every op): exactly that port.
+            if t == in_port {
+                return Vec::new();
+            }
+            return vec![Delivery {
+                port: t,
+                tagging: tagging(!pre.untagged_member(t, vid)),
+            }];
+        }
+        // Flood: every other active member once, same tag-ness first, ascending.
+        let members: Vec<PortId> = pre
+            .ports
+            .keys()
+            .copied()
+            .filter(|&p| p != in_port && pre.active(p) && pre.member(p, vid))
+            .collect();
+        let mut v = Vec::new();
+        for to_tagged in [tagged_in, !tagged_in] {
+            for &p in &members {
+                if pre.untagged_member(p, vid) != to_tagged {
+                    v.push(Delivery {
+                        port: p,
+                        tagging: tagging(to_tagged),
+                    });
+                }
+            }
+        }
+        v
+    }
+}
+
+/// The reference's learning step (spec §3.3 step 4) on a copy of the table.
+fn learn(
+    macs: &mut BTreeMap<(MacAddr, u16), (PortId, u64)>,
+    pre: &State,
+    src: MacAddr,
+    vid: u16,
+    in_port: PortId,
+    now: u64,
+) {
+    match macs.get_mut(&(src, vid)) {
+        Some(e) if e.0 == in_port => e.1 = now,
+        Some(e) => {
+            let idle = i128::from(now) - i128::from(e.1);
+            if idle > i128::from(pre.timers.min_persistence) {
+                *e = (in_port, now);
+            }
+        }
+        None => {
+            if pre.macs.len() < pre.mac_capacity {
+                macs.insert((src, vid), (in_port, now));
+            }
+        }
+    }
+}
+
+/// Post-conditions of a successful attach.
+fn check_attached(
+    pre: &State,
+    post: &State,
+    c: PortChoice,
+    who: &Credentials,
+    p: PortId,
+    id: EndpointId,
+) {
+    assert!(p < pre.numports);
+    match c {
+        PortChoice::Port0 => assert_eq!(p, 0),
+        PortChoice::Port(n) => assert_eq!(p, n),
+        PortChoice::Any => {
+            assert!(p >= 1, "automatic allocation gave port 0");
+            let free = |i: &PortId| {
+                pre.ports
+                    .get(i)
+                    .is_none_or(|s| s.endpoints.is_empty() && s.allocatable)
+            };
+            assert!(free(&p), "automatic allocation took busy port {p}");
+            if let Some(i) = (1..p).find(free) {
+                panic!("automatic allocation gave port {p}, port {i} was free");
+            }
+        }
+    }
+    let s = &post.ports[&p];
+    assert_eq!(s.endpoints.first(), Some(&id), "endpoints are newest first");
+    assert_eq!(s.current_user, who.uid);
+    let was_active = pre.active(p);
+    if was_active {
+        assert_eq!(
+            pre.ports[&p].current_user, who.uid,
+            "joined another user's port"
+        );
+        assert_eq!(
+            pre.macs, post.macs,
+            "joining an active port changed the table"
+        );
+    } else {
+        // Activation flushes the VLANs of the port (topology change).
+        let vlans = post.vlans_of(p);
+        for &(m, v) in post.macs.keys() {
+            assert!(
+                !vlans.contains(&v),
+                "MAC {m} VLAN {v} survived the activation of member port {p}"
+            );
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Nothing may have changed.
+    Unchanged,
+    /// A configuration change: counters must be as before.
+    ConfigDone,
+    /// Checked in detail by the op itself.
+    Checked,
+}
