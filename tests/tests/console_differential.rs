@@ -726,30 +726,6 @@ fn dump(dir: &Path, name: &str, steps: &[(String, String)]) {
     std::fs::write(dir.join(name), text).expect("write dump");
 }
 
-/// Steps where ours still differs from the reference without the difference being a deliberate
-/// one: bugs of ours, to be fixed. [`console_session_matches_the_reference_apart_from_open_bugs`]
-/// tolerates exactly these steps (so that everything else stays guarded meanwhile); the strict
-/// [`console_session_matches_the_reference`] does not. Remove entries as they get fixed.
-const OPEN_BUGS: &[&str] = &[
-    // hash/- events of the VLAN flush come in another order (the reference walks the table
-    // bucket by bucket, and deletes the port's own entries first).
-    "port/setvlan 2 10",
-    // The reference flushes VLAN 10 (port/delport -> fstdelport) before deleting port 3's
-    // entries; ours the other way round, and in another order.
-    "vlan/delport 10 3",
-    // The hub-mode quirk hides the ports of vlan/print only; ours hides them in vlan/allprint
-    // too.
-    "vlan/allprint (hub mode)",
-    // The reference's port/createauto takes the lowest port that is free *or* inactive and
-    // allocatable (here port 4, reused without a port/+ event); ours creates a new one.
-    "port/createauto (port 4 inactive, allocatable)",
-    "port/allprint (after port/createauto)",
-    // The reference's port/create 0 allocates like port/createauto (lowest free or reusable
-    // port >= 1, here 5) instead of creating port 0.
-    "port/create 0",
-    "port/allprint (after port/create 0)",
-];
-
 /// Runs the scenario on both switches and compares the masked transcripts; steps labelled in
 /// `tolerated` may differ (reported on stderr).
 fn differential(tolerated: &[&str]) {
@@ -832,15 +808,8 @@ fn differential(tolerated: &[&str]) {
 }
 
 #[test]
-#[ignore = "ours still differs from the reference in the OPEN_BUGS steps (flush event order, \
-            vlan/allprint in hub mode, port/createauto and port/create 0 allocation)"]
 fn console_session_matches_the_reference() {
     differential(&[]);
-}
-
-#[test]
-fn console_session_matches_the_reference_apart_from_open_bugs() {
-    differential(OPEN_BUGS);
 }
 
 #[test]

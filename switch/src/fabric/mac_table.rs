@@ -172,14 +172,7 @@ impl MacTable {
     /// Remove entries not seen for longer than the expiry; returns what went.
     pub fn expire(&mut self, now: u64, gone: &mut Vec<(MacAddr, u16, PortId)>) {
         let expire = self.timers.expire;
-        self.map.retain(|&k, e| {
-            let keep = e.last_seen as i64 + expire >= now as i64;
-            if !keep {
-                let (mac, vlan) = unkey(k);
-                gone.push((mac, vlan, e.port));
-            }
-            keep
-        });
+        self.remove_entries(|_, e| e.last_seen as i64 + expire < now as i64, gone);
     }
 
     /// Remove every entry matching `pred(vlan, port)`.
@@ -188,14 +181,30 @@ impl MacTable {
         mut pred: impl FnMut(u16, PortId) -> bool,
         gone: &mut Vec<(MacAddr, u16, PortId)>,
     ) {
-        self.map.retain(|&k, e| {
-            let (mac, vlan) = unkey(k);
-            let drop = pred(vlan, e.port);
-            if drop {
+        self.remove_entries(|k, e| pred(unkey(k).1, e.port), gone);
+    }
+
+    /// Remove matching entries, reporting them in table order (ascending
+    /// bucket, newest first), the order the reference announces deletions in.
+    fn remove_entries(
+        &mut self,
+        mut pred: impl FnMut(u64, &MacEntry) -> bool,
+        gone: &mut Vec<(MacAddr, u16, PortId)>,
+    ) {
+        let mask = (self.buckets - 1) as u64;
+        let mut doomed: Vec<(u64, u64, u64)> = self
+            .map
+            .iter()
+            .filter(|(&k, e)| pred(k, e))
+            .map(|(&k, e)| (mix(k) & mask, u64::MAX - e.seq, k))
+            .collect();
+        doomed.sort_unstable();
+        for (_, _, k) in doomed {
+            if let Some(e) = self.map.remove(&k) {
+                let (mac, vlan) = unkey(k);
                 gone.push((mac, vlan, e.port));
             }
-            !drop
-        });
+        }
     }
 
     /// Entries in the reference's print order: ascending bucket, newest first

@@ -497,8 +497,12 @@ impl Fabric {
         }
     }
 
-    /// `port/create N`: an inactive, not allocatable port.
+    /// `port/create N`: an inactive, not allocatable port. As in the
+    /// reference, N = 0 means "any" (port 0 only comes from REQ_NEW_PORT0).
     pub fn create_port(&mut self, p: usize) -> Result<(), FabricError> {
+        if p == 0 {
+            return self.create_port_auto().map(|_| ());
+        }
         self.check_port(p)?;
         if self.ports[p].is_some() {
             return Err(FabricError::Exists);
@@ -507,12 +511,20 @@ impl Fabric {
         Ok(())
     }
 
-    /// `port/createauto`: lowest free index ≥ 1.
+    /// `port/createauto` (and `port/create 0`): the port auto allocation
+    /// would give (lowest index ≥ 1 that is free, or inactive and
+    /// allocatable), made not allocatable.
     pub fn create_port_auto(&mut self) -> Result<PortId, FabricError> {
         let p = (1..self.ports.len())
-            .find(|&i| self.ports[i].is_none())
+            .find(|&i| match &self.ports[i] {
+                None => true,
+                Some(port) => !port.is_active() && port.allocatable,
+            })
             .ok_or(FabricError::NoSpace)?;
-        self.alloc_port(p, false);
+        match self.ports[p].as_mut() {
+            Some(port) => port.allocatable = false,
+            None => self.alloc_port(p, false),
+        }
         Ok(p)
     }
 
@@ -654,10 +666,11 @@ impl Fabric {
             return Err(FabricError::NoSuchDevice);
         }
         vlan.tagged.remove(p);
-        self.forget_port(p);
+        // The reference flushes the VLAN first, then the port's entries.
         if self.ports[p].as_ref().is_some_and(Port::is_active) {
             self.flush_vlan(v);
         }
+        self.forget_port(p);
         Ok(())
     }
 }

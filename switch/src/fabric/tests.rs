@@ -223,7 +223,8 @@ fn allocation_and_access_control() {
     assert!(f.attach(PortChoice::Any, &user(1000), ep(8)).is_err());
     assert_eq!(f.attach(PortChoice::Port(3), &user(1000), ep(8)), Ok(3));
     // ACL: port restricted to uid 1001 refuses 1000 but admits root.
-    f.create_port(0).unwrap();
+    f.attach(PortChoice::Port0, &root(), ep(20)).unwrap();
+    f.detach(0, 20).unwrap();
     f.port_mut(0).unwrap().acl_user = Some(1001);
     assert!(f.attach(PortChoice::Port0, &user(1000), ep(9)).is_err());
     assert_eq!(f.attach(PortChoice::Port0, &root(), ep(9)), Ok(0));
@@ -269,4 +270,18 @@ fn vlan_zero_cannot_be_removed() {
     assert_eq!(f.vlan_create(5), Err(FabricError::Exists));
     assert_eq!(f.vlan_create(4094), Err(FabricError::Invalid));
     f.vlan_remove(5).unwrap();
+}
+
+#[test]
+fn create_zero_and_createauto_reuse_an_inactive_allocatable_port() {
+    let mut f = Fabric::new(8, false, 128, 16);
+    f.attach(PortChoice::Any, &root(), ep(1)).unwrap();
+    f.detach(1, 1).unwrap();
+    // Port 1 is inactive and allocatable: createauto takes it back.
+    assert_eq!(f.create_port_auto(), Ok(1));
+    assert!(!f.port(1).unwrap().allocatable);
+    // port/create 0 means "any", never port 0.
+    f.create_port(0).unwrap();
+    assert!(f.port(0).is_none());
+    assert!(f.port(2).is_some());
 }

@@ -37,9 +37,9 @@ pub(super) struct Member {
 }
 
 /// Members `vlan/print` (or `allprint` when `all`) lists, ascending. The
-/// reference hides them in hub mode.
+/// reference's `vlan/print` hides them in hub mode (`allprint` does not).
 pub(super) fn members(s: &Server, v: &Vlan, all: bool) -> Vec<Member> {
-    if s.fabric.hub() {
+    if s.fabric.hub() && !all {
         return Vec::new();
     }
     let mut list: Vec<(usize, bool)> = v
