@@ -62,7 +62,7 @@ fn run(args: Vec<OsString>) -> i32 {
             return usage();
         }
     }
-    let slow = test_delay();
+    let slow = uml::cow::ops::test_step_delay();
     let mut progress = |_: u64, _: u64| {
         if let Some(d) = slow {
             std::thread::sleep(d);
@@ -96,14 +96,4 @@ fn run(args: Vec<OsString>) -> i32 {
             1
         }
     }
-}
-
-/// Test hook: `UML_COW_TEST_SLOW_MS=N` sleeps N ms per merge step, so that tests can interrupt a
-/// merge half-way.
-fn test_delay() -> Option<std::time::Duration> {
-    std::env::var("UML_COW_TEST_SLOW_MS")
-        .ok()?
-        .parse()
-        .ok()
-        .map(std::time::Duration::from_millis)
 }

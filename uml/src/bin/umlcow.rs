@@ -305,12 +305,7 @@ impl Bar {
             label,
             start: Instant::now(),
             bar: None,
-            // Test hook: `UML_COW_TEST_SLOW_MS=N` sleeps N ms per step, so that tests can
-            // interrupt a merge half-way.
-            slow: std::env::var("UML_COW_TEST_SLOW_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_millis),
+            slow: ops::test_step_delay(),
         }
     }
     fn tick(&mut self, done: u64, total: u64) {

@@ -44,6 +44,35 @@ fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -
     move |e| CowError::io(path, op, e)
 }
 
+const NEW_NAME_HINT: &str = "choose another name, or pass --force to replace it";
+const REPLACE_COW_HINT: &str = "pass -f (uml_mkcow) or --force (umlcow create) to replace it \
+     with an empty COW file; its recorded changes are then lost";
+
+/// Gives a finished new file its name, reporting an existing file of that name (when not
+/// replacing) as [`CowError::Exists`] with `hint`.
+fn finish(new: NewFile, dest: &Path, replace: bool, durable: bool, hint: &str) -> Result<()> {
+    new.finish(replace, durable).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            CowError::Exists {
+                path: dest.to_path_buf(),
+                hint: hint.into(),
+            }
+        } else {
+            CowError::io(dest, "write", e)
+        }
+    })
+}
+
+/// Sleep per merge step asked for by tests (`UML_COW_TEST_SLOW_MS=N`), so that they can
+/// interrupt a merge half-way. Programs call it from their progress callbacks.
+pub fn test_step_delay() -> Option<std::time::Duration> {
+    std::env::var("UML_COW_TEST_SLOW_MS")
+        .ok()?
+        .parse()
+        .ok()
+        .map(std::time::Duration::from_millis)
+}
+
 /// Refuses an output that is the backing file or the COW file, or that exists (unless `replace`).
 fn check_output(out: &Path, backing: &BackingInfo, cow: &CowFile, replace: bool) -> Result<()> {
     let Ok(md) = std::fs::metadata(out) else {
@@ -77,7 +106,7 @@ fn check_output(out: &Path, backing: &BackingInfo, cow: &CowFile, replace: bool)
     if !replace {
         return Err(CowError::Exists {
             path: out.to_path_buf(),
-            hint: "choose another name, or pass --force to replace it".into(),
+            hint: NEW_NAME_HINT.into(),
         });
     }
     Ok(())
@@ -173,16 +202,7 @@ pub fn merge(
         }
         progress(b, size);
     }
-    new.finish(opts.replace, opts.durable).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            CowError::Exists {
-                path: out.to_path_buf(),
-                hint: "choose another name, or pass --force to replace it".into(),
-            }
-        } else {
-            CowError::io(out, "write the output file", e)
-        }
-    })?;
+    finish(new, out, opts.replace, opts.durable, NEW_NAME_HINT)?;
     Ok(MergeReport {
         size,
         dirty_sectors: bitmap.dirty_count(),
@@ -325,16 +345,7 @@ fn write_cow_copy(
         .file
         .set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777));
     let _ = sys::fchown(&new.file, md.uid(), md.gid());
-    new.finish(replace, true).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            CowError::Exists {
-                path: dest.to_path_buf(),
-                hint: "choose another name, or pass --force to replace it".into(),
-            }
-        } else {
-            CowError::io(dest, "write the new COW file", e)
-        }
-    })
+    finish(new, dest, replace, true, NEW_NAME_HINT)
 }
 
 /// Options of [`create`].
@@ -397,9 +408,7 @@ pub fn create(cow_path: &Path, backing: &Path, opts: &CreateOptions) -> Result<H
         if !opts.replace {
             return Err(CowError::Exists {
                 path: cow_path.to_path_buf(),
-                hint: "pass -f (uml_mkcow) or --force (umlcow create) to replace it with an \
-                       empty COW file; its recorded changes are then lost"
-                    .into(),
+                hint: REPLACE_COW_HINT.into(),
             });
         }
         if let Ok(old) = File::open(cow_path) {
@@ -429,16 +438,7 @@ pub fn create(cow_path: &Path, backing: &Path, opts: &CreateOptions) -> Result<H
     new.file
         .set_len(header.geometry().full_len())
         .map_err(io_err(cow_path, "size the COW file"))?;
-    new.finish(opts.replace, true).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            CowError::Exists {
-                path: cow_path.to_path_buf(),
-                hint: "pass -f (uml_mkcow) or --force (umlcow create) to replace it".into(),
-            }
-        } else {
-            CowError::io(cow_path, "write the COW file", e)
-        }
-    })?;
+    finish(new, cow_path, opts.replace, true, REPLACE_COW_HINT)?;
     Ok(header)
 }
 
