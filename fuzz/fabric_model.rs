@@ -685,13 +685,9 @@ impl Harness {
     /// yet; names the reproduction in `switch/tests/fabric_properties.rs`.
     pub fn known_bug(&self, op: &Op) -> Option<&'static str> {
         let timers = &self.f.macs.timers;
-        match *op {
-            // `last_seen + expire` overflows in `MacTable::expire`.
-            Op::Expire if timers.expire.checked_add(self.now as i64).is_none() => {
-                Some("bug_huge_expire_overflows")
-            }
-            _ => None,
-        }
+        // No open fabric bug to step around at the moment.
+        let _ = (timers, op);
+        None
     }
 
     fn exec(&mut self, op: &Op, pre: &State) -> Outcome {
@@ -772,6 +768,24 @@ impl Harness {
                     Unchanged
                 }
             }
+            // port/create 0 means "any port", like createauto.
+            Op::CreatePort(n) if to_port(n) == 0 => match f.create_port(0) {
+                Ok(()) => {
+                    let post = State::of(f, &self.vlan_ids);
+                    assert_eq!(
+                        post.ports.contains_key(&0),
+                        pre.ports.contains_key(&0),
+                        "port/create 0 made port 0"
+                    );
+                    let p = auto_choice(pre).expect("create 0 succeeded with no port to give");
+                    assert!(!post.ports[&p].allocatable);
+                    ConfigDone
+                }
+                Err(_) => {
+                    assert_eq!(auto_choice(pre), None);
+                    Unchanged
+                }
+            },
             Op::CreatePort(n) => match f.create_port(to_port(n)) {
                 Ok(()) => {
                     let p = to_port(n);
@@ -785,14 +799,21 @@ impl Harness {
                 }
                 Err(_) => Unchanged,
             },
+            // The port auto allocation would give (free, or inactive and
+            // allocatable), made not allocatable; a reused port keeps its state.
             Op::CreatePortAuto => match f.create_port_auto() {
                 Ok(p) => {
-                    let lowest = (1..pre.numports).find(|i| !pre.ports.contains_key(i));
-                    assert_eq!(Some(p), lowest, "createauto is not the lowest free port");
+                    assert_eq!(
+                        Some(p),
+                        auto_choice(pre),
+                        "createauto is not the lowest free port"
+                    );
+                    let post = State::of(f, &self.vlan_ids);
+                    assert!(!post.ports[&p].allocatable);
                     ConfigDone
                 }
                 Err(_) => {
-                    assert!((1..pre.numports).all(|i| pre.ports.contains_key(&i)));
+                    assert_eq!(auto_choice(pre), None);
                     Unchanged
                 }
             },
@@ -847,7 +868,8 @@ impl Harness {
                 Ok(()) => {
                     let (v, p) = (v as u16, to_port(p));
                     let post = State::of(f, &self.vlan_ids);
-                    assert!(post.tagged_member(p, v));
+                    // A port carrying the VLAN untagged stays untagged on it.
+                    assert!(post.tagged_member(p, v) || post.ports[&p].untagged_vlan == v);
                     if pre.active(p) {
                         assert!(
                             post.macs.keys().all(|&(_, mv)| mv != v),
@@ -1252,4 +1274,13 @@ enum Outcome {
     ConfigDone,
     /// Checked in detail by the op itself.
     Checked,
+}
+
+/// Lowest port ≥ 1 that auto allocation may hand out: free, or allocated but
+/// inactive and allocatable.
+fn auto_choice(pre: &State) -> Option<usize> {
+    (1..pre.numports).find(|i| match pre.ports.get(i) {
+        None => true,
+        Some(s) => s.endpoints.is_empty() && s.allocatable,
+    })
 }

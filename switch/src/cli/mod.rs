@@ -327,6 +327,17 @@ fn parse_vde_args_in(prog: &str, args: &[OsString], cwd: Option<&Path>) -> Comma
             stderr: format!("{prog}: The switch must have at least 1 port\n\n"),
         };
     }
+    if state.numports > crate::fabric::MAX_PORTS as i64 {
+        return Command::Exit {
+            code: 1,
+            stdout: String::new(),
+            stderr: format!(
+                "{prog}: {} ports is more than this switch supports (at most {})\n",
+                state.numports,
+                crate::fabric::MAX_PORTS
+            ),
+        };
+    }
     let mut config = state.config;
     config.numports = state.numports as usize;
     Command::Run(config)

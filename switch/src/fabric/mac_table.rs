@@ -172,7 +172,10 @@ impl MacTable {
     /// Remove entries not seen for longer than the expiry; returns what went.
     pub fn expire(&mut self, now: u64, gone: &mut Vec<(MacAddr, u16, PortId)>) {
         let expire = self.timers.expire;
-        self.remove_entries(|_, e| e.last_seen as i64 + expire < now as i64, gone);
+        self.remove_entries(
+            |_, e| (e.last_seen as i64).saturating_add(expire) < now as i64,
+            gone,
+        );
     }
 
     /// Remove every entry matching `pred(vlan, port)`.

@@ -132,6 +132,10 @@ pub enum AttachError {
     Denied { port: usize },
 }
 
+/// Largest port count (`-n`, `port/setnumports`); the port array is
+/// allocated up front, so an absurd count must be refused, not attempted.
+pub const MAX_PORTS: usize = 65536;
+
 pub struct Fabric {
     ports: Vec<Option<Port>>,
     vlans: Vec<Option<Vlan>>,
@@ -149,7 +153,7 @@ impl Fabric {
         let mut vlans = vec![None; VLAN_COUNT];
         vlans[0] = Some(Vlan::default());
         Fabric {
-            ports: vec![None; numports.max(1)],
+            ports: vec![None; numports.clamp(1, MAX_PORTS)],
             vlans,
             macs: MacTable::new(hash_buckets, max_macs),
             hub,
@@ -549,6 +553,9 @@ impl Fabric {
         if n <= 0 {
             return Err(FabricError::Invalid);
         }
+        if n > MAX_PORTS as i64 {
+            return Err(FabricError::Invalid);
+        }
         let n = n as usize;
         if self.ports.iter().skip(n).any(Option::is_some) {
             return Err(FabricError::InUse);
@@ -578,9 +585,13 @@ impl Fabric {
         let old = port.untagged_vlan;
         let active = port.is_active();
         self.forget_port(p);
+        // Membership of a VLAN is one bit in the reference: leaving the old
+        // untagged VLAN ends any tagged membership of it too, and the new one
+        // replaces a tagged membership.
         if old != NO_VLAN {
             if let Some(v) = self.vlans[usize::from(old)].as_mut() {
                 v.untagged.remove(p);
+                v.tagged.remove(p);
             }
             if active {
                 self.flush_vlan(old);
@@ -589,6 +600,7 @@ impl Fabric {
         if vlan != NO_VLAN {
             if let Some(v) = self.vlans[usize::from(vlan)].as_mut() {
                 v.untagged.insert(p);
+                v.tagged.remove(p);
             }
             if active {
                 self.flush_vlan(vlan);
@@ -643,9 +655,12 @@ impl Fabric {
     /// `vlan/addport VLAN PORT`: the port carries the VLAN tagged.
     pub fn vlan_addport(&mut self, v: i64, p: i64) -> Result<(), FabricError> {
         let (v, p) = self.check_vlan_port(v, p)?;
-        // Adding a member again is a success, as in the reference.
+        // Adding a member again is a success, as in the reference; a port
+        // already carrying the VLAN untagged stays untagged.
         let vlan = self.vlans[usize::from(v)].as_mut().expect("checked");
-        vlan.tagged.insert(p);
+        if !vlan.untagged.contains(p) {
+            vlan.tagged.insert(p);
+        }
         if self.ports[p].as_ref().is_some_and(Port::is_active) {
             self.flush_vlan(v);
         }
