@@ -37,6 +37,7 @@ pub mod raw;
 pub mod seccomp;
 pub mod switch;
 pub mod uml;
+pub mod umlrun;
 pub mod vdeterm;
 
 pub use bins::{

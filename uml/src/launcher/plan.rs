@@ -130,6 +130,13 @@ pub fn prepare(opts: &Options, host: &HostCpu) -> Result<Plan> {
         .collect();
     let mut new_images: Vec<PathBuf> = Vec::new();
     for d in &opts.disks {
+        if Path::new(d).exists() {
+            // One existing file whose name has a separator in it.
+            if let Err(e) = checks::check_plain_path("--disk", Path::new(d)) {
+                problems.push(e);
+                continue;
+            }
+        }
         let parts: Vec<&str> = d.split(',').collect();
         let (cow, backing) = match parts.as_slice() {
             [img] => (
