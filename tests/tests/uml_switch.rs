@@ -110,28 +110,44 @@ fn vde_plug_clients_work_through_uml_switch() {
     let mut a = Plug::spawn(&url);
     let mut b = Plug::spawn(&url);
     let c = Plug::spawn(&url);
-    // No socket layout to watch: retry a broadcast until it gets through.
+    // No socket layout to watch: retry a broadcast until it reaches both other clients.
     let f = eth(BROADCAST, mac(0xc1), ETH_P_TEST, &payload(46, 1));
-    let mut got = None;
+    let (mut at_b, mut at_c) = (None, None);
     let through = integration_tests::wait_until(SETTLE, || {
         a.send(&f);
-        got = b.recv_timeout(Duration::from_millis(200));
-        got.is_some()
+        std::thread::sleep(Duration::from_millis(100));
+        while let Some(x) = b.recv_timeout(Duration::ZERO) {
+            at_b = Some(x);
+        }
+        while let Some(x) = c.recv_timeout(Duration::ZERO) {
+            at_c = Some(x);
+        }
+        at_b.is_some() && at_c.is_some()
     });
     assert!(
         through,
-        "no broadcast from one vde_plug reached another through uml_switch; a: {}; b: {}; \
-         switch stdout: {}; stderr: {}",
+        "a broadcast from one vde_plug did not reach both others through uml_switch \
+         (b got one: {}, c got one: {}); a: {}; b: {}; c: {}; switch stdout: {}; stderr: {}",
+        at_b.is_some(),
+        at_c.is_some(),
         a.stderr(),
         b.stderr(),
+        c.stderr(),
         sw.stdout(),
         sw.stderr()
     );
-    assert_eq!(got.unwrap(), f);
-    // Drain duplicates of the retries, then check unicast both ways.
+    assert_eq!(at_b.unwrap(), f);
+    assert_eq!(at_c.unwrap(), f);
+    // Everyone is attached now. Drain the retries, then one clean round: a announces itself
+    // (learned), b answers by unicast.
     while b.recv_timeout(QUIET).is_some() {}
-    while c.recv_timeout(QUIET).is_some() {}
+    while c.recv_timeout(Duration::from_millis(50)).is_some() {}
     while a.recv_timeout(Duration::from_millis(50)).is_some() {}
+    let hello = eth(BROADCAST, mac(0xc1), ETH_P_TEST, &payload(46, 3));
+    a.send(&hello);
+    b.expect_frame(&hello, ARRIVE, "broadcast a -> b through uml_switch");
+    c.expect_frame(&hello, ARRIVE, "broadcast a -> c through uml_switch");
+    a.expect_none(QUIET, "broadcast echoed to its sender");
     let g = eth(mac(0xc1), mac(0xc2), ETH_P_TEST, &payload(60, 2));
     b.send(&g);
     a.expect_frame(&g, ARRIVE, "unicast b -> a through uml_switch");
