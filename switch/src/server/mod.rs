@@ -149,6 +149,7 @@ impl Server {
     pub fn bind(cfg: Config, default_dir: PathBuf) -> Result<Server, ctl_dir::SetupError> {
         let modes = Modes::derive(cfg.mode, cfg.dirmode);
         let want = cfg.sock_dir.clone().unwrap_or(default_dir);
+        let signals = Server::install_signals(Flavor::Vde, &want.join("ctl"))?;
         let dir = ctl_dir::prepare_dir(&want, modes, cfg.group)?;
         let ctl = dir.join("ctl");
         let listener = ctl_dir::bind_listener(&ctl)?;
@@ -158,7 +159,7 @@ impl Server {
         };
         crate::sys::unix::chmod(&ctl, modes.ctl).map_err(setup_err)?;
         crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
-        let mut s = Server::new(Flavor::Vde, cfg, dir, ctl, listener, modes)?;
+        let mut s = Server::new(Flavor::Vde, signals, cfg, dir, ctl, listener, modes)?;
         if let Some(path) = s.cfg.mgmt.clone() {
             s.mgmt = console::session::bind_mgmt(&path, s.cfg.mgmtmode, s.cfg.mgmtgroup);
         }
@@ -173,10 +174,12 @@ impl Server {
             ..Config::default()
         };
         let ctl = ucfg.ctl.clone();
+        let signals = Server::install_signals(Flavor::Uml, &ctl)?;
         let listener = ctl_dir::bind_listener(&ctl)?;
         let dir = ctl.parent().map(PathBuf::from).unwrap_or_default();
         let mut s = Server::new(
             Flavor::Uml,
+            signals,
             cfg,
             dir,
             ctl,
@@ -188,8 +191,29 @@ impl Server {
         Ok(s)
     }
 
+    /// Handlers go in before any socket is bound, so a signal right after
+    /// `ctl` appears is never fatal (SIGHUP) nor skips the cleanup.
+    fn install_signals(
+        flavor: Flavor,
+        ctl: &std::path::Path,
+    ) -> Result<signals::SignalPipe, ctl_dir::SetupError> {
+        let handled: &[i32] = match flavor {
+            Flavor::Vde => &[libc::SIGINT, libc::SIGTERM],
+            Flavor::Uml => &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP],
+        };
+        let ignored = match flavor {
+            Flavor::Vde => [signals::IGNORED, &[libc::SIGHUP][..]].concat(),
+            Flavor::Uml => signals::IGNORED.to_vec(),
+        };
+        signals::install(handled, &ignored).map_err(|err| ctl_dir::SetupError::Bind {
+            path: ctl.to_path_buf(),
+            err,
+        })
+    }
+
     fn new(
         flavor: Flavor,
+        signals: signals::SignalPipe,
         cfg: Config,
         dir: PathBuf,
         ctl: PathBuf,
@@ -201,20 +225,7 @@ impl Server {
             err,
         };
         listener.set_nonblocking(true).map_err(setup_err)?;
-        let signals = signals::install(
-            &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
-                [..if flavor == Flavor::Uml { 3 } else { 2 }],
-            &[
-                signals::IGNORED,
-                if flavor == Flavor::Vde {
-                    &[libc::SIGHUP][..]
-                } else {
-                    &[][..]
-                },
-            ]
-            .concat(),
-        )
-        .map_err(setup_err)?;
+
         let poll = Poll::new().map_err(setup_err)?;
         let fabric = Fabric::new(cfg.numports, cfg.hub, cfg.hashsize, cfg.max_macs);
         let buf = vec![0u8; cfg.max_frame + 1];
