@@ -40,6 +40,11 @@ impl Server {
             self.send_copies(n, &deliveries);
             self.deliveries = deliveries;
         }
+        // Budget spent with data possibly left: epoll is edge-triggered and a
+        // blocked sender makes no new edge, so come back without waiting.
+        if !self.backlog.contains(&id) {
+            self.backlog.push(id);
+        }
     }
 
     /// Send the frame in `self.buf[..len]` as the deliveries say.

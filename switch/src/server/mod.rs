@@ -130,6 +130,8 @@ pub struct Server {
     tag_buf: Vec<u8>,
     untag_buf: Vec<u8>,
     deliveries: Vec<crate::fabric::Delivery>,
+    /// Endpoints whose socket may still hold frames (read budget exhausted).
+    backlog: Vec<EndpointId>,
     limits: Limits,
 }
 
@@ -254,6 +256,7 @@ impl Server {
             tag_buf: Vec::new(),
             untag_buf: Vec::new(),
             deliveries: Vec::new(),
+            backlog: Vec::new(),
             limits: Limits::default(),
             cfg,
         })
@@ -345,7 +348,13 @@ impl Server {
         let mut events = Events::with_capacity(256);
         loop {
             let next_tick = self.start + Duration::from_secs(self.tick + 1);
-            let timeout = next_tick.saturating_duration_since(Instant::now());
+            // Sockets left unread when their budget ran out have no new edge
+            // coming: serve them before sleeping.
+            let timeout = if self.backlog.is_empty() {
+                next_tick.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -374,6 +383,9 @@ impl Server {
                     Token(t) if t >= CONN_BASE => self.on_control((t - CONN_BASE) as RawFd),
                     _ => {}
                 }
+            }
+            for id in std::mem::take(&mut self.backlog) {
+                self.on_data(id);
             }
             self.drain_events();
             let now = self.start.elapsed().as_secs();
