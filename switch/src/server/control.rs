@@ -225,6 +225,7 @@ impl Server {
                 .registry()
                 .deregister(&mut SourceFd(&ep.sock.raw_fd()));
             let _ = std::fs::remove_file(&ep.path);
+            self.forget_queue(ep);
         }
         let _ = self.fabric.detach(port, id);
     }
@@ -346,15 +347,8 @@ impl Server {
             let _ = std::fs::remove_file(&path);
             return Err(Refusal::Bind { path: shown, err });
         }
-        self.endpoints.insert(
-            id,
-            EndpointIo {
-                sock: super::Channel::Sock(sock),
-                port,
-                path,
-                gone: false,
-            },
-        );
+        self.endpoints
+            .insert(id, EndpointIo::new(super::Channel::Sock(sock), port, path));
         self.say("New connection");
         Ok(())
     }

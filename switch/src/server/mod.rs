@@ -6,6 +6,7 @@ pub mod console;
 mod control;
 pub mod ctl_dir;
 mod data;
+mod endpoint;
 pub mod signals;
 
 use std::collections::HashMap;
@@ -19,13 +20,13 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::config::{Config, UmlConfig};
-use crate::fabric::{EndpointId, Fabric, PortId};
+use crate::fabric::{EndpointId, Fabric};
 use crate::sys::log::RateLimit;
-use crate::sys::unix::Dgram;
 use crate::{log_info, log_warn};
 
 use control::Conn;
 use ctl_dir::Modes;
+use endpoint::{Channel, EndpointIo};
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -42,45 +43,6 @@ const UML_PORTS: usize = 4096;
 
 /// How long a client may take to send its whole request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Where an endpoint's frames come from and go to.
-enum Channel {
-    Sock(Dgram),
-    Tap(crate::sys::tap::Tap),
-}
-
-impl Channel {
-    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Channel::Sock(s) => s.recv(buf),
-            Channel::Tap(t) => t.recv(buf),
-        }
-    }
-
-    fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Channel::Sock(s) => s.send(buf),
-            Channel::Tap(t) => t.send(buf),
-        }
-    }
-
-    fn raw_fd(&self) -> RawFd {
-        match self {
-            Channel::Sock(s) => s.as_raw_fd(),
-            Channel::Tap(t) => t.as_raw_fd(),
-        }
-    }
-}
-
-/// The I/O side of one endpoint.
-struct EndpointIo {
-    sock: Channel,
-    port: PortId,
-    path: PathBuf,
-    /// The client went away (ECONNREFUSED/ENOENT on send); frames to it are
-    /// dropped quietly until its control connection closes.
-    gone: bool,
-}
 
 /// Why the loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,12 +88,14 @@ pub struct Server {
     tick: u64,
     last_gc: u64,
     signals: signals::SignalPipe,
-    buf: Vec<u8>,
-    tag_buf: Vec<u8>,
-    untag_buf: Vec<u8>,
     deliveries: Vec<crate::fabric::Delivery>,
-    /// Endpoints whose socket may still hold frames (read budget exhausted).
+    /// Endpoints whose socket may still hold frames (read budget exhausted,
+    /// or resumed after a pause).
     backlog: Vec<EndpointId>,
+    /// Receive batch and the per-destination staging of the frames in it.
+    rx: Option<data::RxBatch>,
+    /// Endpoints with frames waiting in their output queue.
+    blocked: usize,
     limits: Limits,
 }
 
@@ -142,6 +106,7 @@ struct Limits {
     moved: RateLimit,
     full: RateLimit,
     send: RateLimit,
+    stuck: RateLimit,
     accept: RateLimit,
 }
 
@@ -230,7 +195,6 @@ impl Server {
 
         let poll = Poll::new().map_err(setup_err)?;
         let fabric = Fabric::new(cfg.numports, cfg.hub, cfg.hashsize, cfg.max_macs);
-        let buf = vec![0u8; cfg.max_frame + 1];
         Ok(Server {
             flavor,
             ctl,
@@ -252,11 +216,10 @@ impl Server {
             tick: 0,
             last_gc: 0,
             signals,
-            buf,
-            tag_buf: Vec::new(),
-            untag_buf: Vec::new(),
             deliveries: Vec::new(),
             backlog: Vec::new(),
+            rx: Some(data::RxBatch::new(cfg.max_frame)),
+            blocked: 0,
             limits: Limits::default(),
             cfg,
         })
@@ -310,15 +273,8 @@ impl Server {
                     Interest::READABLE,
                 )
                 .map_err(|e| format!("tap interface '{name}': {e}"))?;
-            self.endpoints.insert(
-                id,
-                EndpointIo {
-                    sock: Channel::Tap(tap),
-                    port,
-                    path: PathBuf::new(),
-                    gone: false,
-                },
-            );
+            self.endpoints
+                .insert(id, EndpointIo::new(Channel::Tap(tap), port, PathBuf::new()));
         }
         Ok(())
     }
@@ -350,10 +306,13 @@ impl Server {
             let next_tick = self.start + Duration::from_secs(self.tick + 1);
             // Sockets left unread when their budget ran out have no new edge
             // coming: serve them before sleeping.
-            let timeout = if self.backlog.is_empty() {
-                next_tick.saturating_duration_since(Instant::now())
-            } else {
+            let timeout = if !self.backlog.is_empty() {
                 Duration::ZERO
+            } else if self.blocked > 0 {
+                // Check often whether a blocked receiver has become stuck.
+                data::STUCK_CHECK.min(next_tick.saturating_duration_since(Instant::now()))
+            } else {
+                next_tick.saturating_duration_since(Instant::now())
             };
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
@@ -379,13 +338,24 @@ impl Server {
                             return Ok(exit);
                         }
                     }
-                    Token(t) if t >= DATA_BASE => self.on_data((t - DATA_BASE) as EndpointId),
+                    Token(t) if t >= DATA_BASE => {
+                        let id = (t - DATA_BASE) as EndpointId;
+                        if ev.is_writable() {
+                            self.on_writable(id);
+                        }
+                        if ev.is_readable() {
+                            self.on_data(id);
+                        }
+                    }
                     Token(t) if t >= CONN_BASE => self.on_control((t - CONN_BASE) as RawFd),
                     _ => {}
                 }
             }
             for id in std::mem::take(&mut self.backlog) {
                 self.on_data(id);
+            }
+            if self.blocked > 0 {
+                self.check_stuck();
             }
             self.drain_events();
             let now = self.start.elapsed().as_secs();

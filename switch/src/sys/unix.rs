@@ -303,3 +303,71 @@ pub fn other_listener_at(path: &Path, ours: RawFd) -> bool {
             && cols[6].parse::<u64>().ok() != our_ino
     })
 }
+
+/// Most datagrams moved by one `recvmmsg`/`sendmmsg` call.
+pub const MAX_BATCH: usize = 64;
+
+impl Dgram {
+    /// Receive up to `bufs.len()` datagrams in one call (`recvmmsg`). `lens[i]`
+    /// gets each datagram's real length, larger than its buffer when it was
+    /// cut (MSG_TRUNC), so oversize frames can be refused.
+    pub fn recv_batch(&self, bufs: &mut [Vec<u8>], lens: &mut [usize]) -> io::Result<usize> {
+        let n = bufs.len().min(lens.len()).min(MAX_BATCH);
+        // SAFETY: zeroed iovec/mmsghdr are valid; every pointer set below
+        // refers to a live buffer of the stated length for the whole call.
+        let mut iov: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        for i in 0..n {
+            iov[i].iov_base = bufs[i].as_mut_ptr().cast();
+            iov[i].iov_len = bufs[i].len();
+            msgs[i].msg_hdr.msg_iov = &mut iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        let got = cvt(unsafe {
+            libc::recvmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        })? as usize;
+        for i in 0..got {
+            let len = msgs[i].msg_len as usize;
+            lens[i] = if msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                // Cut: only "longer than the buffer" matters to the caller.
+                len.max(bufs[i].len() + 1)
+            } else {
+                len
+            };
+        }
+        Ok(got)
+    }
+
+    /// Send datagrams in order on a connected socket in one call
+    /// (`sendmmsg`); returns how many went (fewer when the peer is full).
+    pub fn send_batch(&self, frames: &[&[u8]]) -> io::Result<usize> {
+        let n = frames.len().min(MAX_BATCH);
+        if n == 0 {
+            return Ok(0);
+        }
+        // SAFETY: as in recv_batch; the kernel only reads the frames.
+        let mut iov: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        for i in 0..n {
+            iov[i].iov_base = frames[i].as_ptr() as *mut libc::c_void;
+            iov[i].iov_len = frames[i].len();
+            msgs[i].msg_hdr.msg_iov = &mut iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        let sent = cvt(unsafe {
+            libc::sendmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        })?;
+        Ok(sent as usize)
+    }
+}
