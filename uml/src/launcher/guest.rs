@@ -2,10 +2,10 @@
 //!
 //! The clean stop goes through the mconsole, since the kernel's own reaction to SIGTERM/SIGINT is
 //! to exit at once without syncing (status 1) and `halt` does not sync either:
-//! 1. `sysrq s` (emergency sync), then wait until `/proc/meminfo` shows no dirty or writeback
-//!    pages;
-//! 2. `sysrq u` (emergency remount read-only), then wait until no `/dev/ubd*` file system is
-//!    mounted read-write;
+//! 1. `sysrq s` (emergency sync), then wait (at most 2 s) until `/proc/meminfo` shows no dirty or
+//!    writeback pages;
+//! 2. `sysrq u` (emergency remount read-only, which syncs each file system), then wait until no
+//!    block-device file system is mounted read-write;
 //! 3. `halt`, then wait for the kernel to exit;
 //! 4. after the timeout, SIGKILL (and remove the umid directory it leaves behind).
 //!
@@ -204,7 +204,11 @@ pub fn stop(
     if let Some(mc) = reachable {
         note("syncing the guest's disks (sysrq s)");
         if ask(mc, "sysrq s").is_ok() {
-            let synced = wait_for(target, at(0.4), step, || {
+            // The remount below syncs each file system anyway; this wait only gives the
+            // emergency sync a head start (it can leave a few kB dirty until the next periodic
+            // writeback, seen with a hung-up console).
+            let until = at(0.4).min(Instant::now() + Duration::from_secs(2));
+            let synced = wait_for(target, until, step, || {
                 ask(mc, "proc meminfo")
                     .ok()
                     .and_then(|r| unsynced_kb(&r.text))
@@ -214,7 +218,7 @@ pub fn stop(
         }
         note("remounting the guest's file systems read-only (sysrq u)");
         if ask(mc, "sysrq u").is_ok() {
-            let ro = wait_for(target, at(0.6), step, || {
+            let ro = wait_for(target, at(0.7), step, || {
                 ask(mc, "proc mounts").is_ok_and(|r| r.ok && rw_disk_mounts(&r.text).is_empty())
             });
             how.push(if ro {
