@@ -297,11 +297,16 @@ fn launch(cli: &Cli) -> Result<u8, LaunchError> {
         }
         println!("{}", line.join(" "));
         for a in &plan.actions {
-            say(&format!("would make {a:?}"));
+            say(&format!("would make {a}"));
         }
         return Ok(exit::HALTED as u8);
     }
     plan::make_files(&plan.actions)?;
+    if !cli.quiet {
+        for a in &plan.actions {
+            say(&format!("made {a}"));
+        }
+    }
     let mut words = plan.words.clone();
     let runtime = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)

@@ -282,7 +282,12 @@ pub fn prepare(opts: &Options, host: &HostCpu) -> Result<Plan> {
                 _ => None,
             })
             .sum();
-        let mib = 128 + bitmaps.div_ceil(1 << 20);
+        let extra = if bitmaps < 1 << 20 {
+            0
+        } else {
+            bitmaps.div_ceil(1 << 20)
+        };
+        let mib = 128 + extra;
         all.push(Arg::parse(&format!("mem={mib}M")));
     }
 
@@ -413,6 +418,22 @@ pub fn prepare(opts: &Options, host: &HostCpu) -> Result<Plan> {
         umid,
         user_mconsole,
     })
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::CreateCow { cow, backing } => write!(
+                f,
+                "the COW file {} over {}",
+                cow.display(),
+                backing.display()
+            ),
+            Action::MkfsExt4 { image, size } => {
+                write!(f, "the empty ext4 image {} ({size})", image.display())
+            }
+        }
+    }
 }
 
 /// Carries out the plan's actions: COW files (with the COW library) and empty ext4 images.
