@@ -555,7 +555,8 @@ pub fn check_disk(a: &Arg, u: &Ubd) -> Result<DiskAction, Vec<Problem>> {
                         a.text
                     ),
                     format!(
-                        "did you swap the two names? the COW file comes first: ubd{}={b}",
+                        "a COW file cannot be the backing file of another; to boot it, name it \
+                         alone: ubd{}={b} (if the names are swapped, the COW file comes first)",
                         u.unit
                     ),
                 ));
@@ -1204,7 +1205,10 @@ mod tests {
         // Swapped names.
         let (a, u) = parse(format!("ubd0={},{}", img.display(), cowp.display()));
         let p = check_disk(&a, &u).unwrap_err();
-        assert!(p[0].fix.contains("swapped"), "{p:?}");
+        assert!(
+            p[0].fix.contains("swapped") || p[0].fix.contains("name it alone"),
+            "{p:?}"
+        );
         // The backing file's mtime changed.
         let f = std::fs::File::options().write(true).open(&img).unwrap();
         f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(100))
