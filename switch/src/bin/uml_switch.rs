@@ -43,10 +43,6 @@ fn main() {
         eprintln!("{prog}: -compat-v0 (protocol version 0 clients) is not supported; version 3 clients (UML's daemon transport, vde_plug) need no option");
         std::process::exit(1);
     }
-    if let Some(tap) = &cfg.tap {
-        eprintln!("{prog}: -tap {tap}: tap devices are not supported yet; attach the tap with 'vde_plug vde://... tap://{tap}' through vde_switch instead");
-        std::process::exit(1);
-    }
 
     let mut server = match Server::bind_uml(&cfg) {
         Ok(s) => s,
@@ -66,10 +62,21 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if let Err(e) = server.attach_taps() {
+        eprintln!("{prog}: {e}");
+        server.cleanup();
+        std::process::exit(1);
+    }
+    let tap = cfg
+        .tap
+        .as_ref()
+        .map(|t| format!(" tap device '{t}'"))
+        .unwrap_or_default();
     say(&format!(
-        "{} attached to unix socket '{}'",
+        "{} attached to unix socket '{}'{}",
         prog,
-        cfg.ctl.display()
+        cfg.ctl.display(),
+        tap
     ));
     if cfg.daemon {
         if let Err(e) = daemon::daemonize(true) {

@@ -138,6 +138,7 @@ impl Server {
         let cfg = Config {
             numports: UML_PORTS,
             hub: ucfg.hub,
+            taps: ucfg.tap.iter().cloned().collect(),
             ..Config::default()
         };
         let ctl = ucfg.ctl.clone();
