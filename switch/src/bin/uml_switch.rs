@@ -1,9 +1,8 @@
 //! `uml_switch`: the User Mode Linux switch, same data plane as `vde_switch`.
 
-use std::ffi::OsString;
 use std::io::Write;
 
-use vdeswitch::cli::{parse_uml_args, Command};
+use vdeswitch::cli::{parse_uml_args, program_args};
 use vdeswitch::server::ctl_dir::SetupError;
 use vdeswitch::server::{Exit, Server};
 use vdeswitch::sys::{daemon, log};
@@ -15,30 +14,14 @@ fn say(line: &str) {
 }
 
 fn main() {
-    let mut argv = std::env::args_os();
-    let prog = argv
-        .next()
-        .map(|a| a.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "uml_switch".into());
+    let (prog, args) = program_args("uml_switch");
     log::init(&prog);
     daemon::raise_nofile_limit();
-    let args: Vec<OsString> = argv.collect();
     let (cmd, notices) = parse_uml_args(&prog, &args);
     for n in &notices {
         say(n);
     }
-    let cfg = match cmd {
-        Command::Run(cfg) => cfg,
-        Command::Exit {
-            code,
-            stdout,
-            stderr,
-        } => {
-            print!("{stdout}");
-            eprint!("{stderr}");
-            std::process::exit(code);
-        }
-    };
+    let cfg = cmd.or_exit();
     if cfg.compat_v0_data.is_some() {
         eprintln!("{prog}: -compat-v0 (protocol version 0 clients) is not supported; version 3 clients (UML's daemon transport, vde_plug) need no option");
         std::process::exit(1);

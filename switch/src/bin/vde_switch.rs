@@ -1,34 +1,17 @@
 //! `vde_switch`: the drop-in replacement for VDE 2.3.2's switch.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
-use vdeswitch::cli::{parse_vde_args, Command};
+use vdeswitch::cli::{parse_vde_args, program_args};
 use vdeswitch::server::{Exit, Server};
 use vdeswitch::sys::{daemon, log, unix};
 use vdeswitch::{log_err, log_info};
 
 fn main() {
-    let mut argv = std::env::args_os();
-    let prog = argv
-        .next()
-        .map(|a| a.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "vde_switch".into());
+    let (prog, args) = program_args("vde_switch");
     log::init(&prog);
     daemon::raise_nofile_limit();
-    let args: Vec<OsString> = argv.collect();
-    let cfg = match parse_vde_args(&prog, &args) {
-        Command::Run(cfg) => cfg,
-        Command::Exit {
-            code,
-            stdout,
-            stderr,
-        } => {
-            print!("{stdout}");
-            eprint!("{stderr}");
-            std::process::exit(code);
-        }
-    };
+    let cfg = parse_vde_args(&prog, &args).or_exit();
 
     let default_dir = PathBuf::from(if unix::euid() == 0 {
         "/var/run/vde.ctl"

@@ -41,6 +41,34 @@ pub enum Command<T> {
     },
 }
 
+impl<T> Command<T> {
+    /// The configuration to run with; for `Exit`, print and exit the process.
+    pub fn or_exit(self) -> T {
+        match self {
+            Command::Run(cfg) => cfg,
+            Command::Exit {
+                code,
+                stdout,
+                stderr,
+            } => {
+                print!("{stdout}");
+                eprint!("{stderr}");
+                std::process::exit(code);
+            }
+        }
+    }
+}
+
+/// The program name (argv[0] as given, for messages) and the arguments.
+pub fn program_args(default_name: &str) -> (String, Vec<std::ffi::OsString>) {
+    let mut argv = std::env::args_os();
+    let prog = argv
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| default_name.into());
+    (prog, argv.collect())
+}
+
 /// What `vde_switch -v` prints (exit status 0), byte for byte as VDE 2.3.2.
 pub const VERSION_TEXT: &str = "VDE 2.3.2\n\
 Copyright 2003,...,2011 Renzo Davoli\n\
