@@ -1,7 +1,7 @@
 //! Parsers for option arguments: C-style integers, octal modes, MAC
 //! addresses, group names and paths.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -95,33 +95,7 @@ pub(crate) fn resolve_group(name: &OsStr) -> Option<u32> {
 }
 
 fn lookup_group_name(name: &OsStr) -> Option<u32> {
-    let cname = CString::new(name.as_bytes()).ok()?;
-    let mut buf: Vec<libc::c_char> = vec![0; 1024];
-    loop {
-        // SAFETY: an all-zero `struct group` is a valid value (null pointers
-        // and a zero gid); getgrnam_r only writes into it.
-        let mut group: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: every pointer refers to live, correctly sized storage owned
-        // by this frame; `buf.len()` is the true length of `buf`.
-        let rc = unsafe {
-            libc::getgrnam_r(
-                cname.as_ptr(),
-                &mut group,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < (1 << 22) {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() {
-            return None;
-        }
-        return Some(group.gr_gid);
-    }
+    crate::sys::users::gid_by_name(name.as_bytes())
 }
 
 /// Makes a relative path absolute against `cwd` (lexically; nothing needs to

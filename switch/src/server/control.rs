@@ -401,7 +401,7 @@ impl Server {
         };
         Ok(Credentials {
             uid,
-            gids: uid.map(user_groups).unwrap_or_default(),
+            gids: uid.map(crate::sys::users::user_groups).unwrap_or_default(),
         })
     }
 
@@ -420,30 +420,5 @@ impl Server {
             let _ = unix::chmod(path, self.cfg.mgmtmode);
             let _ = unix::chown(path, None, self.cfg.mgmtgroup);
         }
-    }
-}
-
-/// Primary and supplementary groups of a uid, for port group ACLs.
-fn user_groups(uid: u32) -> Vec<u32> {
-    // SAFETY: getpwuid_r/getgrouplist with buffers we own and sizes we pass.
-    unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut buf = vec![0 as libc::c_char; 4096];
-        let mut res: *mut libc::passwd = std::ptr::null_mut();
-        if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut res) != 0
-            || res.is_null()
-        {
-            return Vec::new();
-        }
-        let mut groups = vec![0 as libc::gid_t; 64];
-        let mut n = groups.len() as libc::c_int;
-        if libc::getgrouplist(pwd.pw_name, pwd.pw_gid, groups.as_mut_ptr(), &mut n) < 0 {
-            groups.resize(n.max(0) as usize, 0);
-            if libc::getgrouplist(pwd.pw_name, pwd.pw_gid, groups.as_mut_ptr(), &mut n) < 0 {
-                return vec![pwd.pw_gid];
-            }
-        }
-        groups.truncate(n.max(0) as usize);
-        groups
     }
 }

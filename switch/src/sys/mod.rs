@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod log;
 pub mod tap;
 pub mod unix;
+pub mod users;
 
 use std::io;
 

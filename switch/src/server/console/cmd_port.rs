@@ -113,44 +113,18 @@ pub fn resetcounter(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
 
 /// Name of a uid for display: user name, else the number, else NONE.
 pub fn user_name(uid: Option<u32>) -> String {
-    let Some(uid) = uid else {
-        return "NONE".into();
-    };
-    // SAFETY: getpwuid_r with buffers we own.
-    unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut buf = vec![0 as libc::c_char; 4096];
-        let mut res: *mut libc::passwd = std::ptr::null_mut();
-        if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut res) == 0
-            && !res.is_null()
-        {
-            return std::ffi::CStr::from_ptr(pwd.pw_name)
-                .to_string_lossy()
-                .into_owned();
-        }
+    match uid {
+        None => "NONE".into(),
+        Some(u) => crate::sys::users::user_name(u).unwrap_or_else(|| u.to_string()),
     }
-    uid.to_string()
 }
 
 /// Name of a gid for display.
 pub fn group_name(gid: Option<u32>) -> String {
-    let Some(gid) = gid else {
-        return "NONE".into();
-    };
-    // SAFETY: getgrgid_r with buffers we own.
-    unsafe {
-        let mut grp: libc::group = std::mem::zeroed();
-        let mut buf = vec![0 as libc::c_char; 4096];
-        let mut res: *mut libc::group = std::ptr::null_mut();
-        if libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut res) == 0
-            && !res.is_null()
-        {
-            return std::ffi::CStr::from_ptr(grp.gr_name)
-                .to_string_lossy()
-                .into_owned();
-        }
+    match gid {
+        None => "NONE".into(),
+        Some(g) => crate::sys::users::group_name(g).unwrap_or_else(|| g.to_string()),
     }
-    gid.to_string()
 }
 
 fn print_port(out: &mut String, i: PortId, p: &Port) {
@@ -266,29 +240,11 @@ fn id_arg(text: &str, lookup: fn(&str) -> Option<u32>) -> Result<Option<u32>, i3
 }
 
 fn uid_by_name(name: &str) -> Option<u32> {
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: getpwnam_r with buffers we own.
-    unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut buf = vec![0 as libc::c_char; 4096];
-        let mut res: *mut libc::passwd = std::ptr::null_mut();
-        (libc::getpwnam_r(c.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut res) == 0
-            && !res.is_null())
-        .then_some(pwd.pw_uid)
-    }
+    crate::sys::users::uid_by_name(name.as_bytes())
 }
 
 fn gid_by_name(name: &str) -> Option<u32> {
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: getgrnam_r with buffers we own.
-    unsafe {
-        let mut grp: libc::group = std::mem::zeroed();
-        let mut buf = vec![0 as libc::c_char; 4096];
-        let mut res: *mut libc::group = std::ptr::null_mut();
-        (libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut res) == 0
-            && !res.is_null())
-        .then_some(grp.gr_gid)
-    }
+    crate::sys::users::gid_by_name(name.as_bytes())
 }
 
 /// Split `N rest` for setuser/setgroup.
