@@ -32,7 +32,7 @@ fn socket_modes_match_the_reference() {
         let modes = |sw: &Switch| {
             let plug = Plug::attach(sw);
             let data = sw.dir().join(&sw.data_sockets()[0]);
-            let m = (mode(sw.dir()), mode(&sw.ctl()), mode(&data));
+            let m = (mode(sw.dir()), mode(sw.ctl()), mode(&data));
             drop(plug);
             m
         };
