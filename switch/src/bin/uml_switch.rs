@@ -68,6 +68,13 @@ fn main() {
             std::process::exit(1);
         }
     }
+    // Like the original: a terminal on stdin is watched for its end (Ctrl-D stops the
+    // switch); anything else on stdin is left alone.
+    if !cfg.daemon && vdeswitch::server::console::stdin::stdin_is_tty() {
+        if let Err(e) = server.enable_stdin_console() {
+            eprintln!("{prog}: stdin: {e}");
+        }
+    }
     let outcome = server.run();
     let sig = match outcome {
         Ok(Exit::Signal(sig)) => {

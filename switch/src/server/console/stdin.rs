@@ -65,7 +65,9 @@ impl Server {
             tty: stdin_is_tty(),
             _waker: waker,
         });
-        write_prompt();
+        if self.flavor == crate::server::Flavor::Vde {
+            write_prompt();
+        }
         Ok(())
     }
 
@@ -74,6 +76,8 @@ impl Server {
         loop {
             let input = self.stdin_console.as_ref()?.rx.try_recv().ok()?;
             match input {
+                // uml_switch reads a terminal only to notice its end.
+                Input::Line(_) if self.flavor == crate::server::Flavor::Uml => {}
                 Input::Line(line) => {
                     let mut out = String::new();
                     self.origin = Origin::Stdin;
@@ -92,7 +96,11 @@ impl Server {
                 Input::Eof => {
                     let tty = self.stdin_console.take().is_some_and(|c| c.tty);
                     if tty {
-                        crate::log_info!("EOF on stdin, cleaning up and exiting");
+                        if self.flavor == crate::server::Flavor::Uml {
+                            self.say("EOF on stdin, cleaning up and exiting");
+                        } else {
+                            crate::log_info!("EOF on stdin, cleaning up and exiting");
+                        }
                         return Some(Exit::Shutdown);
                     }
                     // A closed pipe on stdin is not a reason to stop switching
