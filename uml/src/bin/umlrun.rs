@@ -84,7 +84,7 @@ struct Cli {
     #[arg(long)]
     reboot: bool,
     /// Seconds a clean stop may take before the kernel is killed.
-    #[arg(long, default_value_t = 15.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 15.0, value_name = "SECS", value_parser = parse_secs)]
     stop_timeout: f64,
     /// Check everything and print the kernel command line, but do not start it.
     #[arg(long)]
@@ -104,6 +104,16 @@ struct Cli {
     /// The kernel's own arguments, verbatim (mem=, umid=, ubdN=, ethN=, vecN:, con=, init=, KEY=VALUE...).
     #[arg(value_name = "KERNEL ARGS", allow_hyphen_values = false)]
     words: Vec<String>,
+}
+
+/// A timeout in seconds: a finite number from 0.5 to one day.
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.5..=86400.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds from 0.5 to 86400"
+        )),
+    }
 }
 
 fn say(line: &str) {
@@ -218,7 +228,7 @@ fn stop(cli: &Cli, name: &str) -> u8 {
     let r = guest::stop(
         mc.as_ref(),
         &mut target,
-        Duration::from_secs_f64(cli.stop_timeout.max(0.5)),
+        Duration::from_secs_f64(cli.stop_timeout),
         &mut |s| {
             if !quiet {
                 say(s)
@@ -338,7 +348,7 @@ fn launch(cli: &Cli) -> Result<u8, LaunchError> {
             stdin: console_stdin,
             own_group: !(stdin_tty && console_stdin),
             notifier,
-            stop_timeout: Duration::from_secs_f64(cli.stop_timeout.max(0.5)),
+            stop_timeout: Duration::from_secs_f64(cli.stop_timeout),
         },
         &mut |s| {
             if !quiet {
