@@ -1,8 +1,8 @@
 //! The large-XSTATE (AMX) host workaround for UML kernels before 6.13.
 //!
 //! Before 6.13, x86-64 UML saves and restores guest FP state with
-//! `ptrace(PTRACE_GETREGSET/SETREGSET, NT_X86_XSTATE)` into a buffer of a fixed size (2696
-//! bytes, gdb's `X86_XSTATE_MAX_SIZE`, hard-coded by commit 6f602afda727). A host whose XSTATE
+//! `ptrace(PTRACE_GETREGSET/SETREGSET, NT_X86_XSTATE)` into a buffer of a fixed size, hard-coded
+//! in 2019 by commit 6f602afda727 (the upstream HOWTO's strace shows `iov_len=2696`). A host whose XSTATE
 //! is larger (AMX: 11008 bytes) refuses the short `SETREGSET` with EFAULT and the guest's first
 //! process dies (`userspace - ptrace set fp regs failed, errno = 14`). Upstream fixed it in 6.13
 //! (3f17fed21491).
