@@ -1,1 +1,39 @@
-//! Benchmark harness; filled by the performance issue.
+//! Benchmarks of our `vde_switch` against the reference vde_switch 2.3.2 (issue 6).
+//!
+//! * `vdeperf` (src/bin/vdeperf.rs, the [`suite`] module): one command that starts the
+//!   reference twice (A/A control) and our switch, drives them with real libvdeplug clients
+//!   (the shared kit's `vdebench`) and with [`client`], our own vde-protocol load generator,
+//!   interleaved, and prints the goal table, the port-scaling curve, RSS and a MAC flood check.
+//! * `benches/fabric.rs`: Criterion micro-benchmarks of the forwarding fabric.
+//!
+//! See PERFORMANCE.md at the workspace root for the method and the latest results.
+
+pub mod client;
+pub mod proc;
+pub mod stats;
+pub mod suite;
+pub mod vdebench;
+
+use std::path::PathBuf;
+
+/// The workspace root (this crate's parent directory).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = here.parent().map_or(here.clone(), PathBuf::from);
+    root.canonicalize().unwrap_or(root)
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` or `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                workspace_root().join(d)
+            }
+        }
+        _ => workspace_root().join("target"),
+    }
+}

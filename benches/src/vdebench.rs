@@ -1,0 +1,130 @@
+//! The shared kit's `vdebench` (real libvdeplug clients, one process per port): built from the
+//! kit's source into our own target directory, run once per measurement, its one-line
+//! `key=value` result parsed.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Numeric fields of one vdebench result line (`rx_fps`, `loss`, `sw_cpu_ns_per_rx`, ...).
+pub type Sample = BTreeMap<String, f64>;
+
+/// Compile `KIT/vdebench.c` into `out_dir/vdebench` unless the binary is newer than the source.
+/// The kit directory may be read-only (it is in CI), so nothing is written there.
+pub fn build(kit: &Path, out_dir: &Path) -> Result<PathBuf, String> {
+    let src = kit.join("vdebench.c");
+    let bin = out_dir.join("vdebench");
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let src_time = mtime(&src).ok_or_else(|| {
+        format!(
+            "{} not found: pass --kit DIR (the shared benchmark kit, shared/bench)",
+            src.display()
+        )
+    })?;
+    if mtime(&bin).is_some_and(|b| b >= src_time) {
+        return Ok(bin);
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let tmp = out_dir.join(format!("vdebench.tmp{}", std::process::id()));
+    let out = Command::new("gcc")
+        .args(["-O2", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .arg("-lvdeplug")
+        .output()
+        .map_err(|e| format!("cannot run gcc: {e}"))?;
+    if !out.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!(
+            "building vdebench failed (is libvdeplug-dev installed?):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::rename(&tmp, &bin).map_err(|e| e.to_string())?;
+    Ok(bin)
+}
+
+/// Parse the numeric `key=value` pairs of a result line.
+pub fn parse(line: &str) -> Sample {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse::<f64>().ok()?)))
+        .collect()
+}
+
+/// Why a run gave no sample.
+#[derive(Debug)]
+pub enum RunError {
+    Interrupted,
+    Failed(String),
+}
+
+/// Run `vdebench -s DIR -P PID -t SECS -T TAG ARGS` and parse its result. It runs in its own
+/// process group so that a timeout or an interruption can stop it and all its client
+/// processes at once (by that group's id, which is vdebench's pid).
+pub fn run(
+    bin: &Path,
+    dir: &Path,
+    pid: u32,
+    secs: u32,
+    args: &str,
+    tag: &str,
+    stop: &AtomicBool,
+) -> Result<Sample, RunError> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("-s")
+        .arg(dir)
+        .args(["-P", &pid.to_string(), "-t", &secs.to_string(), "-T", tag])
+        .args(args.split_whitespace())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| RunError::Failed(format!("cannot run {}: {e}", bin.display())))?;
+    let group = child.id() as libc::pid_t;
+    let kill_group = || {
+        // SAFETY: kill(2) on the process group we created for this run.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    };
+    let limit = Duration::from_secs(u64::from(secs) + 60);
+    let t0 = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) => {}
+            Err(e) => return Err(RunError::Failed(e.to_string())),
+        }
+        if stop.load(Ordering::Relaxed) {
+            kill_group();
+            let _ = child.wait();
+            return Err(RunError::Interrupted);
+        }
+        if t0.elapsed() > limit {
+            kill_group();
+            let _ = child.wait();
+            return Err(RunError::Failed(format!(
+                "vdebench {args} on {} timed out",
+                dir.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| RunError::Failed(e.to_string()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().rev().find(|l| l.contains('=')) {
+        Some(line) => Ok(parse(line)),
+        None => Err(RunError::Failed(format!(
+            "vdebench {args} on {} gave no result ({}): {}",
+            dir.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+    }
+}
