@@ -1042,56 +1042,63 @@ mod tests {
         assert!(w.is_empty(), "{w:#?}");
     }
 
+    /// For each case, the words must give exactly one problem whose `what` contains the second
+    /// text and whose `fix` contains the third (an empty text asks for nothing).
+    fn expect_one(cases: &[(&[&str], &str, &str)]) {
+        for &(words, what, fix) in cases {
+            let p = one(words);
+            assert!(p.what.contains(what) && p.fix.contains(fix), "{p}");
+        }
+    }
+
     #[test]
     fn misspellings() {
-        let p = one(&["udb0=h1.cow,rootfs.ext4"]);
-        assert!(
-            p.what.contains("udb") && p.fix.contains("ubd0=h1.cow,rootfs.ext4"),
-            "{p}"
-        );
-        let p = one(&["eth0=demon,,unix,/tmp/s/ctl"]);
-        assert!(
-            p.what.contains("demon") && p.fix.contains("eth0=daemon,,unix,/tmp/s/ctl"),
-            "{p}"
-        );
-        let p = one(&["eth0=damon,,unix,/tmp/s/ctl"]);
-        assert!(p.fix.contains("daemon"), "{p}");
-        let p = one(&["eht0=vde,/tmp/s"]);
-        assert!(p.fix.contains("eth0=vde,/tmp/s"), "{p}");
-        let p = one(&["umdi=h1"]);
-        assert!(p.fix.contains("umid=h1"), "{p}");
-        let p = one(&["norebot"]);
-        assert!(p.fix.contains("noreboot"), "{p}");
-        let p = one(&["vec0:transport=vdee,vnl=vde:///x"]);
-        assert!(p.fix.contains("transport=vde"), "{p}");
-        let p = one(&["ubd0"]);
-        assert!(p.what.contains("no `=`"), "{p}");
-        let p = one(&["ubd0=a,b,c,d"]);
-        assert!(p.what.contains("4 parts"), "{p}");
-        let p = one(&["ubd0d=a.cow,b.img"]);
-        assert!(p.what.contains("`d` flag"), "{p}");
-        let p = one(&["mem=96"]);
-        assert!(p.fix.contains("mem=96M"), "{p}");
-        let p = one(&["eth0=daemon,unix,/tmp/s/ctl"]);
-        assert!(p.what.contains("MAC"), "{p}");
+        expect_one(&[
+            (
+                &["udb0=h1.cow,rootfs.ext4"],
+                "udb",
+                "ubd0=h1.cow,rootfs.ext4",
+            ),
+            (
+                &["eth0=demon,,unix,/tmp/s/ctl"],
+                "demon",
+                "eth0=daemon,,unix,/tmp/s/ctl",
+            ),
+            (&["eth0=damon,,unix,/tmp/s/ctl"], "", "daemon"),
+            (&["eht0=vde,/tmp/s"], "", "eth0=vde,/tmp/s"),
+            (&["umdi=h1"], "", "umid=h1"),
+            (&["norebot"], "", "noreboot"),
+            (&["vec0:transport=vdee,vnl=vde:///x"], "", "transport=vde"),
+            (&["ubd0"], "no `=`", ""),
+            (&["ubd0=a,b,c,d"], "4 parts", ""),
+            (&["ubd0d=a.cow,b.img"], "`d` flag", ""),
+            (&["mem=96"], "", "mem=96M"),
+            (&["eth0=daemon,unix,/tmp/s/ctl"], "MAC", ""),
+        ]);
     }
 
     #[test]
     fn spaces_inside_sub_parameter_lists() {
-        let p = one(&["ubd0=h1.cow,", "rootfs.ext4"]);
-        assert!(p.what.contains("space after the comma"), "{p}");
-        assert!(p.fix.contains("ubd0=h1.cow,rootfs.ext4"), "{p}");
-        let p = one(&["ubd0=h1.cow", ",rootfs.ext4"]);
-        assert!(p.what.contains("space before the comma"), "{p}");
-        assert!(p.fix.contains("ubd0=h1.cow,rootfs.ext4"), "{p}");
-        let p = one(&["eth0=vde,", "/tmp/s1"]);
-        assert!(p.fix.contains("eth0=vde,/tmp/s1"), "{p}");
-        let p = one(&["ubd0=h1.cow, rootfs.ext4"]);
-        assert!(p.fix.contains("ubd0=h1.cow,rootfs.ext4"), "{p}");
-        let p = one(&["ubd0=", "h1.cow,rootfs.ext4"]);
-        assert!(p.fix.contains("ubd0=h1.cow,rootfs.ext4"), "{p}");
-        let p = one(&["con0=fd:0,", "fd:1"]);
-        assert!(p.fix.contains("con0=fd:0,fd:1"), "{p}");
+        expect_one(&[
+            (
+                &["ubd0=h1.cow,", "rootfs.ext4"],
+                "space after the comma",
+                "ubd0=h1.cow,rootfs.ext4",
+            ),
+            (
+                &["ubd0=h1.cow", ",rootfs.ext4"],
+                "space before the comma",
+                "ubd0=h1.cow,rootfs.ext4",
+            ),
+            (&["eth0=vde,", "/tmp/s1"], "", "eth0=vde,/tmp/s1"),
+            (&["ubd0=h1.cow, rootfs.ext4"], "", "ubd0=h1.cow,rootfs.ext4"),
+            (
+                &["ubd0=", "h1.cow,rootfs.ext4"],
+                "",
+                "ubd0=h1.cow,rootfs.ext4",
+            ),
+            (&["con0=fd:0,", "fd:1"], "", "con0=fd:0,fd:1"),
+        ]);
     }
 
     #[test]
