@@ -344,6 +344,15 @@ fn check_spelling(a: &Arg, problems: &mut Vec<Problem>) {
         let bad_len = fam.len();
         format!("write `{good}{}`", &a.text[bad_len..])
     };
+    let misspelling = |good: &str| {
+        Problem::new(
+            format!(
+                "`{}`: `{fam}` is not a kernel parameter (a misspelling of `{good}`?)",
+                a.text
+            ),
+            fixed_word(good),
+        )
+    };
     if let Some(after) = fam.strip_prefix("udb") {
         problems.push(Problem::new(
             format!("`{}`: `udb` is a misspelling of `ubd`", a.text),
@@ -369,25 +378,13 @@ fn check_spelling(a: &Arg, problems: &mut Vec<Problem>) {
             return;
         }
         if let Some(good) = closest(fam, DEVICE_FAMILIES) {
-            problems.push(Problem::new(
-                format!(
-                    "`{}`: `{fam}` is not a kernel parameter (a misspelling of `{good}`?)",
-                    a.text
-                ),
-                fixed_word(good),
-            ));
+            problems.push(misspelling(good));
             return;
         }
     }
     if rest.is_empty() {
         if let Some(good) = closest(fam, TYPO_TARGETS) {
-            problems.push(Problem::new(
-                format!(
-                    "`{}`: `{fam}` is not a kernel parameter (a misspelling of `{good}`?)",
-                    a.text
-                ),
-                fixed_word(good),
-            ));
+            problems.push(misspelling(good));
         }
     }
 }
