@@ -67,6 +67,47 @@ impl Version {
             Version::V3Broken => "v3-broken-64bit",
         }
     }
+    /// Where this layout keeps its fields.
+    fn fields(self) -> Fields {
+        match self {
+            Version::V1 => Fields {
+                path: 8,
+                path_len: V1_PATH_LEN,
+                mtime: 264,
+                size: 268,
+                sector_size: 276,
+                alignment: None,
+                cow_format: None,
+            },
+            Version::V2 => Fields {
+                path: 8,
+                path_len: PATH_FIELD_LEN,
+                mtime: 4104,
+                size: 4108,
+                sector_size: 4116,
+                alignment: None,
+                cow_format: None,
+            },
+            Version::V3 => Fields {
+                path: 32,
+                path_len: PATH_FIELD_LEN,
+                mtime: 8,
+                size: 12,
+                sector_size: 20,
+                alignment: Some(24),
+                cow_format: Some(28),
+            },
+            Version::V3Broken => Fields {
+                path: 36,
+                path_len: PATH_FIELD_LEN,
+                mtime: 8,
+                size: 16,
+                sector_size: 24,
+                alignment: Some(28),
+                cow_format: Some(32),
+            },
+        }
+    }
     fn header_len(self) -> usize {
         match self {
             Version::V1 => V1_LEN,
@@ -75,6 +116,17 @@ impl Version {
             Version::V3Broken => V3_BROKEN_LEN,
         }
     }
+}
+
+/// Byte offsets of a layout's fields (`None`: the layout has no such field).
+struct Fields {
+    path: usize,
+    path_len: usize,
+    mtime: usize,
+    size: usize,
+    sector_size: usize,
+    alignment: Option<usize>,
+    cow_format: Option<usize>,
 }
 
 /// Byte order of the numeric fields.
@@ -235,48 +287,18 @@ impl Header {
                 need,
             });
         }
-        let be = ByteOrder::Big;
-        let (order, path, mtime, size, sector_size, alignment, cow_format) = match version {
-            Version::V1 => {
-                let o = magic_order;
-                (
-                    o,
-                    &buf[8..8 + V1_PATH_LEN],
-                    o.u32(buf, 264),
-                    o.u64(buf, 268),
-                    o.u32(buf, 276),
-                    None,
-                    0,
-                )
-            }
-            Version::V2 => (
-                be,
-                &buf[8..8 + PATH_FIELD_LEN],
-                be.u32(buf, 4104),
-                be.u64(buf, 4108),
-                be.u32(buf, 4116),
-                None,
-                0,
-            ),
-            Version::V3 => (
-                be,
-                &buf[32..32 + PATH_FIELD_LEN],
-                be.u32(buf, 8),
-                be.u64(buf, 12),
-                be.u32(buf, 20),
-                Some(be.u32(buf, 24)),
-                be.u32(buf, 28),
-            ),
-            Version::V3Broken => (
-                be,
-                &buf[36..36 + PATH_FIELD_LEN],
-                be.u32(buf, 8),
-                be.u64(buf, 16),
-                be.u32(buf, 24),
-                Some(be.u32(buf, 28)),
-                be.u32(buf, 32),
-            ),
+        // v1 keeps the magic's byte order; the others are big-endian.
+        let order = match version {
+            Version::V1 => magic_order,
+            _ => ByteOrder::Big,
         };
+        let f = version.fields();
+        let path = &buf[f.path..f.path + f.path_len];
+        let mtime = order.u32(buf, f.mtime);
+        let size = order.u64(buf, f.size);
+        let sector_size = order.u32(buf, f.sector_size);
+        let alignment = f.alignment.map(|o| order.u32(buf, o));
+        let cow_format = f.cow_format.map_or(0, |o| order.u32(buf, o));
         let nul = path
             .iter()
             .position(|&b| b == 0)
