@@ -282,6 +282,19 @@ pub fn commit(cow_path: &Path, opts: &CommitOptions, progress: Progress) -> Resu
     })
 }
 
+/// `abs` as the bytes of a header's path field; refused, with `hint`, when it does not fit.
+fn header_path(abs: &Path, hint: &str) -> Result<Vec<u8>> {
+    let bytes = abs.as_os_str().as_bytes().to_vec();
+    if !Header::path_fits(&bytes) {
+        return Err(CowError::refused(
+            abs,
+            "the absolute path is longer than the 4095 bytes a COW header holds",
+            hint,
+        ));
+    }
+    Ok(bytes)
+}
+
 fn mtime_field(info: &BackingInfo) -> Result<u32> {
     info.header_mtime().ok_or_else(|| {
         CowError::refused(
@@ -378,14 +391,10 @@ pub fn create(cow_path: &Path, backing: &Path, opts: &CreateOptions) -> Result<H
         },
         e => e,
     })?;
-    let path = abs.as_os_str().as_bytes().to_vec();
-    if !Header::path_fits(&path) {
-        return Err(CowError::refused(
-            &abs,
-            "the absolute path is longer than the 4095 bytes a COW header holds",
-            "move the backing file to a shorter path, or reach it through a short symlink",
-        ));
-    }
+    let path = header_path(
+        &abs,
+        "move the backing file to a shorter path, or reach it through a short symlink",
+    )?;
     let mtime = mtime_field(&info)?;
     if info.size <= TINY_DISK {
         return Err(CowError::refused(
@@ -501,14 +510,7 @@ pub fn rebase(
         })?,
         None => cow.backing_path(),
     };
-    let bytes = target.as_os_str().as_bytes().to_vec();
-    if !Header::path_fits(&bytes) {
-        return Err(CowError::refused(
-            &target,
-            "the absolute path is longer than the 4095 bytes a COW header holds",
-            "reach the backing file through a shorter path",
-        ));
-    }
+    let bytes = header_path(&target, "reach the backing file through a shorter path")?;
     let info = BackingInfo::inspect(cow_path, &target)?;
     let mut header = cow.header.clone();
     header.backing_file = bytes;
