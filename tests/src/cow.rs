@@ -6,15 +6,12 @@
 //! * The stock tools are `/usr/bin/uml_mkcow` and `/usr/bin/uml_moo` (package uml-utilities);
 //!   tests that compare with them say SKIPPED when they are missing.
 
-use crate::proc::{run_with_timeout, wait_child_timeout, wait_until, Capture};
-use crate::seccomp::XstateFilter;
-use crate::uml::{needs_amx_workaround, GLIBC_TUNABLES_WORD};
+use crate::proc::{run_with_timeout, wait_until};
+use crate::uml::{base_words, Kernel};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{symlink, FileExt, MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -476,9 +473,7 @@ pub fn ext4_cat(image: &Path, file: &str) -> Vec<u8> {
 
 /// A stock UML kernel running a busybox guest (own process group, killed on drop).
 pub struct Uml {
-    child: Child,
-    out: Capture,
-    err: Capture,
+    kernel: Kernel,
     pub command_line: String,
 }
 
@@ -488,80 +483,38 @@ impl Uml {
     pub fn boot(kernel: &Path, dir: &Path, umid: &str, rootfs: &Path, words: &[String]) -> Uml {
         let home = dir.join("home");
         std::fs::create_dir_all(&home).unwrap();
-        let mut all: Vec<String> = vec![
-            "mem=96M".into(),
-            format!("umid={umid}"),
-            "root=/dev/ubda".into(),
-            "rw".into(),
-            "init=/init".into(),
-            "con=null".into(),
-            "con0=fd:0,fd:1".into(),
-            format!(
-                "ubd0={},{}",
-                dir.join("root.cow").display(),
-                rootfs.display()
-            ),
-            "noreboot".into(),
-        ];
+        let mut all = base_words(umid, &dir.join("root.cow"), rootfs);
+        all.push("noreboot".into());
         all.extend_from_slice(words);
-        let workaround = needs_amx_workaround(kernel);
-        if workaround {
-            all.push(GLIBC_TUNABLES_WORD.into());
-        }
-        let mut cmd = Command::new(kernel);
-        cmd.args(&all)
-            .current_dir(dir)
-            .env("HOME", &home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if workaround {
-            let filter = Arc::new(XstateFilter::new());
-            // SAFETY: the closure only makes two prctl calls (async-signal-safe).
-            unsafe {
-                cmd.pre_exec(move || filter.install());
-            }
-        }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", kernel.display()));
-        let out = Capture::spawn(child.stdout.take().unwrap());
-        let err = Capture::spawn(child.stderr.take().unwrap());
+        let k = Kernel::spawn(kernel, all, &home, Some(dir));
+        let command_line = format!("{} {}", kernel.display(), k.words.join(" "));
         Uml {
-            child,
-            out,
-            err,
-            command_line: format!("{} {}", kernel.display(), all.join(" ")),
+            kernel: k,
+            command_line,
         }
     }
 
     /// Everything the kernel printed so far.
     pub fn log(&self) -> String {
-        format!("{}\n--- stderr ---\n{}", self.out.text(), self.err.text())
+        format!(
+            "{}\n--- stderr ---\n{}",
+            self.kernel.out.text(),
+            self.kernel.err.text()
+        )
     }
 
     /// Waits until the console shows `text` (false on timeout or if the kernel exited).
     pub fn wait_for(&mut self, text: &str, timeout: Duration) -> bool {
         let mut seen = false;
         wait_until(timeout, || {
-            seen = self.out.text().contains(text);
-            seen || matches!(self.child.try_wait(), Ok(Some(_)))
+            seen = self.kernel.out.text().contains(text);
+            seen || matches!(self.kernel.child.try_wait(), Ok(Some(_)))
         });
-        seen || self.out.text().contains(text)
+        seen || self.kernel.out.text().contains(text)
     }
 
     /// Waits for the kernel to exit; its status if it did within `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        wait_child_timeout(&mut self.child, timeout).map(|s| s.code().unwrap_or(-1))
-    }
-}
-
-impl Drop for Uml {
-    fn drop(&mut self) {
-        let pgid = self.child.id() as i32;
-        // SAFETY: plain syscall on the process group we created for this kernel.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        let _ = self.child.wait();
+        self.kernel.wait_exit(timeout)
     }
 }

@@ -166,11 +166,90 @@ impl Rootfs {
 
 static GUEST_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The first words of every kernel command line here: `mem`, `umid`, the root on a copy-on-write
+/// `ubd0=<cow>,<backing>`, `/init`, and the console on the kernel's stdin/stdout.
+pub fn base_words(umid: &str, cow: &Path, backing: &Path) -> Vec<String> {
+    vec![
+        "mem=96M".into(),
+        format!("umid={umid}"),
+        "root=/dev/ubda".into(),
+        "rw".into(),
+        "init=/init".into(),
+        "con=null".into(),
+        "con0=fd:0,fd:1".into(),
+        format!("ubd0={},{}", cow.display(), backing.display()),
+    ]
+}
+
+/// A running UML kernel started by [`Kernel::spawn`]: its own process group (killed on drop),
+/// stdout and stderr captured.
+pub struct Kernel {
+    pub child: Child,
+    pub out: Capture,
+    pub err: Capture,
+    /// Every word on its command line (with [`GLIBC_TUNABLES_WORD`] if the workaround is on).
+    pub words: Vec<String>,
+    /// Whether the AMX workaround was applied.
+    pub workaround: bool,
+}
+
+impl Kernel {
+    /// Starts `kernel` with `words` (plus the AMX workaround if [`needs_amx_workaround`]),
+    /// `HOME=home`, in `cwd` if given, stdin null, in a new process group.
+    pub fn spawn(kernel: &Path, mut words: Vec<String>, home: &Path, cwd: Option<&Path>) -> Kernel {
+        let workaround = needs_amx_workaround(kernel);
+        if workaround {
+            words.push(GLIBC_TUNABLES_WORD.into());
+        }
+        let mut cmd = Command::new(kernel);
+        cmd.args(&words);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        cmd.env("HOME", home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        if workaround {
+            let filter = Arc::new(XstateFilter::new());
+            // SAFETY: the closure only makes two prctl calls (async-signal-safe).
+            unsafe {
+                cmd.pre_exec(move || filter.install());
+            }
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", kernel.display()));
+        let out = Capture::spawn(child.stdout.take().unwrap());
+        let err = Capture::spawn(child.stderr.take().unwrap());
+        Kernel {
+            child,
+            out,
+            err,
+            words,
+            workaround,
+        }
+    }
+
+    /// Waits for the kernel to exit; its exit code if it did within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        wait_child_timeout(&mut self.child, timeout).map(|s| s.code().unwrap_or(-1))
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let pgid = self.child.id() as i32;
+        // SAFETY: plain syscall on the process group we created for this kernel.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
 /// A running UML guest (its own process group, killed on drop).
 pub struct Guest {
-    child: Child,
-    out: Capture,
-    err: Capture,
+    kernel: Kernel,
     pub name: String,
     pub umid: String,
     pub command_line: String,
@@ -210,59 +289,29 @@ impl Guest {
         let home = rootfs.dir().join(format!("home-{umid}"));
         std::fs::create_dir_all(&home).unwrap();
         let cow = rootfs.dir().join(format!("{umid}.cow"));
-        let mut words: Vec<String> = vec![
-            "mem=96M".into(),
-            format!("umid={umid}"),
-            "root=/dev/ubda".into(),
-            "rw".into(),
-            "init=/init".into(),
-            "con=null".into(),
-            "con0=fd:0,fd:1".into(),
-            format!("ubd0={},{}", cow.display(), rootfs.image.display()),
+        let mut words = base_words(&umid, &cow, &rootfs.image);
+        words.extend([
             format!("eth0={eth0}"),
             format!("VT_NAME={name}"),
             format!("VT_IP={ip}"),
             format!("VT_PEER={peer}"),
-        ];
-        let workaround = needs_amx_workaround(kernel);
-        if workaround {
-            words.push(GLIBC_TUNABLES_WORD.into());
-        }
-        let mut cmd = Command::new(kernel);
-        cmd.args(&words)
-            .env("HOME", &home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if workaround {
-            let filter = Arc::new(XstateFilter::new());
-            // SAFETY: the closure only makes two prctl calls (async-signal-safe).
-            unsafe {
-                cmd.pre_exec(move || filter.install());
+        ]);
+        let k = Kernel::spawn(kernel, words, &home, None);
+        let command_line = format!(
+            "{} {}{}",
+            kernel.display(),
+            k.words.join(" "),
+            if k.workaround {
+                " (with the AMX seccomp workaround)"
+            } else {
+                ""
             }
-        }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", kernel.display()));
-        let out = Capture::spawn(child.stdout.take().unwrap());
-        let err = Capture::spawn(child.stderr.take().unwrap());
+        );
         Guest {
-            child,
-            out,
-            err,
+            kernel: k,
             name: name.to_string(),
             umid,
-            command_line: format!(
-                "{} {}{}",
-                kernel.display(),
-                words.join(" "),
-                if workaround {
-                    " (with the AMX seccomp workaround)"
-                } else {
-                    ""
-                }
-            ),
+            command_line,
         }
     }
 
@@ -271,15 +320,15 @@ impl Guest {
         let tag = format!("{RESULT_TAG} {} ", self.name);
         let mut exited = false;
         wait_until(timeout, || {
-            exited = exited || matches!(self.child.try_wait(), Ok(Some(_)));
-            exited || self.out.text().contains(&tag)
+            exited = exited || matches!(self.kernel.child.try_wait(), Ok(Some(_)));
+            exited || self.kernel.out.text().contains(&tag)
         });
-        let console = self.out.text();
+        let console = self.kernel.out.text();
         let result = console
             .lines()
             .find(|l| l.contains(&tag))
             .map(|l| l[l.find(RESULT_TAG).unwrap()..].trim().to_string());
-        let err = self.err.text();
+        let err = self.kernel.err.text();
         let log = if err.is_empty() {
             console
         } else {
@@ -290,16 +339,7 @@ impl Guest {
 
     /// Waits for the kernel to exit (after `halt -f`); its exit code if it did within `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        wait_child_timeout(&mut self.child, timeout).map(|s| s.code().unwrap_or(-1))
-    }
-}
-
-impl Drop for Guest {
-    fn drop(&mut self) {
-        let pgid = self.child.id() as i32;
-        // SAFETY: plain syscall on the process group we created for this kernel.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        let _ = self.child.wait();
+        self.kernel.wait_exit(timeout)
     }
 }
 
