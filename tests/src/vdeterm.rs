@@ -163,3 +163,17 @@ pub fn run(home: &Path, sock: &Path, args: &[&str], stdin: Option<&str>) -> Fini
         stderr: err.join().unwrap_or_default(),
     }
 }
+
+/// Asserts what a vdeterm (ours or the stock one) on `term` shows first: the switch's banner
+/// minus its last line, then its own `prompt` built from it.
+#[track_caller]
+pub fn assert_banner_then_prompt(term: &Pty, prompt: &str) {
+    let rows = term.rows();
+    assert_eq!(rows[0].trim_end(), "VDE switch V.2.3.2", "{rows:?}");
+    assert_eq!(
+        rows[1].trim_end(),
+        "(C) Virtual Square Team (coord. R. Davoli) 2005,2006,2007 - GPLv2"
+    );
+    assert_eq!(rows[2].trim_end(), "");
+    assert_eq!(rows[3].trim_end(), prompt.trim_end());
+}

@@ -8,7 +8,7 @@
 use integration_tests::mgmt::{lossy, BANNER};
 use integration_tests::proc::{wait_child_timeout, Capture};
 use integration_tests::pty::{self, Pty};
-use integration_tests::vdeterm::MgmtSwitch;
+use integration_tests::vdeterm::{assert_banner_then_prompt, MgmtSwitch};
 use integration_tests::{wait_until, Plug, SETTLE};
 use std::io::Write;
 use std::path::Path;
@@ -67,14 +67,7 @@ fn vdeterm_session(mut sw: MgmtSwitch) {
     term.wait_cursor_row(&prompt, SETTLE);
 
     // Banner: everything before the switch's prompt line, then vdeterm's own prompt.
-    let rows = term.rows();
-    assert_eq!(rows[0].trim_end(), "VDE switch V.2.3.2", "{rows:?}");
-    assert_eq!(
-        rows[1].trim_end(),
-        "(C) Virtual Square Team (coord. R. Davoli) 2005,2006,2007 - GPLv2"
-    );
-    assert_eq!(rows[2].trim_end(), "");
-    assert_eq!(rows[3].trim_end(), prompt.trim_end());
+    assert_banner_then_prompt(&term, &prompt);
 
     // A data block: shown raw, then the status text.
     run(

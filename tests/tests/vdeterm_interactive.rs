@@ -4,7 +4,7 @@
 
 use integration_tests::proc::pid_gone;
 use integration_tests::pty::Pty;
-use integration_tests::vdeterm::MgmtSwitch;
+use integration_tests::vdeterm::{assert_banner_then_prompt, MgmtSwitch};
 use integration_tests::{wait_until, Plug, SETTLE};
 use std::time::Duration;
 
@@ -30,14 +30,7 @@ fn session(mut sw: MgmtSwitch) {
     let mut term = console(&sw);
     let prompt = sw.prompt();
     // The banner minus its last line, then the prompt built from it.
-    let rows = term.rows();
-    assert_eq!(rows[0].trim_end(), "VDE switch V.2.3.2", "{rows:?}");
-    assert_eq!(
-        rows[1].trim_end(),
-        "(C) Virtual Square Team (coord. R. Davoli) 2005,2006,2007 - GPLv2"
-    );
-    assert_eq!(rows[2].trim_end(), "");
-    assert_eq!(rows[3].trim_end(), prompt.trim_end());
+    assert_banner_then_prompt(&term, &prompt);
 
     // showinfo: the data block raw, then the status text.
     run(&mut term, &sw, "showinfo", "Success");
