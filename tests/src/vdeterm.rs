@@ -55,6 +55,31 @@ pub fn vdeterm_bin() -> PathBuf {
     );
 }
 
+/// Two tests of one check `fn $check(sw: MgmtSwitch)`: `$ours` runs it against our switch
+/// ([`MgmtSwitch::ours`]), `$reference` against the reference ([`MgmtSwitch::reference`]).
+///
+/// ```ignore
+/// with_ours_and_reference!(
+///     shutdown,
+///     shutdown_with_our_switch,
+///     shutdown_with_the_reference_switch
+/// );
+/// ```
+#[macro_export]
+macro_rules! with_ours_and_reference {
+    ($check:ident, $ours:ident, $reference:ident) => {
+        #[test]
+        fn $ours() {
+            $check($crate::vdeterm::MgmtSwitch::ours());
+        }
+
+        #[test]
+        fn $reference() {
+            $check($crate::vdeterm::MgmtSwitch::reference());
+        }
+    };
+}
+
 /// A switch with a management socket, in a temporary directory that outlives it.
 pub struct MgmtSwitch {
     // Field order: the switch is dropped (killed) before its directory is removed.

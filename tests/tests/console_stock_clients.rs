@@ -9,6 +9,7 @@ use integration_tests::mgmt::{lossy, BANNER};
 use integration_tests::proc::{wait_child_timeout, Capture};
 use integration_tests::pty::{self, Pty};
 use integration_tests::vdeterm::{assert_banner_then_prompt, MgmtSwitch};
+use integration_tests::with_ours_and_reference;
 use integration_tests::{wait_until, Plug, SETTLE};
 use std::io::Write;
 use std::path::Path;
@@ -197,15 +198,11 @@ fn current_user_name() -> String {
     }
 }
 
-#[test]
-fn stock_vdeterm_with_our_switch() {
-    vdeterm_session(MgmtSwitch::ours());
-}
-
-#[test]
-fn stock_vdeterm_with_the_reference_switch() {
-    vdeterm_session(MgmtSwitch::reference());
-}
+with_ours_and_reference!(
+    vdeterm_session,
+    stock_vdeterm_with_our_switch,
+    stock_vdeterm_with_the_reference_switch
+);
 
 /// `unixterm SOCK` with stdin and stdout piped.
 struct Unixterm {
@@ -319,12 +316,8 @@ fn unixterm_session(mut sw: MgmtSwitch) {
     sw.switch.assert_running("after unixterm's stdin EOF");
 }
 
-#[test]
-fn stock_unixterm_with_our_switch() {
-    unixterm_session(MgmtSwitch::ours());
-}
-
-#[test]
-fn stock_unixterm_with_the_reference_switch() {
-    unixterm_session(MgmtSwitch::reference());
-}
+with_ours_and_reference!(
+    unixterm_session,
+    stock_unixterm_with_our_switch,
+    stock_unixterm_with_the_reference_switch
+);

@@ -4,6 +4,7 @@
 
 use integration_tests::proc::Finished;
 use integration_tests::vdeterm::{self, MgmtSwitch};
+use integration_tests::with_ours_and_reference;
 use std::os::unix::net::UnixListener;
 use std::time::Duration;
 
@@ -71,15 +72,11 @@ fn data_and_status_codes(sw: MgmtSwitch) {
     assert_eq!(code(&f), 0, "{f:?}");
 }
 
-#[test]
-fn data_and_status_codes_with_our_switch() {
-    data_and_status_codes(MgmtSwitch::ours());
-}
-
-#[test]
-fn data_and_status_codes_with_the_reference_switch() {
-    data_and_status_codes(MgmtSwitch::reference());
-}
+with_ours_and_reference!(
+    data_and_status_codes,
+    data_and_status_codes_with_our_switch,
+    data_and_status_codes_with_the_reference_switch
+);
 
 /// `shutdown` succeeds (9999 END OF SESSION); commands after it cannot run.
 fn shutdown(mut sw: MgmtSwitch) {
@@ -96,15 +93,11 @@ fn shutdown(mut sw: MgmtSwitch) {
     );
 }
 
-#[test]
-fn shutdown_with_our_switch() {
-    shutdown(MgmtSwitch::ours());
-}
-
-#[test]
-fn shutdown_with_the_reference_switch() {
-    shutdown(MgmtSwitch::reference());
-}
+with_ours_and_reference!(
+    shutdown,
+    shutdown_with_our_switch,
+    shutdown_with_the_reference_switch
+);
 
 #[test]
 fn missing_socket_says_which_path_why_and_how_to_start_a_switch() {

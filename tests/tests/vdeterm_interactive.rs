@@ -5,6 +5,7 @@
 use integration_tests::proc::pid_gone;
 use integration_tests::pty::Pty;
 use integration_tests::vdeterm::{assert_banner_then_prompt, MgmtSwitch};
+use integration_tests::with_ours_and_reference;
 use integration_tests::{wait_until, Plug, SETTLE};
 use std::time::Duration;
 
@@ -96,15 +97,11 @@ fn session(mut sw: MgmtSwitch) {
     assert!(st.success(), "{st}");
 }
 
-#[test]
-fn session_with_our_switch() {
-    session(MgmtSwitch::ours());
-}
-
-#[test]
-fn session_with_the_reference_switch() {
-    session(MgmtSwitch::reference());
-}
+with_ours_and_reference!(
+    session,
+    session_with_our_switch,
+    session_with_the_reference_switch
+);
 
 /// Debug events subscribed with `debug/add` show up while vdeterm waits for input.
 fn debug_messages_while_idle(sw: MgmtSwitch) {
@@ -141,15 +138,11 @@ fn debug_messages_while_idle(sw: MgmtSwitch) {
     assert!(st.success(), "{st}");
 }
 
-#[test]
-fn debug_messages_while_idle_with_our_switch() {
-    debug_messages_while_idle(MgmtSwitch::ours());
-}
-
-#[test]
-fn debug_messages_while_idle_with_the_reference_switch() {
-    debug_messages_while_idle(MgmtSwitch::reference());
-}
+with_ours_and_reference!(
+    debug_messages_while_idle,
+    debug_messages_while_idle_with_our_switch,
+    debug_messages_while_idle_with_the_reference_switch
+);
 
 /// `shutdown` is sent; the switch says `9999 END OF SESSION` and exits, and so does vdeterm.
 fn shutdown(mut sw: MgmtSwitch) {
@@ -165,15 +158,11 @@ fn shutdown(mut sw: MgmtSwitch) {
     );
 }
 
-#[test]
-fn shutdown_with_our_switch() {
-    shutdown(MgmtSwitch::ours());
-}
-
-#[test]
-fn shutdown_with_the_reference_switch() {
-    shutdown(MgmtSwitch::reference());
-}
+with_ours_and_reference!(
+    shutdown,
+    shutdown_with_our_switch,
+    shutdown_with_the_reference_switch
+);
 
 /// The switch dies while vdeterm waits for input: vdeterm says so, exits 1, and leaves the
 /// terminal usable (echo back on).
