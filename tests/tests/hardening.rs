@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use integration_tests::bins::note_reference;
@@ -134,6 +134,18 @@ fn as_nobody_request(ctl: &Path, req: &[u8]) -> &'static str {
     }
 }
 
+/// Our switch with `-M <dir>/mgmt` and the `extra` arguments, and that socket's path; `None`
+/// (after noting that `ours_only` is why) when the switch under test is the reference.
+fn ours_with_mgmt(dir: &Path, ours_only: &str, extra: [&str; 2]) -> Option<(Switch, PathBuf)> {
+    if is_reference() {
+        note_reference(ours_only);
+        return None;
+    }
+    let m = dir.join("mgmt");
+    let sw = Switch::builder().arg("-M").arg(&m).args(extra).start();
+    Some((sw, m))
+}
+
 fn stats_line(mgmt: &mut Session, port: u32) -> String {
     let out = lossy(&mgmt.cmd(&format!("port/stats {port}")));
     out.lines()
@@ -145,17 +157,11 @@ fn stats_line(mgmt: &mut Session, port: u32) -> String {
 /// Runts and oversize frames are dropped and counted (an extension: `port/stats`).
 #[test]
 fn runts_and_oversize_frames_are_counted() {
-    if is_reference() {
-        note_reference("port/stats is ours");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let m = tmp.path().join("mgmt");
-    let sw = Switch::builder()
-        .arg("-M")
-        .arg(&m)
-        .args(["--maxframe", "1518"])
-        .start();
+    let Some((sw, m)) = ours_with_mgmt(tmp.path(), "port/stats is ours", ["--maxframe", "1518"])
+    else {
+        return;
+    };
     let mut c = RawClient::connect(&sw, "counted");
     let req = c.request(0, b"counted");
     c.write(&req);
@@ -181,17 +187,10 @@ fn runts_and_oversize_frames_are_counted() {
 /// learned, and the switch says so.
 #[test]
 fn a_full_mac_table_still_forwards() {
-    if is_reference() {
-        note_reference("--maxmacs is ours");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let m = tmp.path().join("mgmt");
-    let sw = Switch::builder()
-        .arg("-M")
-        .arg(&m)
-        .args(["--maxmacs", "2"])
-        .start();
+    let Some((sw, m)) = ours_with_mgmt(tmp.path(), "--maxmacs is ours", ["--maxmacs", "2"]) else {
+        return;
+    };
     let mut a = Plug::attach(&sw);
     let b = Plug::attach(&sw);
     for n in 1..=3u8 {
