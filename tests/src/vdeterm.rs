@@ -15,44 +15,7 @@ use tempfile::TempDir;
 
 /// The `vdeterm` under test.
 pub fn vdeterm_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("VDETERM_BIN").filter(|v| !v.is_empty()) {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "VDETERM_BIN={} does not name an existing file",
-            p.display()
-        );
-        return p;
-    }
-    let mut dirs = Vec::new();
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(deps) = exe.parent().filter(|d| d.ends_with("deps")) {
-            if let Some(profile) = deps.parent() {
-                dirs.push(profile.to_path_buf());
-                if let Some(target) = profile.parent() {
-                    dirs.push(target.join("debug"));
-                }
-            }
-        }
-    }
-    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-        dirs.push(PathBuf::from(t).join("debug"));
-    }
-    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug"));
-    for d in &dirs {
-        let p = d.join("vdeterm");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "vdeterm was not found (looked in: {}). Build it first with `cargo build --workspace \
-         --bins` (scripts/test does that), or point VDETERM_BIN at it.",
-        dirs.iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    crate::bins::workspace_bin("VDETERM_BIN", "vdeterm")
 }
 
 /// Two tests of one check `fn $check(sw: MgmtSwitch)`: `$ours` runs it against our switch
