@@ -7,9 +7,9 @@
 //!   tests that compare with them say SKIPPED when they are missing.
 
 use crate::proc::{run_with_timeout, wait_until};
-use crate::uml::{base_words, Kernel};
+use crate::uml::{base_words, busybox_tree, Kernel};
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{symlink, FileExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -383,38 +383,30 @@ pub fn listing(dir: &Path) -> Vec<String> {
 /// Builds an ext4 root file system from the static busybox with `init` as `/init`.
 pub fn busybox_rootfs(dir: &Path, init: &str) -> PathBuf {
     let root = dir.join("rootdir");
-    for d in ["bin", "proc", "sys", "dev", "tmp", "mnt1", "mnt2", "host"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| p.is_file())
-        .expect("static busybox not found (Debian package busybox-static)");
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
-    for applet in [
-        "sh",
-        "mount",
-        "umount",
-        "halt",
-        "sleep",
-        "echo",
-        "cat",
-        "ls",
-        "mkdir",
-        "dd",
-        "sync",
-        "rm",
-        "sha256sum",
-        "cp",
-        "seq",
-        "test",
-        "[",
-    ] {
-        symlink("busybox", root.join("bin").join(applet)).unwrap();
-    }
-    std::fs::write(root.join("init"), init).unwrap();
-    std::fs::set_permissions(root.join("init"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    busybox_tree(
+        &root,
+        &["bin", "proc", "sys", "dev", "tmp", "mnt1", "mnt2", "host"],
+        &[
+            "sh",
+            "mount",
+            "umount",
+            "halt",
+            "sleep",
+            "echo",
+            "cat",
+            "ls",
+            "mkdir",
+            "dd",
+            "sync",
+            "rm",
+            "sha256sum",
+            "cp",
+            "seq",
+            "test",
+            "[",
+        ],
+        init,
+    );
     let image = dir.join("rootfs.ext4");
     mkfs_ext4(&image, "16M", Some(&root));
     image

@@ -126,23 +126,15 @@ impl Rootfs {
             .tempdir()
             .expect("tempdir");
         let root = tmp.path().join("root");
-        for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
-            std::fs::create_dir_all(root.join(d)).unwrap();
-        }
-        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .map(Path::new)
-            .find(|p| p.is_file())
-            .expect("static busybox not found (Debian package busybox-static)");
-        std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
-        for applet in [
-            "sh", "ip", "ping", "mount", "halt", "sleep", "grep", "cat", "echo", "ls", "ifconfig",
-        ] {
-            symlink("busybox", root.join("bin").join(applet)).unwrap();
-        }
-        let init = root.join("init");
-        std::fs::write(&init, INIT).unwrap();
-        std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
+        busybox_tree(
+            &root,
+            &["bin", "proc", "sys", "dev", "tmp", "etc", "root"],
+            &[
+                "sh", "ip", "ping", "mount", "halt", "sleep", "grep", "cat", "echo", "ls",
+                "ifconfig",
+            ],
+            INIT,
+        );
         let image = tmp.path().join("rootfs.ext4");
         let out = Command::new("mkfs.ext4")
             .args(["-q", "-d"])
@@ -162,6 +154,25 @@ impl Rootfs {
     pub fn dir(&self) -> &Path {
         self.tmp.path()
     }
+}
+
+/// Fills `root` for a busybox guest: the directories `dirs`, the static busybox as
+/// `bin/busybox` with `applets` linked to it in `bin`, and `init` as the executable `/init`.
+pub fn busybox_tree(root: &Path, dirs: &[&str], applets: &[&str], init: &str) {
+    for d in dirs {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .expect("static busybox not found (Debian package busybox-static)");
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    for applet in applets {
+        symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(root.join("init"), init).unwrap();
+    std::fs::set_permissions(root.join("init"), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 static GUEST_COUNTER: AtomicUsize = AtomicUsize::new(0);
