@@ -89,7 +89,11 @@ impl Server {
             let n = match ep.sock.recv_batch(&mut rx.bufs, &mut rx.lens) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+                // Drained (or failing): nothing left to come back for.
+                Err(_) => {
+                    self.rx = Some(rx);
+                    return;
+                }
             };
             if n > 0 {
                 self.forward_batch(id, port, n, &mut rx);

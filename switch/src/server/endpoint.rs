@@ -20,11 +20,22 @@ impl Channel {
     pub fn recv_batch(&self, bufs: &mut [Vec<u8>], lens: &mut [usize]) -> io::Result<usize> {
         match self {
             Channel::Sock(s) => s.recv_batch(bufs, lens),
-            // A tap gives one frame per read; one is enough per call.
+            // A tap gives one frame per read: read until it is empty or the batch
+            // is full (epoll is edge-triggered, so what is left would wait for the
+            // next frame to arrive).
             Channel::Tap(t) => {
-                let n = t.recv(&mut bufs[0])?;
-                lens[0] = n;
-                Ok(1)
+                let mut n = 0;
+                while n < bufs.len().min(lens.len()) {
+                    match t.recv(&mut bufs[n]) {
+                        Ok(len) => {
+                            lens[n] = len;
+                            n += 1;
+                        }
+                        Err(e) if n > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(n)
             }
         }
     }
