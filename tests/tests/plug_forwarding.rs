@@ -233,3 +233,43 @@ fn a_client_that_never_reads_does_not_stall_the_others() {
     a.send(&marker);
     b.expect_frame(&marker, ARRIVE, "a frame after the burst");
 }
+
+/// CPU time (user + system, clock ticks) of a process, from /proc.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc stat");
+    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Frames that fill the switch's reads exactly (so its last read finds the socket empty) must
+/// not leave it spinning: an idle switch uses no CPU.
+#[test]
+fn an_exactly_drained_burst_leaves_the_switch_idle() {
+    let sw = Switch::start();
+    let mut c = RawClient::connect(&sw, "exact");
+    let req = c.request(0, b"exact burst");
+    c.write(&req);
+    let reply = match c.read_reply(std::time::Duration::from_secs(5)) {
+        Reply::Data(d) => d,
+        other => panic!("expected a reply, got {other:?}"),
+    };
+    c.connect_data(&reply);
+    // Queue the frames while the switch is stopped, so it finds them all at once.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(sw.pid(), libc::SIGSTOP) };
+    // 128 = four full reads of 32 (what fits in the client's socket buffer while the
+    // switch is stopped).
+    for i in 0..128u32 {
+        let f = eth(BROADCAST, mac(0x81), ETH_P_TEST, &payload(46, i as u8));
+        c.send_frame(&f);
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(sw.pid(), libc::SIGCONT) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = cpu_ticks(sw.pid());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let used = cpu_ticks(sw.pid()) - before;
+    assert!(used < 20, "an idle switch used {used} ticks of CPU in 1 s");
+}
