@@ -9,7 +9,7 @@ use std::path::Path;
 
 use vde_protocol::sockaddr::{SockAddrUn, SOCKADDR_UN_LEN};
 
-use super::{cvt, cvt_size};
+use super::cvt;
 
 fn to_libc(addr: &SockAddrUn) -> libc::sockaddr_un {
     // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
@@ -19,15 +19,6 @@ fn to_libc(addr: &SockAddrUn) -> libc::sockaddr_un {
         *d = *s as libc::c_char;
     }
     sa
-}
-
-fn from_libc(sa: &libc::sockaddr_un) -> SockAddrUn {
-    // SAFETY: sockaddr_un is exactly SOCKADDR_UN_LEN plain bytes.
-    let bytes: &[u8; SOCKADDR_UN_LEN] =
-        unsafe { &*(sa as *const _ as *const [u8; SOCKADDR_UN_LEN]) };
-    SockAddrUn::parse(bytes).unwrap_or_else(|_| {
-        SockAddrUn::from_abstract(&[]).expect("empty abstract address is valid")
-    })
 }
 
 /// A non-blocking `SOCK_DGRAM` Unix socket.
@@ -78,82 +69,6 @@ impl Dgram {
             )
         })?;
         Ok(())
-    }
-
-    /// The address this socket is bound to.
-    pub fn local_addr(&self) -> io::Result<SockAddrUn> {
-        // SAFETY: zeroed sockaddr_un is valid; getsockname fills at most len bytes.
-        let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        let mut len = SOCKADDR_UN_LEN as libc::socklen_t;
-        cvt(unsafe {
-            libc::getsockname(
-                self.fd.as_raw_fd(),
-                &mut sa as *mut _ as *mut libc::sockaddr,
-                &mut len,
-            )
-        })?;
-        Ok(from_libc(&sa))
-    }
-
-    /// Send one datagram on a connected socket without blocking.
-    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: buf is valid for buf.len() bytes.
-        cvt_size(unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        })
-    }
-
-    /// Send one datagram to `addr` (full 110-byte address).
-    pub fn send_to(&self, buf: &[u8], addr: &SockAddrUn) -> io::Result<usize> {
-        let sa = to_libc(addr);
-        // SAFETY: buf and sa are valid for the lengths passed.
-        cvt_size(unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                &sa as *const _ as *const libc::sockaddr,
-                SOCKADDR_UN_LEN as libc::socklen_t,
-            )
-        })
-    }
-
-    /// Receive one datagram; returns its real length, which is larger than
-    /// `buf` when it was cut (MSG_TRUNC), so oversize frames can be refused.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: buf is valid for buf.len() writable bytes.
-        cvt_size(unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
-            )
-        })
-    }
-
-    /// Like `recv`, also returning the sender's address.
-    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SockAddrUn)> {
-        // SAFETY: zeroed sockaddr_un is valid; recvfrom writes at most len bytes.
-        let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        let mut len = SOCKADDR_UN_LEN as libc::socklen_t;
-        let n = cvt_size(unsafe {
-            libc::recvfrom(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
-                &mut sa as *mut _ as *mut libc::sockaddr,
-                &mut len,
-            )
-        })?;
-        Ok((n, from_libc(&sa)))
     }
 
     /// Ask for larger kernel buffers (best effort).
@@ -249,17 +164,27 @@ pub fn socket_is_live(path: &Path) -> bool {
     UnixStream::connect(path).is_ok()
 }
 
+/// Inodes of the listening Unix sockets bound to `path`, from /proc/net/unix.
+fn listening_inodes(path: &Path) -> Vec<u64> {
+    let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let wanted = path.as_os_str().as_bytes();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // Num RefCount Protocol Flags Type St Inode Path; flags 00010000 = listening.
+            (cols.len() >= 8 && cols[7].as_bytes() == wanted && cols[3] == "00010000")
+                .then(|| cols[6].parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
 /// Find the pid of a process holding a listening Unix socket bound to `path`
 /// (via /proc/net/unix and /proc/*/fd); best effort, for error messages.
 pub fn socket_owner_pid(path: &Path) -> Option<u32> {
-    let table = std::fs::read_to_string("/proc/net/unix").ok()?;
-    let wanted = path.as_os_str().as_bytes();
-    let inode = table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        // Num RefCount Protocol Flags Type St Inode Path; flags 00010000 = listening.
-        (cols.len() >= 8 && cols[7].as_bytes() == wanted && cols[3] == "00010000")
-            .then(|| cols[6].to_string())
-    })?;
+    let inode = *listening_inodes(path).first()?;
     let target = format!("socket:[{inode}]");
     for proc_entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let name = proc_entry.file_name();
@@ -293,15 +218,9 @@ fn socket_inode(fd: RawFd) -> Option<u64> {
 /// leave the path alone.
 pub fn other_listener_at(path: &Path, ours: RawFd) -> bool {
     let our_ino = socket_inode(ours);
-    let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
-    let wanted = path.as_os_str().as_bytes();
-    table.lines().skip(1).any(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        cols.len() >= 8
-            && cols[7].as_bytes() == wanted
-            && cols[3] == "00010000"
-            && cols[6].parse::<u64>().ok() != our_ino
-    })
+    listening_inodes(path)
+        .into_iter()
+        .any(|ino| Some(ino) != our_ino)
 }
 
 /// Most datagrams moved by one `recvmmsg`/`sendmmsg` call.
