@@ -27,7 +27,6 @@
 
 use integration_tests::frame::{eth, payload, vlan_tagged, ETH_P_TEST};
 use integration_tests::mgmt::{self, lossy, Session};
-use integration_tests::proc::announce;
 use integration_tests::vdeterm::MgmtSwitch;
 use integration_tests::{is_reference, mac, wait_until, Mac, Plug, BROADCAST};
 use regex::bytes::Regex;
@@ -726,9 +725,8 @@ fn dump(dir: &Path, name: &str, steps: &[(String, String)]) {
     std::fs::write(dir.join(name), text).expect("write dump");
 }
 
-/// Runs the scenario on both switches and compares the masked transcripts; steps labelled in
-/// `tolerated` may differ (reported on stderr).
-fn differential(tolerated: &[&str]) {
+/// Runs the scenario on both switches and requires identical masked transcripts.
+fn differential() {
     // Both runs at once (independent switches in their own directories).
     let (reference, ours) = std::thread::scope(|s| {
         let r = s.spawn(|| scenario(Impl::Reference, MgmtSwitch::reference()));
@@ -762,14 +760,6 @@ fn differential(tolerated: &[&str]) {
             "masked reference transcript lacks {needle:?}"
         );
     }
-    for label in tolerated {
-        assert_eq!(
-            mr.iter().filter(|(l, _)| l == label).count(),
-            1,
-            "tolerated step {label:?} is not exactly one step of the scenario"
-        );
-    }
-
     assert_eq!(
         mr.len(),
         mo.len(),
@@ -778,18 +768,9 @@ fn differential(tolerated: &[&str]) {
     let mut diffs = Vec::new();
     for ((lr, br), (lo, bo)) in mr.iter().zip(&mo) {
         assert_eq!(lr, lo, "the runs diverged");
-        let known = tolerated.contains(&lr.as_str());
         if br != bo {
-            if known {
-                announce(&format!("note: open difference (OPEN_BUGS): {lr}"));
-            } else {
-                diffs.push(format!(
-                    "--- {lr}\n  reference: {br:?}\n  ours:      {bo:?}"
-                ));
-            }
-        } else if known {
-            announce(&format!(
-                "note: {lr:?} now matches the reference: remove it from OPEN_BUGS"
+            diffs.push(format!(
+                "--- {lr}\n  reference: {br:?}\n  ours:      {bo:?}"
             ));
         }
     }
@@ -809,7 +790,7 @@ fn differential(tolerated: &[&str]) {
 
 #[test]
 fn console_session_matches_the_reference() {
-    differential(&[]);
+    differential();
 }
 
 #[test]
