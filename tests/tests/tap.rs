@@ -161,6 +161,19 @@ fn uml_switch_tap_port_reaches_the_kernel() {
         wait_until(Duration::from_secs(5), || ctl.exists()),
         "uml_switch did not start"
     );
+    // The control socket comes first, the tap right after it.
+    let tap_exists = || {
+        Command::new("ip")
+            .args(["link", "show", &tap])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), tap_exists),
+        "tap {tap} never appeared"
+    );
     let moved = Command::new("ip")
         .args(["link", "set", &tap, "netns", &ns.0])
         .status()
