@@ -6,8 +6,9 @@
 //! (`-b X -d COW` works); the output is built unnamed and appears under OUT only when complete;
 //! an output that is the backing file or the COW file is refused; a partial last sector is kept;
 //! the merge copies whole runs (`copy_file_range`, holes skipped with `SEEK_DATA`); and files a
-//! running UML guest holds are refused (OFD locks, which conflict with the kernel's). Exit
-//! status: 0 done, 1 refused, failed or usage (as the stock tool).
+//! running UML guest holds are refused (OFD locks, which conflict with the kernel's). Like the
+//! stock tool it returns once the kernel has the data; `--sync` (ours only) waits until it is on
+//! disk. Exit status: 0 done, 1 refused, failed or usage (as the stock tool).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ Specifying -b overrides the backing_file specified in the COW file.  This is
 needed when dealing with a COW file that was created inside a chroot jail.
 uml_moo supports version 1,2 and 3 COW files.
 ";
+/// Our one extension, shown by `-h` only (usage errors print the stock text).
+const EXTENSION: &str = "Specifying --sync waits until the result is on disk before returning.
+";
 
 fn main() {
     std::process::exit(run(std::env::args_os().skip(1).collect()));
@@ -35,6 +39,7 @@ fn usage() -> i32 {
 
 fn run(args: Vec<OsString>) -> i32 {
     let mut destructive = false;
+    let mut durable = false;
     let mut backing: Option<PathBuf> = None;
     let mut files: Vec<PathBuf> = Vec::new();
     let mut options_done = false;
@@ -47,13 +52,15 @@ fn run(args: Vec<OsString>) -> i32 {
             options_done = true;
         } else if s == "-d" {
             destructive = true;
+        } else if s == "--sync" {
+            durable = true;
         } else if s == "-b" {
             match it.next() {
                 Some(b) => backing = Some(b.into()),
                 None => return usage(),
             }
         } else if s == "-h" || s == "--help" {
-            print!("{USAGE}");
+            print!("{USAGE}{EXTENSION}");
             return 0;
         } else {
             eprintln!(
@@ -74,6 +81,7 @@ fn run(args: Vec<OsString>) -> i32 {
             &CommitOptions {
                 backing,
                 reset: false,
+                durable,
             },
             &mut progress,
         ),
@@ -83,7 +91,7 @@ fn run(args: Vec<OsString>) -> i32 {
             &MergeOptions {
                 backing,
                 replace: true,
-                durable: true,
+                durable,
             },
             &mut progress,
         ),

@@ -107,6 +107,10 @@ enum Command {
         /// Only say what would be done.
         #[arg(short = 'n', long)]
         dry_run: bool,
+        /// Do not wait for the backing file to reach the disk (faster; a power failure soon
+        /// after may lose part of the commit).
+        #[arg(long)]
+        no_sync: bool,
     },
     /// Point a COW file at a moved or copied backing file (default: the recorded path).
     Rebase {
@@ -195,7 +199,19 @@ fn main() -> ExitCode {
             force,
             reset,
             dry_run,
-        } => commit(&cow, backing.backing, search, force, reset, dry_run, quiet),
+            no_sync,
+        } => commit(
+            &cow,
+            backing.backing,
+            search,
+            CommitFlags {
+                force,
+                reset,
+                dry_run,
+                durable: !no_sync,
+            },
+            quiet,
+        ),
         Command::Rebase {
             cow,
             new_backing,
@@ -338,15 +354,27 @@ impl Bar {
     }
 }
 
+/// The switches of `umlcow commit`.
+struct CommitFlags {
+    force: bool,
+    reset: bool,
+    dry_run: bool,
+    durable: bool,
+}
+
 fn commit(
     cow_path: &Path,
     backing: Option<PathBuf>,
     search: Vec<PathBuf>,
-    force: bool,
-    reset: bool,
-    dry_run: bool,
+    flags: CommitFlags,
     quiet: bool,
 ) -> Result<(), CowError> {
+    let CommitFlags {
+        force,
+        reset,
+        dry_run,
+        durable,
+    } = flags;
     // Look before touching anything: the same checks the commit makes, then the siblings.
     let cow = CowFile::open(cow_path, false)?;
     let bitmap = cow.read_bitmap()?;
@@ -400,9 +428,15 @@ fn commit(
     }
     drop(cow);
     let mut bar = Bar::new(quiet, "committing");
-    let r = ops::commit(cow_path, &CommitOptions { backing, reset }, &mut |d, t| {
-        bar.tick(d, t)
-    });
+    let r = ops::commit(
+        cow_path,
+        &CommitOptions {
+            backing,
+            reset,
+            durable,
+        },
+        &mut |d, t| bar.tick(d, t),
+    );
     bar.finish();
     let rep = r?;
     if !rep.backing_changed {

@@ -217,6 +217,8 @@ pub struct CommitOptions {
     pub backing: Option<PathBuf>,
     /// Afterwards, replace the COW file with an empty one valid for the updated backing file.
     pub reset: bool,
+    /// Flush the backing file to disk before returning.
+    pub durable: bool,
 }
 
 /// Writes the COW's dirty sectors into the backing file itself (`uml_moo -d`). Takes a write
@@ -248,9 +250,11 @@ pub fn commit(cow_path: &Path, opts: &CommitOptions, progress: Progress) -> Resu
         progress(b, size);
     }
     if dirty > 0 {
-        backing
-            .sync_all()
-            .map_err(io_err(&info.path, "flush the backing file"))?;
+        if opts.durable {
+            backing
+                .sync_all()
+                .map_err(io_err(&info.path, "flush the backing file"))?;
+        }
         // Within the second the COW files recorded, the content changed but the whole-second
         // mtime did not: other COW files would still be accepted over changed data. Move the
         // mtime on so that they are reliably refused.
