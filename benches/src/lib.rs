@@ -9,6 +9,7 @@
 //! See PERFORMANCE.md at the workspace root for the method and the latest results.
 
 pub mod client;
+pub mod floor;
 pub mod proc;
 pub mod stats;
 pub mod suite;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{self, FloodPoint, PortSet, StuckLoad, VdePort};
+use crate::floor::{self, FloorTest, FLOOR_TESTS};
 use crate::proc::{self, Switch};
 use crate::stats::{self, Ratio};
 use crate::vdebench::{self, RunError, Sample};
@@ -97,6 +98,8 @@ pub struct Config {
     pub curve: bool,
     pub rss: bool,
     pub flood: bool,
+    /// The machine's datagram floors (the kit's udslimit, no switch).
+    pub floor: bool,
     pub out: Option<PathBuf>,
     /// Free text printed in the report header (e.g. the commit measured).
     pub label: String,
@@ -118,6 +121,8 @@ pub struct Results {
     flood: Vec<(String, Vec<FloodPoint>)>,
     /// Frames/s the stuck test's blaster got accepted, per switch, per run.
     blaster: HashMap<String, Vec<f64>>,
+    /// ns per frame of each floor test, per repetition.
+    floor: Vec<(FloorTest, Vec<f64>)>,
     notes: Vec<String>,
     header: Vec<String>,
 }
@@ -355,6 +360,39 @@ impl Run<'_> {
             self.alive(switches)?;
             stop_all(switches);
         }
+        if self.cfg.floor {
+            self.floor()?;
+        }
+        Ok(())
+    }
+
+    /// The kit's udslimit on the quiet machine (every switch stopped): what moving one
+    /// datagram costs the kernel here, and what minimal C forwarders cost.
+    fn floor(&mut self) -> Result<(), Stop> {
+        let cfg = self.cfg;
+        let udslimit = vdebench::build_kit_tool(&cfg.kit, &cfg.build_dir, "udslimit", &[])
+            .map_err(Stop::Error)?;
+        let mut got: Vec<(FloorTest, Vec<f64>)> =
+            FLOOR_TESTS.iter().map(|t| (*t, Vec::new())).collect();
+        for rep in 0..cfg.reps {
+            eprintln!("floor: rep {}/{}", rep + 1, cfg.reps);
+            for (t, values) in got.iter_mut() {
+                self.check()?;
+                match floor::run(&udslimit, t) {
+                    Ok(sample) => {
+                        if let Some(v) = sample.get(t.key) {
+                            values.push(*v);
+                        }
+                        self.raw("floor", t.name, "none", rep, &Some(sample));
+                    }
+                    Err(e) => {
+                        eprintln!("floor: {e}");
+                        self.raw("floor", t.name, "none", rep, &None);
+                    }
+                }
+            }
+        }
+        self.res.floor = got;
         Ok(())
     }
 
@@ -471,7 +509,7 @@ impl Run<'_> {
                 .or_default()
                 .push(sent as f64 / stuck_active(secs).as_secs_f64());
         }
-        let sample = match r {
+        let sample = match r.map(add_cpu_shares) {
             Ok(s) => {
                 eprintln!(
                     "  {section} rep {rep} {test:<16} {:<5} rx_fps={:>8.0} loss={:.4} sw_cpu_ns_per_rx={:.0}",
@@ -692,7 +730,8 @@ fn fmt_value(key: &str, v: f64) -> String {
     match key {
         "rx_fps" | "tx_fps" => format!("{:.0} k/s", v / 1000.0),
         "loss" => format!("{:.2} %", v * 100.0),
-        k if k.starts_with("sw_cpu_ns") => format!("{v:.0} ns"),
+        k if k.contains("_ns_") => format!("{v:.0} ns"),
+        "cpu_busy" => format!("{:.0} %", v * 100.0),
         _ => format!("{v:.0}"),
     }
 }
@@ -1044,6 +1083,8 @@ pub fn report(cfg: &Config, res: &Results) -> String {
                 "rx_fps",
                 "loss",
                 "sw_cpu_ns_per_rx",
+                "clients_cpu_ns_per_rx",
+                "cpu_busy",
                 "tx_fps",
                 "leak",
                 "other",
@@ -1132,6 +1173,10 @@ pub fn report(cfg: &Config, res: &Results) -> String {
         out += &table(&["switch", "VmRSS", "VmHWM (peak since start)"], &rows);
     }
 
+    if cfg.floor {
+        out += &floor_report(cfg, res);
+    }
+
     if cfg.flood {
         let _ = writeln!(
             out,
@@ -1150,6 +1195,83 @@ pub fn report(cfg: &Config, res: &Results) -> String {
         }
         out += &table(&["switch", "frames sent", "VmRSS", "elapsed"], &rows);
     }
+    out
+}
+
+/// Derived metrics: the clients' CPU per delivered frame, and how busy the machine's CPUs were
+/// (switch and clients together, over the sending time). When `cpu_busy` is near 100 %, the
+/// delivered rate is set by the total CPU per frame, clients included.
+fn add_cpu_shares(mut s: Sample) -> Sample {
+    let get = |s: &Sample, k: &str| s.get(k).copied();
+    let (clients, rx) = (get(&s, "clients_cpu_s"), get(&s, "rx"));
+    let (sw, secs) = (get(&s, "sw_cpu_s"), get(&s, "secs"));
+    if let (Some(c), Some(rx)) = (clients, rx) {
+        if rx > 0.0 {
+            s.insert("clients_cpu_ns_per_rx".into(), c / rx * 1e9);
+        }
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    if let (Some(c), Some(sw), Some(secs)) = (clients, sw, secs) {
+        if secs > 0.0 {
+            s.insert("cpu_busy".into(), (c + sw) / (cpus * secs));
+        }
+    }
+    s
+}
+
+/// The floor table: each floor, and the 1→1 CPU per frame of the switches (and the goal) as
+/// multiples of the one-process floor.
+fn floor_report(cfg: &Config, res: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n### Machine floor: 64 B datagrams over AF_UNIX with no switch (the kit's udslimit)\n"
+    );
+    let key = "sw_cpu_ns_per_rx";
+    let pair = res
+        .floor
+        .iter()
+        .find(|(t, _)| t.name == "pair")
+        .and_then(|(_, v)| stats::median(v));
+    let times_pair = |ns: Option<f64>| match (ns, pair) {
+        (Some(ns), Some(p)) if p > 0.0 => format!("{:.2}x", ns / p),
+        _ => "n/a".into(),
+    };
+    let mut rows: Vec<Vec<String>> = res
+        .floor
+        .iter()
+        .map(|(t, v)| {
+            vec![
+                t.what.to_string(),
+                fmt_range(key, v),
+                times_pair(stats::median(v)),
+            ]
+        })
+        .collect();
+    let uni = cfg.goals && cfg.tests.iter().any(|t| t.name == "uni2_64B");
+    if uni {
+        let r = res.median("uni2_64B", REF, key);
+        for (label, sw) in [
+            ("reference, 1→1 (uni2_64B)", REF),
+            ("ours, 1→1 (uni2_64B)", OURS),
+        ] {
+            let v = res.present("uni2_64B", sw, key);
+            rows.push(vec![
+                label.into(),
+                fmt_range(key, &v),
+                times_pair(stats::median(&v)),
+            ]);
+        }
+        rows.push(vec![
+            "goal: 0.6 x the reference".into(),
+            r.map_or("n/a".into(), |r| format!("{:.0} ns", 0.6 * r)),
+            times_pair(r.map(|r| 0.6 * r)),
+        ]);
+    }
+    out += &table(
+        &["what", "CPU ns per frame", "x one-process send+recv"],
+        &rows,
+    );
     out
 }
 
@@ -1226,6 +1348,25 @@ mod tests {
             p(400, 3300),
         ];
         assert_eq!(flood_growth(&pts), Some((2300, 200, 400)));
+    }
+
+    #[test]
+    fn cpu_shares_are_derived_from_vdebench_fields() {
+        let s = sample(&[
+            ("clients_cpu_s", 1.5),
+            ("sw_cpu_s", 0.5),
+            ("rx", 1_000_000.0),
+            ("secs", 2.0),
+        ])
+        .unwrap();
+        let s = add_cpu_shares(s);
+        assert_eq!(s["clients_cpu_ns_per_rx"], 1500.0);
+        let cpus = std::thread::available_parallelism().unwrap().get() as f64;
+        assert_eq!(s["cpu_busy"], 2.0 / (cpus * 2.0));
+        assert_eq!(fmt_value("clients_cpu_ns_per_rx", 1500.0), "1500 ns");
+        // Without the fields nothing is made up.
+        let s = add_cpu_shares(sample(&[("rx", 0.0)]).unwrap());
+        assert!(!s.contains_key("clients_cpu_ns_per_rx") && !s.contains_key("cpu_busy"));
     }
 
     #[test]

@@ -15,8 +15,18 @@ pub type Sample = BTreeMap<String, f64>;
 /// Compile `KIT/vdebench.c` into `out_dir/vdebench` unless the binary is newer than the source.
 /// The kit directory may be read-only (it is in CI), so nothing is written there.
 pub fn build(kit: &Path, out_dir: &Path) -> Result<PathBuf, String> {
-    let src = kit.join("vdebench.c");
-    let bin = out_dir.join("vdebench");
+    build_kit_tool(kit, out_dir, "vdebench", &["-lvdeplug"])
+}
+
+/// Compile `KIT/NAME.c` (with `libs`) into `out_dir/NAME` unless the binary is newer.
+pub fn build_kit_tool(
+    kit: &Path,
+    out_dir: &Path,
+    name: &str,
+    libs: &[&str],
+) -> Result<PathBuf, String> {
+    let src = kit.join(format!("{name}.c"));
+    let bin = out_dir.join(name);
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let src_time = mtime(&src).ok_or_else(|| {
         format!(
@@ -28,18 +38,23 @@ pub fn build(kit: &Path, out_dir: &Path) -> Result<PathBuf, String> {
         return Ok(bin);
     }
     std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
-    let tmp = out_dir.join(format!("vdebench.tmp{}", std::process::id()));
+    let tmp = out_dir.join(format!("{name}.tmp{}", std::process::id()));
     let out = Command::new("gcc")
         .args(["-O2", "-o"])
         .arg(&tmp)
         .arg(&src)
-        .arg("-lvdeplug")
+        .args(libs)
         .output()
         .map_err(|e| format!("cannot run gcc: {e}"))?;
     if !out.status.success() {
         let _ = std::fs::remove_file(&tmp);
         return Err(format!(
-            "building vdebench failed (is libvdeplug-dev installed?):\n{}",
+            "building {name} failed{}:\n{}",
+            if libs.is_empty() {
+                ""
+            } else {
+                " (is libvdeplug-dev installed?)"
+            },
             String::from_utf8_lossy(&out.stderr)
         ));
     }

@@ -1,6 +1,7 @@
 //! CI only checks that the harness runs: `vdeperf --smoke` (1 rep x 1 s of the 1→1 test, the
-//! curve at 8 ports, RSS, a 20k-frame MAC flood; about 15 s) must start the reference twice and
-//! our switch, measure them and print the tables. Nothing here judges the numbers.
+//! curve at 8 ports, RSS, a 20k-frame MAC flood, one rep of the machine floor; about 20 s) must
+//! start the reference twice and our switch, measure them and print the tables. Nothing here
+//! judges the numbers.
 //!
 //! Needs what scripts/test provides: the reference (`vde2`), `libvdeplug-dev` and gcc, the shared
 //! kit beside the workspace, and our switch built (target/debug or target/release, or
@@ -54,6 +55,7 @@ fn smoke_run_prints_the_goal_table() {
         "### Scaling",
         "### Memory with 32 ports attached",
         "### MAC flood",
+        "### Machine floor",
     ] {
         assert!(stdout.contains(needle), "no {needle:?} in:\n{stdout}");
     }
@@ -73,4 +75,9 @@ fn smoke_run_prints_the_goal_table() {
     let curve = row("| 8 ");
     assert_eq!(curve.matches(" ns").count(), 3, "{curve}");
     assert!(!row("| memory bounded").contains("n/a"));
+    let floor = row("| one send + one recv");
+    assert!(floor.contains(" ns"), "{floor}");
+    let ours = row("| ours, 1→1");
+    let last = ours.trim_end().trim_end_matches('|').trim_end();
+    assert!(last.ends_with('x'), "ours against the floor: {ours}");
 }

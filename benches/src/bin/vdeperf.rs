@@ -58,7 +58,7 @@ struct Args {
     /// Give up flooding one switch after this many seconds
     #[arg(long, default_value_t = 120)]
     flood_timeout: u64,
-    /// Sections to run, comma separated: goals, curve, rss, flood [default: all]
+    /// Sections to run, comma separated: goals, curve, rss, flood, floor [default: all]
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// -n of the switches of the goal suite, RSS and flood (ports 1..n-1 are usable); the
@@ -75,7 +75,7 @@ struct Args {
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Tiny run that only checks the harness works: 1 rep x 1 s of uni2_64B, curve at 8 ports,
-    /// RSS, a 20k-frame flood
+    /// RSS, a 20k-frame flood, one rep of the floor
     #[arg(long)]
     smoke: bool,
 }
@@ -192,8 +192,8 @@ fn main() -> ExitCode {
     let target = target_dir();
     let sections = |s: &str| a.only.is_empty() || a.only.iter().any(|o| o == s);
     for s in &a.only {
-        if !["goals", "curve", "rss", "flood"].contains(&s.as_str()) {
-            eprintln!("vdeperf: unknown section {s:?} (goals, curve, rss, flood)");
+        if !["goals", "curve", "rss", "flood", "floor"].contains(&s.as_str()) {
+            eprintln!("vdeperf: unknown section {s:?} (goals, curve, rss, flood, floor)");
             return ExitCode::from(2);
         }
     }
@@ -243,6 +243,7 @@ fn main() -> ExitCode {
         curve: sections("curve"),
         rss: sections("rss"),
         flood: sections("flood"),
+        floor: sections("floor"),
         out: a.out.clone(),
         label: a.label.clone().unwrap_or_else(git_label),
     };
