@@ -50,7 +50,7 @@ pub fn wait_child_timeout(child: &mut Child, timeout: Duration) -> Option<ExitSt
 
 /// A byte buffer filled by a background thread reading a pipe (stdout/stderr of a child).
 #[derive(Clone, Default)]
-pub struct Capture(Arc<Mutex<Vec<u8>>>);
+pub struct Capture(Arc<Mutex<(Vec<u8>, bool)>>);
 
 impl Capture {
     /// Starts a thread that appends everything read from `r` until EOF.
@@ -62,14 +62,20 @@ impl Capture {
             loop {
                 match r.read(&mut chunk) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => buf.lock().unwrap().extend_from_slice(&chunk[..n]),
+                    Ok(n) => buf.lock().unwrap().0.extend_from_slice(&chunk[..n]),
                 }
             }
+            buf.lock().unwrap().1 = true;
         });
         c
     }
+    /// Waits until the writer side is closed (all of it read), at most `limit`. A loaded
+    /// machine may take a while to schedule the reading thread after the process exits.
+    pub fn wait_eof(&self, limit: Duration) -> bool {
+        wait_until(limit, || self.0.lock().unwrap().1)
+    }
     pub fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().unwrap().0.clone()
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes()).into_owned()
@@ -102,8 +108,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Finished {
         let _ = child.kill();
         let _ = child.wait();
     }
-    // Give the capture threads a moment to drain what is left in the pipes.
-    thread::sleep(Duration::from_millis(20));
+    // Read what is left in the pipes. A daemon the command started may hold them open:
+    // then give up after a moment (its output is not the command's).
+    let drain = Duration::from_secs(if status.is_some() { 5 } else { 1 });
+    out.wait_eof(drain);
+    err.wait_eof(drain);
     Finished {
         status,
         stdout: out.text(),
