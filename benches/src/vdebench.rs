@@ -16,6 +16,7 @@ pub type Sample = BTreeMap<String, f64>;
 /// The kit directory may be read-only (it is in CI), so nothing is written there.
 pub fn build(kit: &Path, out_dir: &Path) -> Result<PathBuf, String> {
     build_kit_tool(kit, out_dir, "vdebench", &["-lvdeplug"])
+        .map_err(|e| format!("{e}\n(is libvdeplug-dev installed?)"))
 }
 
 /// Compile `KIT/NAME.c` (with `libs`) into `out_dir/NAME` unless the binary is newer.
@@ -49,12 +50,7 @@ pub fn build_kit_tool(
     if !out.status.success() {
         let _ = std::fs::remove_file(&tmp);
         return Err(format!(
-            "building {name} failed{}:\n{}",
-            if libs.is_empty() {
-                ""
-            } else {
-                " (is libvdeplug-dev installed?)"
-            },
+            "building {name} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
