@@ -1,0 +1,39 @@
+//! Impairments: delay, jitter, loss, duplication, corruption, reordering and
+//! a rate limit on the frames of one port and direction, set with `tc
+//! netem`'s words ([`Settings`]) and applied by an [`ImpairQueue`].
+//!
+//! Like the fabric this is a pure state machine: no sockets, no clock, no
+//! threads. Time is passed in and randomness comes from a seeded generator
+//! the queue owns, so a test (or a lab with `seed N`) sees the same frames
+//! lost and delayed on every run.
+//!
+//! # How the event loop drives it
+//!
+//! The loop keeps an `Option<ImpairQueue>` per port and direction (`in`: what
+//! enters the switch from the port, before the fabric; `out`: what leaves
+//! through it, after the fabric and its tag changes). `None` is the default
+//! and costs nothing: frames take the usual path. Otherwise:
+//!
+//! 1. a frame crossing that port and direction is handed over with
+//!    `queue.push(frame, now)` instead of being forwarded (or sent);
+//! 2. after a batch, the loop calls `queue.pop_due(now, &mut out)` and
+//!    forwards (or sends) what comes out, then arms one timer at the earliest
+//!    `queue.next_deadline()` over all queues (the poll timeout);
+//! 3. when the timer fires it calls `pop_due` again on the queues whose
+//!    deadline has passed, and re-arms.
+//!
+//! No thread per port and no busy waiting: the queue says when it next has
+//! work. A queue is bounded by `limit` frames; what does not fit is dropped
+//! and counted in [`Counters::overflow`].
+//!
+//! `port/impair N DIR off` ([`Settings::is_passthrough`]) ends with
+//! `queue.flush(&mut out)`, sending what was held, and dropping the queue.
+//! New settings on a live queue go through [`ImpairQueue::reconfigure`], which
+//! keeps the frames held.
+
+pub mod rng;
+pub mod settings;
+pub mod units;
+
+pub use settings::{Chance, Delay, ParseError, Rate, Settings, DEFAULT_LIMIT, MAX_LIMIT};
+pub use units::Percent;
