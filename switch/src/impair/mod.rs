@@ -31,9 +31,14 @@
 //! New settings on a live queue go through [`ImpairQueue::reconfigure`], which
 //! keeps the frames held.
 
+pub mod queue;
 pub mod rng;
 pub mod settings;
 pub mod units;
 
+pub use queue::{Counters, ImpairQueue};
 pub use settings::{Chance, Delay, ParseError, Rate, Settings, DEFAULT_LIMIT, MAX_LIMIT};
 pub use units::Percent;
+
+#[cfg(test)]
+mod tests;
