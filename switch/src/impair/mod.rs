@@ -41,4 +41,6 @@ pub use settings::{Chance, Delay, ParseError, Rate, Settings, DEFAULT_LIMIT, MAX
 pub use units::Percent;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
