@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Any subset, in any order, each word at most once; units as in
-//! [`units`](super::units). A zero value (`loss 0%`, `delay 0`) means "not
+//! [`units`]. A zero value (`loss 0%`, `delay 0`) means "not
 //! set", so a full line can be repeated with one value zeroed. `reorder`
 //! needs a delay, as in tc 6.1, because a reordered frame is one that skips
 //! the delay. netem's other words (`distribution`, `gap`, `slot`, `ecn`, the
