@@ -9,6 +9,8 @@
 //!   reply.
 //! * [`ethernet`]: Ethernet II / 802.1Q frames and VLAN tag insertion and removal.
 //! * [`mac`]: MAC addresses, printed and parsed the way the switch does.
+//! * [`stream`]: frames on a byte stream behind a length header, as QEMU's `-netdev stream` (4
+//!   bytes) and vdeplug4's `vde_plug` (2 bytes) send them; an incremental decoder and an encoder.
 //!
 //! The control protocol uses the host byte order of the machines involved, which is
 //! little-endian on every supported target; Ethernet fields are big-endian as usual.
@@ -18,6 +20,7 @@ pub mod ethernet;
 pub mod mac;
 pub mod request;
 pub mod sockaddr;
+pub mod stream;
 
 pub use error::ProtocolError;
 pub use ethernet::{
