@@ -11,6 +11,8 @@
 //! * [`mac`]: MAC addresses, printed and parsed the way the switch does.
 //! * [`stream`]: frames on a byte stream behind a length header, as QEMU's `-netdev stream` (4
 //!   bytes) and vdeplug4's `vde_plug` (2 bytes) send them; an incremental decoder and an encoder.
+//! * [`vxlan`]: the RFC 7348 header in front of a frame in a UDP datagram, and the choice of the
+//!   UDP source port.
 //!
 //! The control protocol uses the host byte order of the machines involved, which is
 //! little-endian on every supported target; Ethernet fields are big-endian as usual.
@@ -21,6 +23,7 @@ pub mod mac;
 pub mod request;
 pub mod sockaddr;
 pub mod stream;
+pub mod vxlan;
 
 pub use error::ProtocolError;
 pub use ethernet::{

@@ -1,4 +1,4 @@
-//! The checks of the stream fuzz target (`fuzz/checks/`), run as property
+//! The checks of the stream, VXLAN and capture fuzz targets (`fuzz/checks/`), run as property
 //! tests on random and on mostly-valid inputs, so `cargo test` covers them without nightly.
 
 use proptest::prelude::*;
@@ -6,6 +6,8 @@ use vde_protocol::stream::Framing;
 
 #[path = "../../fuzz/checks/stream.rs"]
 mod stream;
+#[path = "../../fuzz/checks/vxlan.rs"]
+mod vxlan;
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(any::<u8>(), 0..max)
@@ -44,6 +46,26 @@ fn stream_input() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// A fuzz input for `vxlan::check`: a valid packet with maybe one corrupted byte.
+fn vxlan_input() -> impl Strategy<Value = Vec<u8>> {
+    (
+        0u32..=0xff_ffff,
+        bytes(100),
+        proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+    )
+        .prop_map(|(vni, payload, corrupt)| {
+            let mut data =
+                vde_protocol::vxlan::header(vde_protocol::vxlan::Vni::new(vni).unwrap()).to_vec();
+            data.extend_from_slice(&[0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00]);
+            data.extend_from_slice(&payload);
+            if let Some((at, v)) = corrupt {
+                let i = at.index(data.len());
+                data[i] = v;
+            }
+            data
+        })
+}
+
 proptest! {
     #[test]
     fn stream_random(data in bytes(600)) {
@@ -53,5 +75,15 @@ proptest! {
     #[test]
     fn stream_mostly_valid(data in stream_input()) {
         stream::check(&data);
+    }
+
+    #[test]
+    fn vxlan_random(data in bytes(64)) {
+        vxlan::check(&data);
+    }
+
+    #[test]
+    fn vxlan_mostly_valid(data in vxlan_input()) {
+        vxlan::check(&data);
     }
 }
