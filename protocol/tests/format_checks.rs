@@ -4,6 +4,8 @@
 use proptest::prelude::*;
 use vde_protocol::stream::Framing;
 
+#[path = "../../fuzz/checks/capture.rs"]
+mod capture;
 #[path = "../../fuzz/checks/stream.rs"]
 mod stream;
 #[path = "../../fuzz/checks/vxlan.rs"]
@@ -85,5 +87,11 @@ proptest! {
     #[test]
     fn vxlan_mostly_valid(data in vxlan_input()) {
         vxlan::check(&data);
+    }
+
+    /// Also writes and reads back a valid file made of the same bytes.
+    #[test]
+    fn capture_random(data in bytes(400)) {
+        capture::check(&data);
     }
 }
