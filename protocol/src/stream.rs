@@ -5,11 +5,11 @@
 //!
 //! | [`Framing`] | who | header | longest frame the peer accepts | zero length at the peer | longer at the peer |
 //! |---|---|---|---|---|---|
-//! | [`Qemu`](Framing::Qemu) | QEMU `-netdev stream` and `-netdev socket`, passt, socket_vmnet | `u32` | 69632 bytes (QEMU's receive buffer, 64 KiB + 4 KiB) | delivered as an empty packet | connection closed when the bytes overflow its buffer |
+//! | [`Qemu`](Framing::Qemu) | QEMU `-netdev stream` and `-netdev socket`, passt, socket_vmnet | `u32` | 69632 bytes (QEMU's receive buffer, 64 KiB + 4 KiB) | passed on as an empty packet, after which QEMU 7.2 stops reading that connection | connection closed when the bytes overflow its buffer |
 //! | [`VdeStream`](Framing::VdeStream) | vdeplug4's `vde_plug` on stdin/stdout, `dpipe` cables | `u16` | 9236 bytes (`VDE_ETHBUFSIZE` + 2) | skipped | error reported, rest of that read dropped: out of step |
 //!
-//! Neither peer ever sends a zero length (QEMU sends what its NIC emits, `vde_plug` only frames
-//! of at least 14 bytes), and a length beyond what the receiver accepts means the peer is
+//! Neither peer sends a zero length on its own (QEMU sends what its NIC emits, `vde_plug` only
+//! frames of at least 14 bytes), and a length beyond what the receiver accepts means the peer is
 //! misconfigured or the stream is out of step. [`Decoder`] therefore refuses both with a
 //! [`StreamError`] that names the problem; the caller closes that peer. It is fed whatever a
 //! `read` returned (half a header, half a frame, many frames) and hands frames out without
@@ -17,6 +17,9 @@
 //!
 //! Sending is [`Framing::encode`] (header and frame appended to a buffer, for one write of many
 //! frames) or [`Framing::header`] (the header alone, to write beside the frame with `writev`).
+//!
+//! `protocol/tests/qemu_stream.rs` and `protocol/tests/vde_plug.rs` run both framings through
+//! the real QEMU and `vde_plug`, including QEMU's limit.
 //!
 //! `vde_plug` (vdeplug4 4.0.1) cannot reassemble a length header split between two of its
 //! reads: it then loses step and reports length errors. It reads at most 9234 bytes at a time,
