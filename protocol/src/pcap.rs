@@ -144,8 +144,9 @@ pub enum CaptureError {
         supported: &'static str,
     },
 
-    /// A record or packet block claims more captured bytes than any capture holds.
-    #[error("packet at byte {offset} claims {len} captured bytes, more than the {max} a capture holds: the file is corrupt")]
+    /// A record claims more captured bytes than libpcap accepts ([`MAX_SNAPLEN`]), or a packet
+    /// block more than its block holds.
+    #[error("packet at byte {offset} claims {len} captured bytes, more than the {max} possible there: the file is corrupt")]
     CaptureTooLong {
         /// Where its header starts.
         offset: usize,
@@ -384,13 +385,14 @@ impl<'a> PacketRecord<'a> {
         header: &FileHeaderRepr,
         offset: usize,
     ) -> Result<(PacketRecord<'a>, usize), CaptureError> {
+        let truncated = |what, need| CaptureError::Truncated {
+            what,
+            offset,
+            have: bytes.len(),
+            need,
+        };
         if bytes.len() < RECORD_HEADER_LEN {
-            return Err(CaptureError::Truncated {
-                what: "pcap record header",
-                offset,
-                have: bytes.len(),
-                need: RECORD_HEADER_LEN,
-            });
+            return Err(truncated("pcap record header", RECORD_HEADER_LEN));
         }
         let o = header.byte_order;
         let secs = o.u32(&bytes[field::TS_SEC]);
@@ -420,12 +422,7 @@ impl<'a> PacketRecord<'a> {
         }
         let end = RECORD_HEADER_LEN + incl_len as usize;
         if bytes.len() < end {
-            return Err(CaptureError::Truncated {
-                what: "pcap record",
-                offset,
-                have: bytes.len(),
-                need: end,
-            });
+            return Err(truncated("pcap record", end));
         }
         let nanos = if header.nanos { frac } else { frac * 1000 };
         let record = PacketRecord {

@@ -197,26 +197,27 @@ fn our_files_are_valid_for_our_reader() {
     }
 }
 
-/// Host order (what the writers use) from a file and from stdin; the other order too, since
-/// the format lets writers pick and tcpdump reads both.
+/// tcpdump lists the frames of a file made by `write`: in host order (what the writers use)
+/// from a file and from stdin, and in the other order too, since the formats let writers pick.
+fn tcpdump_reads(format: &str, write: fn(ByteOrder) -> Vec<u8>) {
+    let bytes = write(ByteOrder::NATIVE);
+    let file = TempFile::new(&format!("frames.{format}"), &bytes);
+    let path = file.0.to_str().unwrap();
+    assert_lists_frames(&format!("{format} file"), &tcpdump(path, None));
+    assert_lists_frames(&format!("{format} on stdin"), &tcpdump("-", Some(&bytes)));
+    let swapped = write(swapped());
+    let what = format!("{format} in swapped order");
+    assert_lists_frames(&what, &tcpdump("-", Some(&swapped)));
+}
+
 #[test]
 fn tcpdump_reads_pcap_file_and_stdin() {
-    let bytes = pcap_file(ByteOrder::NATIVE);
-    let file = TempFile::new("frames.pcap", &bytes);
-    assert_lists_frames("pcap file", &tcpdump(file.0.to_str().unwrap(), None));
-    assert_lists_frames("pcap on stdin", &tcpdump("-", Some(&bytes)));
-    let swapped = pcap_file(swapped());
-    assert_lists_frames("pcap in swapped order", &tcpdump("-", Some(&swapped)));
+    tcpdump_reads("pcap", pcap_file);
 }
 
 #[test]
 fn tcpdump_reads_pcapng_file_and_stdin() {
-    let bytes = pcapng_file(ByteOrder::NATIVE);
-    let file = TempFile::new("frames.pcapng", &bytes);
-    assert_lists_frames("pcapng file", &tcpdump(file.0.to_str().unwrap(), None));
-    assert_lists_frames("pcapng on stdin", &tcpdump("-", Some(&bytes)));
-    let swapped = pcapng_file(swapped());
-    assert_lists_frames("pcapng in swapped order", &tcpdump("-", Some(&swapped)));
+    tcpdump_reads("pcapng", pcapng_file);
 }
 
 fn swapped() -> ByteOrder {
