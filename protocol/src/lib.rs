@@ -9,6 +9,12 @@
 //!   reply.
 //! * [`ethernet`]: Ethernet II / 802.1Q frames and VLAN tag insertion and removal.
 //! * [`mac`]: MAC addresses, printed and parsed the way the switch does.
+//! * [`pcap`] and [`pcapng`]: capture files as tcpdump and Wireshark read them, written piece by
+//!   piece into buffers and read back with checks.
+//! * [`stream`]: frames on a byte stream behind a length header, as QEMU's `-netdev stream` (4
+//!   bytes) and vdeplug4's `vde_plug` (2 bytes) send them; an incremental decoder and an encoder.
+//! * [`vxlan`]: the RFC 7348 header in front of a frame in a UDP datagram, and the choice of the
+//!   UDP source port.
 //!
 //! The control protocol uses the host byte order of the machines involved, which is
 //! little-endian on every supported target; Ethernet fields are big-endian as usual.
@@ -16,8 +22,12 @@
 pub mod error;
 pub mod ethernet;
 pub mod mac;
+pub mod pcap;
+pub mod pcapng;
 pub mod request;
 pub mod sockaddr;
+pub mod stream;
+pub mod vxlan;
 
 pub use error::ProtocolError;
 pub use ethernet::{
