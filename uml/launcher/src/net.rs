@@ -208,7 +208,7 @@ pub fn is_mac(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::launcher::args::{parse_word, Word};
+    use crate::args::{parse_word, Word};
 
     const LEGACY: Transports = Transports {
         daemon: true,

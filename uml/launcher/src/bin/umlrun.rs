@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use uml::launcher::guest::{self, Launch, Outcome, PidTarget};
-use uml::launcher::hostfix::{self, Decision, HostCpu};
-use uml::launcher::mconsole::{Mconsole, Notifier};
-use uml::launcher::plan::{self, Console, Options};
-use uml::launcher::{checks, exit, registry, LaunchError};
+use uml_launcher::guest::{self, Launch, Outcome, PidTarget};
+use uml_launcher::hostfix::{self, Decision, HostCpu};
+use uml_launcher::mconsole::{Mconsole, Notifier};
+use uml_launcher::plan::{self, Console, Options};
+use uml_launcher::{checks, exit, registry, LaunchError};
 
 const AFTER_HELP: &str = "\
 Kernel arguments are passed verbatim, so a course command line works with `linux` replaced by

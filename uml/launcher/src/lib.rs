@@ -76,7 +76,7 @@ pub enum LaunchError {
         source: io::Error,
     },
     #[error(transparent)]
-    Cow(#[from] crate::cow::CowError),
+    Cow(#[from] uml_cow::CowError),
     #[error("mconsole {}: {what}", socket.display())]
     Mconsole { socket: PathBuf, what: String },
     #[error("cannot prepare the seccomp filter: {0}")]

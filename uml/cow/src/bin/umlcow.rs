@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use uml::cow::io::DataMap;
-use uml::cow::ops::{self, TINY_DISK};
-use uml::cow::{
+use uml_cow::io::DataMap;
+use uml_cow::ops::{self, TINY_DISK};
+use uml_cow::{
     BackingInfo, Bitmap, Class, CommitOptions, CowError, CowFile, CreateOptions, LockHolder,
     LockKind, MergeOptions, MtimePolicy, Version,
 };
@@ -588,7 +588,7 @@ fn inspect(cow_path: &Path, backing: Option<&Path>) -> Result<Inspection, CowErr
     let cow_lock = cow.lock_holder(LockKind::Write).ok().flatten();
     let backing_lock = info.as_ref().ok().and_then(|i| {
         std::fs::File::open(&i.path).ok().and_then(|f| {
-            uml::cow::sys::probe_lock(&f, LockKind::Write)
+            uml_cow::sys::probe_lock(&f, LockKind::Write)
                 .ok()
                 .flatten()
         })
@@ -786,7 +786,7 @@ fn check(cow_path: &Path, backing: Option<&Path>, strict: bool, quiet: bool) -> 
     if let Some(holder) = i.cow_lock {
         let e = CowError::Locked {
             path: cow_path.to_path_buf(),
-            role: uml::cow::Role::Cow,
+            role: uml_cow::Role::Cow,
             holder,
         };
         eprintln!("{}", e.report("umlcow"));

@@ -1,14 +1,14 @@
 //! Benchmark helper: marks a share of a COW file's sectors dirty and gives them data, as a guest
 //! writing to its disk would.
 //!
-//! `cargo run --release -p uml --example cow_dirty -- COW PERCENT [RUN_SECTORS [SEED]]`
+//! `cargo run --release -p uml-cow --example cow_dirty -- COW PERCENT [RUN_SECTORS [SEED]]`
 //!
 //! Dirty sectors come in runs of RUN_SECTORS (default 8, one 4 KiB block) at random places
 //! aligned to the run length, until PERCENT of all sectors are dirty.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
-use uml::cow::CowFile;
+use uml_cow::CowFile;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

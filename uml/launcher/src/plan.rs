@@ -441,7 +441,7 @@ pub fn make_files(actions: &[Action]) -> Result<()> {
     for a in actions {
         match a {
             Action::CreateCow { cow, backing } => {
-                crate::cow::create(cow, backing, &Default::default())?;
+                uml_cow::create(cow, backing, &Default::default())?;
             }
             Action::MkfsExt4 { image, size } => {
                 let mkfs = super::kernel::which("mkfs.ext4")

@@ -11,7 +11,7 @@
 use super::args::{Arg, Ubd, Word};
 use super::net::{self, Endpoint, ETH_TRANSPORTS, VEC_TRANSPORTS};
 use super::Problem;
-use crate::cow::{self, CowError, CowFile, HeaderError, LockKind};
+use uml_cow::{self as cow, CowError, CowFile, HeaderError, LockKind};
 use std::collections::HashMap;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -988,7 +988,7 @@ pub fn check_plain_path(option: &str, p: &Path) -> Result<(), Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::launcher::args::parse_all;
+    use crate::args::parse_all;
 
     fn problems(words: &[&str]) -> Vec<Problem> {
         check_words(&parse_all(words)).0
@@ -1140,7 +1140,7 @@ mod tests {
         let odd = t.path().join("my,disk.img");
         std::fs::write(&odd, vec![0u8; 1 << 16]).unwrap();
         let w = format!("ubd0={}", odd.display());
-        let a = crate::launcher::args::Arg::parse(&w);
+        let a = crate::args::Arg::parse(&w);
         let Word::Ubd(u) = &a.word else { panic!() };
         let p = check_disk(&a, u).unwrap_err();
         assert!(p[0].what.contains("contains `,`"), "{:?}", p);
@@ -1176,7 +1176,7 @@ mod tests {
         let img = d.join("rootfs.img");
         std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
         let parse = |w: String| {
-            let a = crate::launcher::args::Arg::parse(&w);
+            let a = crate::args::Arg::parse(&w);
             let Word::Ubd(u) = a.word.clone() else {
                 panic!()
             };
@@ -1201,7 +1201,7 @@ mod tests {
         let p = check_disk(&a, &u).unwrap_err();
         assert!(p[0].what.contains("does not exist"), "{p:?}");
         // Existing, valid COW.
-        crate::cow::create(&cowp, &img, &Default::default()).unwrap();
+        uml_cow::create(&cowp, &img, &Default::default()).unwrap();
         let (a, u) = parse(format!("ubd0={},{}", cowp.display(), img.display()));
         assert_eq!(check_disk(&a, &u).unwrap(), DiskAction::None);
         let (a, u) = parse(format!("ubd0={}", cowp.display()));

@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use uml::cow::{create, CreateOptions};
+use uml_cow::{create, CreateOptions};
 
 const USAGE: &str = "uml_mkcow usage: \n\tuml_mkcow [-f] <COW file> <backing file>\n\t-f forces overwrite of an existing COW file\n";
 

@@ -12,7 +12,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use uml::cow::{commit, merge, CommitOptions, MergeOptions};
+use uml_cow::{commit, merge, CommitOptions, MergeOptions};
 
 const USAGE: &str = "uml_moo usage:
 \tuml_moo [ -b <actual backing file> ] <COW file> <new backing file>
@@ -69,7 +69,7 @@ fn run(args: Vec<OsString>) -> i32 {
             return usage();
         }
     }
-    let slow = uml::cow::ops::test_step_delay();
+    let slow = uml_cow::ops::test_step_delay();
     let mut progress = |_: u64, _: u64| {
         if let Some(d) = slow {
             std::thread::sleep(d);
