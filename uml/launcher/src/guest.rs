@@ -11,11 +11,10 @@
 //!
 //! Without a reachable mconsole, steps 1-3 are replaced by SIGTERM.
 
-use super::checks::pid_alive;
 use super::exit;
 use super::hostfix::XstateFilter;
 use super::mconsole::{Mconsole, Notice, Notifier};
-use super::registry::is_zombie;
+use super::process::{is_zombie, pid_alive};
 use super::{LaunchError, Result};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};

@@ -24,6 +24,7 @@
 //! * [`mconsole`]: the management console protocol and the notify socket.
 //! * [`guest`]: running a guest, stopping it, and what its end means.
 //! * [`registry`]: guests in a `uml_dir` (`--list`, `--stop`).
+//! * [`process`]: processes known by their pid.
 
 pub mod args;
 pub mod checks;
@@ -33,6 +34,7 @@ pub mod kernel;
 pub mod mconsole;
 pub mod net;
 pub mod plan;
+pub mod process;
 pub mod registry;
 
 use std::io;

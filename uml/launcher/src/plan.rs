@@ -7,6 +7,7 @@ use super::checks::{self, DiskAction};
 use super::hostfix::{self, Decision, HostCpu, XstateFilter};
 use super::kernel::Kernel;
 use super::net::{self, Mapping, NetSpec};
+use super::registry;
 use super::{LaunchError, Problem, Result};
 use std::path::{Path, PathBuf};
 
@@ -362,7 +363,7 @@ pub fn prepare(opts: &Options, host: &HostCpu) -> Result<Plan> {
             _ => {}
         }
     }
-    let uml_dir = checks::uml_dir(args::value_of(&all, "uml_dir"));
+    let uml_dir = registry::uml_dir(args::value_of(&all, "uml_dir"));
     if let Some(u) = &umid {
         if let Err(p) = checks::check_umid(u, &uml_dir) {
             problems.push(p);

@@ -1,7 +1,7 @@
-//! Guests in a `uml_dir`: every kernel (started by umlrun or not) keeps `<uml_dir>/<umid>/pid` and
-//! `<uml_dir>/<umid>/mconsole` while it runs.
+//! Guests in a `uml_dir`: where that directory is, and what it holds. Every kernel (started by
+//! umlrun or not) keeps `<uml_dir>/<umid>/pid` and `<uml_dir>/<umid>/mconsole` while it runs.
 
-use super::checks::pid_alive;
+use super::process::{is_zombie, pid_alive};
 use super::{LaunchError, Result};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -41,15 +41,27 @@ impl Entry {
     }
 }
 
-/// True if `pid` is a zombie (exited, not yet reaped).
-pub fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
+/// The uml_dir the kernel will use (`uml_dir=` or `~/.uml`), with `~` expanded.
+pub fn uml_dir(arg: Option<&str>) -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    match arg {
+        Some(d) if d.starts_with('~') => {
+            let rest = d.trim_start_matches('~').trim_start_matches('/');
+            home.unwrap_or_else(|| PathBuf::from("/")).join(rest)
+        }
+        Some(d) => PathBuf::from(d),
+        None => home.unwrap_or_else(|| PathBuf::from("/")).join(".uml"),
+    }
+}
+
+/// The pid recorded in `<uml_dir>/<umid>/pid`, if that process is alive.
+pub fn running_pid(dir: &Path, umid: &str) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dir.join(umid).join("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    pid_alive(pid).then_some(pid)
 }
 
 /// All guests recorded in `uml_dir`, sorted by umid.

@@ -587,11 +587,9 @@ fn inspect(cow_path: &Path, backing: Option<&Path>) -> Result<Inspection, CowErr
     };
     let cow_lock = cow.lock_holder(LockKind::Write).ok().flatten();
     let backing_lock = info.as_ref().ok().and_then(|i| {
-        std::fs::File::open(&i.path).ok().and_then(|f| {
-            uml_cow::sys::probe_lock(&f, LockKind::Write)
-                .ok()
-                .flatten()
-        })
+        std::fs::File::open(&i.path)
+            .ok()
+            .and_then(|f| uml_cow::sys::probe_lock(&f, LockKind::Write).ok().flatten())
     });
     Ok(Inspection {
         cow,

@@ -9,7 +9,7 @@ use uml_launcher::guest::{self, Launch, Outcome, PidTarget};
 use uml_launcher::hostfix::{self, Decision, HostCpu};
 use uml_launcher::mconsole::{Mconsole, Notifier};
 use uml_launcher::plan::{self, Console, Options};
-use uml_launcher::{checks, exit, registry, LaunchError};
+use uml_launcher::{exit, registry, LaunchError};
 
 const AFTER_HELP: &str = "\
 Kernel arguments are passed verbatim, so a course command line works with `linux` replaced by
@@ -171,7 +171,9 @@ fn shell_quote(w: &str) -> String {
 }
 
 fn uml_dir(cli: &Cli) -> PathBuf {
-    cli.uml_dir.clone().unwrap_or_else(|| checks::uml_dir(None))
+    cli.uml_dir
+        .clone()
+        .unwrap_or_else(|| registry::uml_dir(None))
 }
 
 fn list(cli: &Cli) -> u8 {
