@@ -12,6 +12,7 @@
 //! * [`file`]: an open COW file.
 //! * [`backing`]: the backing file's path, live size and mtime, and the validity rule.
 //! * [`ops`]: create, merge, commit (merge into the backing), rebase, convert, siblings.
+//! * [`inspect`]: everything `umlcow info` and `umlcow check` report about a COW file.
 //! * [`io`]: hole-aware copying and files that appear under their name only when complete.
 //! * [`sys`]: OFD locks (they conflict with the POSIX locks UML kernels take), `SEEK_DATA`,
 //!   `copy_file_range` and friends.
@@ -21,6 +22,7 @@ pub mod bitmap;
 pub mod error;
 pub mod file;
 pub mod header;
+pub mod inspect;
 pub mod io;
 pub mod ops;
 pub mod sys;
@@ -30,8 +32,9 @@ pub use bitmap::{Bitmap, Run};
 pub use error::{Class, CowError, Role};
 pub use file::CowFile;
 pub use header::{Geometry, Header, HeaderError, Version};
+pub use inspect::{inspect, Inspection};
 pub use ops::{
-    commit, convert, create, find_siblings, merge, rebase, CommitOptions, CreateOptions,
-    MergeOptions, MergeReport, MtimePolicy,
+    commit, convert, create, find_siblings, merge, preview_commit, rebase, CommitOptions,
+    CommitPreview, CreateOptions, MergeOptions, MergeReport, MtimePolicy,
 };
 pub use sys::{LockHolder, LockKind};

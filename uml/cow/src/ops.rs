@@ -286,6 +286,49 @@ pub fn commit(cow_path: &Path, opts: &CommitOptions, progress: Progress) -> Resu
     })
 }
 
+/// What [`commit`] would do, found without writing or locking anything.
+#[derive(Clone, Debug)]
+pub struct CommitPreview {
+    /// The backing file the commit would write (already checked against the header).
+    pub backing: BackingInfo,
+    pub dirty_sectors: u64,
+    /// Other COW files over the same backing file: the commit makes them unusable.
+    pub siblings: Vec<Sibling>,
+}
+
+/// Makes the checks of [`commit`] that need no lock, then looks for other COW files over the
+/// same backing file in `search`, or, if it is empty, in the directories of the COW file and of
+/// the backing file.
+pub fn preview_commit(
+    cow_path: &Path,
+    backing: Option<&Path>,
+    search: &[PathBuf],
+) -> Result<CommitPreview> {
+    let cow = CowFile::open(cow_path, false)?;
+    let bitmap = cow.read_bitmap()?;
+    let info = cow.inspect_backing(backing)?;
+    info.validate(cow_path, &cow.header)?;
+    let dirs = if search.is_empty() {
+        [cow_path, &info.path].map(parent_or_dot).to_vec()
+    } else {
+        search.to_vec()
+    };
+    let siblings = find_siblings(&info, cow_path, &dirs);
+    Ok(CommitPreview {
+        backing: info,
+        dirty_sectors: bitmap.dirty_count(),
+        siblings,
+    })
+}
+
+/// The directory `p` is in (`.` for a bare name).
+fn parent_or_dot(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// `abs` as the bytes of a header's path field; refused, with `hint`, when it does not fit.
 fn header_path(abs: &Path, hint: &str) -> Result<Vec<u8>> {
     let bytes = abs.as_os_str().as_bytes().to_vec();

@@ -7,11 +7,10 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use uml_cow::io::DataMap;
-use uml_cow::ops::{self, TINY_DISK};
+use uml_cow::ops;
 use uml_cow::{
-    BackingInfo, Bitmap, Class, CommitOptions, CowError, CowFile, CreateOptions, LockHolder,
-    LockKind, MergeOptions, MtimePolicy, Version,
+    Class, CommitOptions, CommitPreview, CowError, CreateOptions, LockHolder, MergeOptions,
+    MtimePolicy,
 };
 
 #[derive(Parser)]
@@ -376,14 +375,11 @@ fn commit(
         durable,
     } = flags;
     // Look before touching anything: the same checks the commit makes, then the siblings.
-    let cow = CowFile::open(cow_path, false)?;
-    let bitmap = cow.read_bitmap()?;
-    let info = cow.inspect_backing(backing.as_deref())?;
-    info.validate(cow_path, &cow.header)?;
-    let mut dirs = search;
-    search_default(&mut dirs, cow_path, &info.path);
-    let siblings = ops::find_siblings(&info, cow_path, &dirs);
-    let dirty = bitmap.dirty_count();
+    let CommitPreview {
+        backing: info,
+        dirty_sectors: dirty,
+        siblings,
+    } = ops::preview_commit(cow_path, backing.as_deref(), &search)?;
     if dry_run || !siblings.is_empty() {
         let list: Vec<String> = siblings
             .iter()
@@ -426,7 +422,6 @@ fn commit(
             ));
         }
     }
-    drop(cow);
     let mut bar = Bar::new(quiet, "committing");
     let r = ops::commit(
         cow_path,
@@ -475,150 +470,6 @@ fn commit(
     Ok(())
 }
 
-/// Adds the directories of the COW file and of the backing file to `dirs` if none were given.
-fn search_default(dirs: &mut Vec<PathBuf>, cow: &Path, backing: &Path) {
-    if !dirs.is_empty() {
-        return;
-    }
-    for p in [cow, backing] {
-        dirs.push(match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        });
-    }
-}
-
-/// Everything `info` and `check` look at.
-struct Inspection {
-    cow: CowFile,
-    bitmap: Result<Bitmap, CowError>,
-    allocated: u64,
-    dirty_bytes: u64,
-    dirty_runs: u64,
-    dirty_hole_bytes: u64,
-    backing: Result<BackingInfo, CowError>,
-    validity: Result<(), CowError>,
-    cow_lock: Option<LockHolder>,
-    backing_lock: Option<LockHolder>,
-    warnings: Vec<String>,
-}
-
-fn inspect(cow_path: &Path, backing: Option<&Path>) -> Result<Inspection, CowError> {
-    use std::os::unix::fs::MetadataExt;
-    let cow = CowFile::open(cow_path, false)?;
-    let h = &cow.header;
-    let g = cow.geometry;
-    let allocated = cow.file.metadata().map(|m| m.blocks() * 512).unwrap_or(0);
-    let bitmap = cow.read_bitmap();
-    let (mut dirty_bytes, mut dirty_runs, mut dirty_hole_bytes) = (0, 0, 0);
-    let mut warnings = Vec::new();
-    if let Ok(b) = &bitmap {
-        let mut map = DataMap::eager(&cow.file, cow.len).ok();
-        for r in b.dirty_runs() {
-            let a = r.start * g.sector_size;
-            let e = (r.end() * g.sector_size).min(g.size);
-            dirty_runs += 1;
-            dirty_bytes += e - a;
-            if let Some(m) = &mut map {
-                let mut data = 0;
-                let _ = m.data_in(g.data_offset + a, g.data_offset + e, |s, t| {
-                    data += t - s;
-                    Ok(())
-                });
-                dirty_hole_bytes += (e - a) - data;
-            }
-        }
-        if b.stray_bits() > 0 {
-            warnings.push(format!(
-                "{} bit(s) set past the last sector (ignored)",
-                b.stray_bits()
-            ));
-        }
-    }
-    match h.version {
-        Version::V1 | Version::V2 | Version::V3Broken => warnings.push(format!(
-            "{} layout: never let the kernel rebase it (it would corrupt it); convert it with \
-             `umlcow convert {}`",
-            h.version,
-            cow_path.display()
-        )),
-        Version::V3 => {}
-    }
-    if matches!(h.version, Version::V1 | Version::V2) && g.sectors % 8 != 0 {
-        warnings.push(format!(
-            "the {} bitmap is one byte short (historical rounding); the last {} sector(s) have \
-             no bit of their own",
-            h.version,
-            g.sectors % 8
-        ));
-    }
-    if !h.alignment.is_power_of_two() || h.alignment < 512 {
-        warnings.push(format!(
-            "alignment {} is not a power of two of at least 512",
-            h.alignment
-        ));
-    }
-    if h.cow_format != 0 {
-        warnings.push(format!(
-            "cow_format is {} (only 0, the bitmap format, is defined; the kernel ignores it)",
-            h.cow_format
-        ));
-    }
-    if !h.backing_file.starts_with(b"/") {
-        warnings.push("the backing path is not absolute".into());
-    }
-    if cow.len < g.full_len() {
-        warnings.push(format!(
-            "the file is {} bytes, shorter than the {} its geometry implies (reads as zeros)",
-            cow.len,
-            g.full_len()
-        ));
-    }
-    if h.size <= TINY_DISK {
-        warnings.push(format!(
-            "a disk of {} bytes (32 KiB or less) hangs UML on its first write",
-            h.size
-        ));
-    }
-    let info = cow.inspect_backing(backing);
-    let validity = match &info {
-        Ok(i) => i.validate(cow_path, h),
-        Err(_) => Ok(()),
-    };
-    let cow_lock = cow.lock_holder(LockKind::Write).ok().flatten();
-    let backing_lock = info.as_ref().ok().and_then(|i| {
-        std::fs::File::open(&i.path)
-            .ok()
-            .and_then(|f| uml_cow::sys::probe_lock(&f, LockKind::Write).ok().flatten())
-    });
-    Ok(Inspection {
-        cow,
-        bitmap,
-        allocated,
-        dirty_bytes,
-        dirty_runs,
-        dirty_hole_bytes,
-        backing: info,
-        validity,
-        cow_lock,
-        backing_lock,
-        warnings,
-    })
-}
-
-impl Inspection {
-    /// The first problem, in the order the kernel would hit them.
-    fn problem(&self) -> Option<&CowError> {
-        if let Err(e) = &self.bitmap {
-            return Some(e);
-        }
-        if let Err(e) = &self.backing {
-            return Some(e);
-        }
-        self.validity.as_ref().err()
-    }
-}
-
 fn lock_json(l: &Option<LockHolder>) -> Value {
     match l {
         None => Value::Null,
@@ -627,7 +478,7 @@ fn lock_json(l: &Option<LockHolder>) -> Value {
 }
 
 fn info(cow_path: &Path, backing: Option<&Path>, as_json: bool) -> Result<(), CowError> {
-    let i = inspect(cow_path, backing)?;
+    let i = uml_cow::inspect(cow_path, backing)?;
     let h = &i.cow.header;
     let g = &i.cow.geometry;
     let dirty = i.bitmap.as_ref().map(|b| b.dirty_count()).ok();
@@ -767,7 +618,7 @@ fn class_code(c: Class) -> u8 {
 }
 
 fn check(cow_path: &Path, backing: Option<&Path>, strict: bool, quiet: bool) -> ExitCode {
-    let i = match inspect(cow_path, backing) {
+    let i = match uml_cow::inspect(cow_path, backing) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("{}", e.report("umlcow"));
@@ -781,12 +632,7 @@ fn check(cow_path: &Path, backing: Option<&Path>, strict: bool, quiet: bool) -> 
         eprintln!("{}", e.report("umlcow"));
         return ExitCode::from(class_code(e.class()));
     }
-    if let Some(holder) = i.cow_lock {
-        let e = CowError::Locked {
-            path: cow_path.to_path_buf(),
-            role: uml_cow::Role::Cow,
-            holder,
-        };
+    if let Some(e) = i.cow_in_use() {
         eprintln!("{}", e.report("umlcow"));
         return ExitCode::from(class_code(Class::Locked));
     }
