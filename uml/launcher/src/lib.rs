@@ -11,7 +11,7 @@
 //!   under a seccomp filter and adds the glibc hwcaps tunable ([`hostfix`]).
 //!
 //! While the guest runs it listens on an `mconsole=notify:` socket, and on SIGINT, SIGTERM or
-//! SIGHUP stops the guest cleanly through the mconsole ([`mconsole`], [`guest`]): emergency sync,
+//! SIGHUP stops the guest cleanly through the mconsole ([`mconsole`], [`stop`]): emergency sync,
 //! emergency remount read-only, halt, then a kill after a timeout.
 //!
 //! Modules:
@@ -22,7 +22,8 @@
 //! * [`checks`]: the checks before boot.
 //! * [`plan`]: options + kernel words -> the final command line.
 //! * [`mconsole`]: the management console protocol and the notify socket.
-//! * [`guest`]: running a guest, stopping it, and what its end means.
+//! * [`guest`]: running a guest, and what its end means.
+//! * [`stop`]: the clean stop (mconsole sync, remount, halt; SIGTERM; SIGKILL).
 //! * [`registry`]: guests in a `uml_dir` (`--list`, `--stop`).
 //! * [`process`]: processes known by their pid.
 
@@ -36,6 +37,7 @@ pub mod net;
 pub mod plan;
 pub mod process;
 pub mod registry;
+pub mod stop;
 
 use std::io;
 use std::path::PathBuf;

@@ -5,10 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use uml_launcher::guest::{self, Launch, Outcome, PidTarget};
+use uml_launcher::guest::{self, Launch, Outcome};
 use uml_launcher::hostfix::{self, Decision, HostCpu};
 use uml_launcher::mconsole::{Mconsole, Notifier};
 use uml_launcher::plan::{self, Console, Options};
+use uml_launcher::stop::PidTarget;
 use uml_launcher::{exit, registry, LaunchError};
 
 const AFTER_HELP: &str = "\
@@ -227,7 +228,7 @@ fn stop(cli: &Cli, name: &str) -> u8 {
     let mc = Mconsole::new(&entry.socket).ok();
     let mut target = PidTarget(pid);
     let quiet = cli.quiet;
-    let r = guest::stop(
+    let r = uml_launcher::stop::stop(
         mc.as_ref(),
         &mut target,
         Duration::from_secs_f64(cli.stop_timeout),
