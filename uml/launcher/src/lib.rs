@@ -20,7 +20,9 @@
 //! * [`hostfix`]: the large-XSTATE (AMX) workaround: detection and the seccomp filter.
 //! * [`net`]: network words, friendly `--net` forms and the legacy-to-vector mapping.
 //! * [`checks`]: the checks before boot.
-//! * [`plan`]: options + kernel words -> the final command line.
+//! * [`options`]: umlrun's own options and the kernel words they become.
+//! * [`plan`]: options + kernel words -> the final command line, checked.
+//! * [`files`]: the files made before boot (COW files, empty ext4 images).
 //! * [`mconsole`]: the management console protocol and the notify socket.
 //! * [`guest`]: running a guest, and what its end means.
 //! * [`stop`]: the clean stop (mconsole sync, remount, halt; SIGTERM; SIGKILL).
@@ -29,11 +31,13 @@
 
 pub mod args;
 pub mod checks;
+pub mod files;
 pub mod guest;
 pub mod hostfix;
 pub mod kernel;
 pub mod mconsole;
 pub mod net;
+pub mod options;
 pub mod plan;
 pub mod process;
 pub mod registry;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use uml_launcher::guest::{self, Launch, Outcome};
 use uml_launcher::hostfix::{self, Decision, HostCpu};
 use uml_launcher::mconsole::{Mconsole, Notifier};
-use uml_launcher::plan::{self, Console, Options};
+use uml_launcher::options::{Console, Options};
 use uml_launcher::stop::PidTarget;
-use uml_launcher::{exit, registry, LaunchError};
+use uml_launcher::{exit, files, plan, registry, LaunchError};
 
 const AFTER_HELP: &str = "\
 Kernel arguments are passed verbatim, so a course command line works with `linux` replaced by
@@ -314,7 +314,7 @@ fn launch(cli: &Cli) -> Result<u8, LaunchError> {
         }
         return Ok(exit::HALTED as u8);
     }
-    plan::make_files(&plan.actions)?;
+    files::make_files(&plan.actions)?;
     if !cli.quiet {
         for a in &plan.actions {
             say(&format!("made {a}"));
