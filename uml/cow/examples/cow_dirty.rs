@@ -6,6 +6,8 @@
 //! Dirty sectors come in runs of RUN_SECTORS (default 8, one 4 KiB block) at random places
 //! aligned to the run length, until PERCENT of all sectors are dirty.
 
+#![forbid(unsafe_code)]
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use uml_cow::CowFile;

@@ -17,6 +17,10 @@
 //! * [`sys`]: OFD locks (they conflict with the POSIX locks UML kernels take), `SEEK_DATA`,
 //!   `copy_file_range` and friends.
 
+// One `unsafe` remains (an all-zero lock record, in `sys`), allowed where it is.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod backing;
 pub mod bitmap;
 pub mod error;

@@ -1,23 +1,22 @@
 //! Thin wrappers over the Linux calls the COW tools need and `std` does not offer: OFD record
 //! locks, `SEEK_DATA`/`SEEK_HOLE`, `copy_file_range`, hole punching, `O_TMPFILE` + `linkat`,
-//! `utimensat` and the size of a block device.
+//! `utimensat` and the size of a block device. The calls themselves are `nix`'s; only the
+//! all-zero lock record needs `unsafe`.
 
+use nix::errno::Errno;
+use nix::fcntl::{self, AtFlags, FallocateFlags, FcntlArg, AT_FDCWD};
+use nix::sys::stat::{utimensat, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{self, Whence};
 use std::ffi::CString;
-use std::fs::File;
-use std::io;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-pub(crate) fn cstring(p: &Path) -> io::Result<CString> {
+fn cstring(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
@@ -74,8 +73,11 @@ fn process_name(pid: i32) -> Option<String> {
     Some(comm.trim().to_string())
 }
 
+// `libc::flock` has platform-specific padding fields on some targets, so it is built from zeros
+// rather than from a struct literal.
+#[allow(unsafe_code)]
 fn whole_file_lock(kind: libc::c_short) -> libc::flock {
-    // SAFETY: flock is plain old data; all-zero is a valid value.
+    // SAFETY: flock is plain old data (integers only); all-zero is a valid value.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = kind;
     fl.l_whence = libc::SEEK_SET as libc::c_short;
@@ -88,8 +90,7 @@ fn whole_file_lock(kind: libc::c_short) -> libc::flock {
 /// and the POSIX locks UML kernels take conflict with each other, so this sees running guests.
 pub fn probe_lock(file: &File, kind: LockKind) -> io::Result<Option<LockHolder>> {
     let mut fl = whole_file_lock(kind.raw());
-    // SAFETY: valid fd and a pointer to a live flock.
-    cvt(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut fl) })?;
+    fcntl::fcntl(file, FcntlArg::F_OFD_GETLK(&mut fl))?;
     if fl.l_type == libc::F_UNLCK as libc::c_short {
         return Ok(None);
     }
@@ -108,14 +109,9 @@ pub fn probe_lock(file: &File, kind: LockKind) -> io::Result<Option<LockHolder>>
 /// file description (`file` and its clones). On conflict, returns the holder.
 pub fn try_lock(file: &File, kind: LockKind) -> io::Result<Result<(), LockHolder>> {
     let fl = whole_file_lock(kind.raw());
-    // SAFETY: valid fd and a pointer to a live flock.
-    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &fl) };
-    if r == 0 {
-        return Ok(Ok(()));
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EAGAIN) | Some(libc::EACCES) => {
+    match fcntl::fcntl(file, FcntlArg::F_OFD_SETLK(&fl)) {
+        Ok(_) => Ok(Ok(())),
+        Err(Errno::EAGAIN | Errno::EACCES) => {
             // Find out who; if the holder went away meanwhile, report an anonymous lock.
             let holder = probe_lock(file, kind)?.unwrap_or(LockHolder {
                 kind: LockKind::Write,
@@ -123,32 +119,27 @@ pub fn try_lock(file: &File, kind: LockKind) -> io::Result<Result<(), LockHolder
             });
             Ok(Err(holder))
         }
-        _ => Err(err),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// `lseek(fd, off, SEEK_DATA)`: the next offset at or after `off` holding data, or `None` past
 /// the last data.
 pub fn seek_data(file: &File, off: u64) -> io::Result<Option<u64>> {
-    seek(file, off, libc::SEEK_DATA)
+    seek(file, off, Whence::SeekData)
 }
 
 /// `lseek(fd, off, SEEK_HOLE)`: the next hole at or after `off` (end of file counts as one).
 pub fn seek_hole(file: &File, off: u64) -> io::Result<Option<u64>> {
-    seek(file, off, libc::SEEK_HOLE)
+    seek(file, off, Whence::SeekHole)
 }
 
-fn seek(file: &File, off: u64, whence: libc::c_int) -> io::Result<Option<u64>> {
-    // SAFETY: plain syscall on a valid fd.
-    let r = unsafe { libc::lseek64(file.as_raw_fd(), off as libc::off64_t, whence) };
-    if r < 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::ENXIO) {
-            return Ok(None);
-        }
-        return Err(err);
+fn seek(file: &File, off: u64, whence: Whence) -> io::Result<Option<u64>> {
+    match unistd::lseek64(file, off as libc::off64_t, whence) {
+        Ok(r) => Ok(Some(r as u64)),
+        Err(Errno::ENXIO) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    Ok(Some(r as u64))
 }
 
 /// One `copy_file_range` call; the number of bytes copied (0 at the source's end).
@@ -159,94 +150,72 @@ pub fn copy_file_range(
     dst_off: u64,
     len: usize,
 ) -> io::Result<usize> {
-    let mut so = src_off as libc::loff_t;
-    let mut d = dst_off as libc::loff_t;
-    // SAFETY: valid fds and pointers to live offsets.
-    let r =
-        unsafe { libc::copy_file_range(src.as_raw_fd(), &mut so, dst.as_raw_fd(), &mut d, len, 0) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r as usize)
-    }
+    let mut so = src_off as i64;
+    let mut d = dst_off as i64;
+    Ok(fcntl::copy_file_range(
+        src,
+        Some(&mut so),
+        dst,
+        Some(&mut d),
+        len,
+    )?)
 }
 
-/// Deallocates `[off, off+len)` keeping the file size; the range then reads as zeros.
+/// Deallocates `[off, off+len)` keeping the file size; the range then reads as zeros. A range
+/// past what the platform's `off_t` holds fails with `EOPNOTSUPP` (callers then write zeros).
 pub fn punch_hole(file: &File, off: u64, len: u64) -> io::Result<()> {
-    // SAFETY: plain syscall on a valid fd.
-    cvt(unsafe {
-        libc::fallocate64(
-            file.as_raw_fd(),
-            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-            off as libc::off64_t,
-            len as libc::off64_t,
-        )
-    })
-    .map(drop)
+    let (Ok(off), Ok(len)) = (libc::off_t::try_from(off), libc::off_t::try_from(len)) else {
+        return Err(Errno::EOPNOTSUPP.into());
+    };
+    let mode = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+    Ok(fcntl::fallocate(file, mode, off, len)?)
 }
 
-/// Size in bytes of the block device open as `file`.
-pub fn block_device_size(file: &File) -> io::Result<u64> {
-    // _IOR(0x12, 114, size_t)
-    const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
-    let mut size: u64 = 0;
-    // SAFETY: BLKGETSIZE64 writes one u64 to the pointer.
-    cvt(unsafe { libc::ioctl(file.as_raw_fd(), BLKGETSIZE64 as _, &mut size) })?;
-    Ok(size)
+/// Size in bytes of the block device open as `file` (seeking to its end gives it, as the
+/// `BLKGETSIZE64` ioctl would).
+pub fn block_device_size(mut file: &File) -> io::Result<u64> {
+    file.seek(SeekFrom::End(0))
 }
 
 /// Opens an unnamed temporary file in `dir` (`O_TMPFILE`), mode `mode` less the umask.
 pub fn open_tmpfile(dir: &Path, mode: u32) -> io::Result<File> {
-    use std::os::unix::io::FromRawFd;
-    let c = cstring(dir)?;
-    // SAFETY: valid NUL-terminated path.
-    let fd = cvt(unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
-            mode as libc::c_uint,
-        )
-    })?;
-    // SAFETY: we own the new descriptor.
-    Ok(unsafe { File::from_raw_fd(fd) })
+    // std adds O_CLOEXEC, and no O_CREAT without `create`.
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(mode)
+        .open(dir)
 }
 
 /// Gives the unnamed file `file` the name `dest` (fails with `EEXIST` if `dest` exists).
 pub fn link_tmpfile(file: &File, dest: &Path) -> io::Result<()> {
     let src = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).unwrap();
     let dst = cstring(dest)?;
-    // SAFETY: valid NUL-terminated paths.
-    cvt(unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            src.as_ptr(),
-            libc::AT_FDCWD,
-            dst.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    })
-    .map(drop)
+    // Following the /proc link links the open file itself.
+    Ok(unistd::linkat(
+        AT_FDCWD,
+        src.as_c_str(),
+        AT_FDCWD,
+        dst.as_c_str(),
+        AtFlags::AT_SYMLINK_FOLLOW,
+    )?)
 }
 
 /// Sets the modification time of `path` to `secs` (nanoseconds 0), leaving the access time.
 pub fn set_mtime(path: &Path, secs: i64) -> io::Result<()> {
     let c = cstring(path)?;
-    let times = [
-        libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
-        },
-        libc::timespec {
-            tv_sec: secs as libc::time_t,
-            tv_nsec: 0,
-        },
-    ];
-    // SAFETY: valid path and a two-element timespec array.
-    cvt(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) }).map(drop)
+    let mtime = TimeSpec::new(secs as libc::time_t, 0);
+    Ok(utimensat(
+        AT_FDCWD,
+        c.as_c_str(),
+        &TimeSpec::UTIME_OMIT,
+        &mtime,
+        UtimensatFlags::FollowSymlink,
+    )?)
 }
 
 /// Changes the owner of `file` (best effort; only root may give files away).
 pub fn fchown(file: &File, uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: plain syscall on a valid fd.
-    cvt(unsafe { libc::fchown(file.as_raw_fd(), uid, gid) }).map(drop)
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
 }

@@ -4,6 +4,8 @@
 //! or half-written file behind, and with `-f` replaces the old COW file instead of keeping its
 //! stale bitmap and data. Exit status: 0 done, 1 refused or failed, 2 usage.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use uml_cow::{create, CreateOptions};

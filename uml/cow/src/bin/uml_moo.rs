@@ -10,6 +10,8 @@
 //! stock tool it returns once the kernel has the data; `--sync` (ours only) waits until it is on
 //! disk. Exit status: 0 done, 1 refused, failed or usage (as the stock tool).
 
+#![forbid(unsafe_code)]
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use uml_cow::{commit, merge, CommitOptions, MergeOptions};

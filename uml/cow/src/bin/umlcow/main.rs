@@ -1,6 +1,8 @@
 //! `umlcow`: inspect, check, create, merge, commit, rebase and convert UML copy-on-write files.
 //! Run `umlcow help` for the subcommands; `umlcow check --help` lists its exit codes.
 
+#![forbid(unsafe_code)]
+
 mod commit;
 mod info;
 mod progress;
