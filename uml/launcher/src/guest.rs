@@ -7,6 +7,7 @@ use super::mconsole::{Mconsole, Notice, Notifier};
 use super::process::{is_zombie, pid_alive};
 use super::stop::{stop, ChildTarget, StopReport, Target};
 use super::{LaunchError, Result};
+use nix::sys::signal::Signal;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -94,6 +95,7 @@ pub fn run(launch: Launch, note: &mut dyn FnMut(&str)) -> Result<Outcome> {
     }
     if let Some(f) = launch.filter {
         // SAFETY: `install` makes two system calls and allocates nothing (async-signal-safe).
+        #[allow(unsafe_code)]
         unsafe {
             cmd.pre_exec(move || f.install());
         }
@@ -195,11 +197,11 @@ fn stop_with_escalation(
         fn gone(&mut self) -> bool {
             if !self.killed && self.signals.pending().next().is_some() {
                 self.killed = true;
-                self.inner.signal(libc::SIGKILL);
+                self.inner.signal(Signal::SIGKILL);
             }
             self.inner.gone()
         }
-        fn signal(&mut self, sig: i32) {
+        fn signal(&mut self, sig: Signal) {
             self.inner.signal(sig)
         }
     }

@@ -7,7 +7,8 @@
 //! process dies (`userspace - ptrace set fp regs failed, errno = 14`). Upstream fixed it in 6.13
 //! (3f17fed21491).
 //!
-//! The workaround (verified in `shared/reference/uml-testbed.md`) has two parts:
+//! The workaround (tested on an AMX host with the 6.1 kernel; see `docs/uml-host.md`) has two
+//! parts:
 //! 1. a seccomp filter, installed right before `exec` after `PR_SET_NO_NEW_PRIVS`, that makes
 //!    those two ptrace requests on `NT_X86_XSTATE` fail with EIO and allows everything else; UML's
 //!    boot probe then fails and it uses the 512-byte FXSAVE area instead;
@@ -75,7 +76,7 @@ impl HostCpu {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[allow(unused_unsafe)]
+#[allow(unused_unsafe, unsafe_code)] // the CPUID intrinsics are unsafe in older Rust releases
 fn xstate_size() -> Option<u32> {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
     // SAFETY: CPUID exists on every x86-64 CPU.
@@ -221,8 +222,13 @@ impl XstateFilter {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // fork and raw ptrace
 mod tests {
     use super::*;
+    use nix::errno::Errno;
+    use nix::sys::prctl::get_no_new_privs;
+    use nix::sys::wait::{waitpid, WaitStatus};
+    use nix::unistd::{fork, ForkResult};
 
     fn host(xstate: Option<u32>, amx: bool) -> HostCpu {
         HostCpu {
@@ -297,8 +303,7 @@ mod tests {
         if r == 0 {
             return 0;
         }
-        // SAFETY: reading this thread's errno.
-        unsafe { *libc::__errno_location() }
+        Errno::last_raw()
     }
 
     #[test]
@@ -306,9 +311,8 @@ mod tests {
         let filter = XstateFilter::new().unwrap();
         assert!(!filter.is_empty());
         // SAFETY: the child only makes system calls (no allocation, no locks) and _exits.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork failed");
-        if pid == 0 {
+        let fork = unsafe { fork() }.expect("fork");
+        if let ForkResult::Child = fork {
             let code = (|| {
                 if ptrace_errno(PTRACE_GETREGSET, NT_X86_XSTATE) != libc::ESRCH {
                     return 10;
@@ -330,24 +334,22 @@ mod tests {
                     return 15;
                 }
                 // NO_NEW_PRIVS is set.
-                // SAFETY: plain prctl query.
-                if unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) } != 1 {
+                if get_no_new_privs() != Ok(true) {
                     return 16;
                 }
                 0
             })();
-            // SAFETY: leave the child without running the test harness's exit handlers.
+            // SAFETY: ends the child without running the test harness's exit handlers (which
+            // are not safe after fork in a threaded process); nothing else runs after it.
             unsafe { libc::_exit(code) };
         }
-        let mut status = 0;
-        // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert_eq!(r, pid);
-        assert!(libc::WIFEXITED(status), "child status {status:#x}");
+        let ForkResult::Parent { child } = fork else {
+            unreachable!()
+        };
         assert_eq!(
-            libc::WEXITSTATUS(status),
-            0,
-            "child failed the check numbered by its exit code (see the test)"
+            waitpid(child, None),
+            Ok(WaitStatus::Exited(child, 0)),
+            "the child failed the check numbered by its exit code (see the test)"
         );
         // The parent is untouched.
         assert_eq!(ptrace_errno(PTRACE_GETREGSET, NT_X86_XSTATE), libc::ESRCH);

@@ -29,6 +29,11 @@
 //! * [`registry`]: guests in a `uml_dir` (`--list`, `--stop`).
 //! * [`process`]: processes known by their pid.
 
+// `unsafe` is allowed only where it is needed: CPUID (`hostfix`), the seccomp filter installed
+// between fork and exec (`guest`), and the tests that fork.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod args;
 pub mod checks;
 pub mod files;

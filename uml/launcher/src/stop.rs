@@ -13,6 +13,8 @@
 
 use super::mconsole::Mconsole;
 use super::process::{is_zombie, pid_alive};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::{getpgid, Pid};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,7 @@ pub trait Target {
     /// True once the kernel is gone.
     fn gone(&mut self) -> bool;
     /// Sends `sig` to the kernel (and its process group if it leads one).
-    fn signal(&mut self, sig: i32);
+    fn signal(&mut self, sig: Signal);
 }
 
 /// A kernel we started.
@@ -38,18 +40,15 @@ impl Target for ChildTarget<'_> {
         }
         self.status.is_some()
     }
-    fn signal(&mut self, sig: i32) {
+    fn signal(&mut self, sig: Signal) {
         if self.gone() {
             return;
         }
-        let pid = self.child.id() as i32;
-        // SAFETY: signalling our own child (and the group it leads).
-        unsafe {
-            if self.own_group && sig == libc::SIGKILL {
-                libc::kill(-pid, sig);
-            }
-            libc::kill(pid, sig);
+        let pid = Pid::from_raw(self.child.id() as i32);
+        if self.own_group && sig == Signal::SIGKILL {
+            let _ = killpg(pid, sig);
         }
+        let _ = kill(pid, sig);
     }
 }
 
@@ -60,14 +59,12 @@ impl Target for PidTarget {
     fn gone(&mut self) -> bool {
         !pid_alive(self.0) || is_zombie(self.0)
     }
-    fn signal(&mut self, sig: i32) {
-        // SAFETY: plain kill(2) calls.
-        unsafe {
-            if sig == libc::SIGKILL && libc::getpgid(self.0) == self.0 {
-                libc::kill(-self.0, sig);
-            }
-            libc::kill(self.0, sig);
+    fn signal(&mut self, sig: Signal) {
+        let pid = Pid::from_raw(self.0);
+        if sig == Signal::SIGKILL && getpgid(Some(pid)) == Ok(pid) {
+            let _ = killpg(pid, sig);
         }
+        let _ = kill(pid, sig);
     }
 }
 
@@ -181,7 +178,7 @@ pub fn stop(
         }
     } else if !target.gone() {
         note("the guest's mconsole does not answer; sending SIGTERM (no sync)");
-        target.signal(libc::SIGTERM);
+        target.signal(Signal::SIGTERM);
         how.push("SIGTERM without sync (no mconsole)");
         let until = deadline.min(Instant::now() + Duration::from_secs(3));
         if wait_for(target, until, Duration::from_millis(20), || false) || target.gone() {
@@ -200,7 +197,7 @@ pub fn stop(
         "the guest did not stop within {:.0?}; killing it",
         timeout
     ));
-    target.signal(libc::SIGKILL);
+    target.signal(Signal::SIGKILL);
     wait_for(
         target,
         Instant::now() + Duration::from_secs(5),

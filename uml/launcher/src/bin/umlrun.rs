@@ -1,7 +1,9 @@
 //! `umlrun`: start a stock User Mode Linux kernel with checks, host workarounds and a clean stop.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, ValueEnum};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -336,10 +338,7 @@ fn launch(cli: &Cli) -> Result<u8, LaunchError> {
         words.push(format!("mconsole=notify:{}", n.path.display()));
         Some(n)
     };
-    let stdin_tty = {
-        // SAFETY: isatty on fd 0.
-        unsafe { libc::isatty(0) == 1 }
-    };
+    let stdin_tty = std::io::stdin().is_terminal();
     let console_stdin = plan.console == Console::Stdio;
     let quiet = cli.quiet;
     let outcome = guest::run(

@@ -19,7 +19,7 @@ mod words;
 
 pub use disk::{bitmap_bytes, check_disk, DiskAction};
 pub use paths::check_plain_path;
-pub use spelling::{closest, distance};
+pub use spelling::closest;
 pub use switch::{check_switch, probe_stream_socket, SocketState};
 pub use umid::check_umid;
 pub use words::check_words;

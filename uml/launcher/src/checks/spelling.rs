@@ -3,6 +3,7 @@
 
 use crate::args::{Arg, Word};
 use crate::Problem;
+use strsim::osa_distance;
 
 /// Parameter names of UML and the generic kernel that take a value (`KEY=VALUE`).
 const KNOWN_KEYS: &[&str] = &[
@@ -68,32 +69,6 @@ const KNOWN_FLAGS: &[&str] = &[
     "time-travel",
 ];
 
-/// Damerau-Levenshtein distance (optimal string alignment).
-pub fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 /// The candidate `word` is most likely a misspelling of, if it is close enough (one edit for
 /// short names, two for names of 6 letters or more) and not itself a candidate.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
@@ -103,7 +78,7 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let limit = |c: &str| if c.len() >= 6 { 2 } else { 1 };
     candidates
         .iter()
-        .map(|c| (distance(word, c), *c))
+        .map(|c| (osa_distance(word, c), *c))
         .filter(|(d, c)| *d <= limit(c) && *d < c.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -221,10 +196,10 @@ mod tests {
 
     #[test]
     fn distances() {
-        assert_eq!(distance("udb", "ubd"), 1);
-        assert_eq!(distance("demon", "daemon"), 1);
-        assert_eq!(distance("damon", "daemon"), 1);
-        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(osa_distance("udb", "ubd"), 1);
+        assert_eq!(osa_distance("demon", "daemon"), 1);
+        assert_eq!(osa_distance("damon", "daemon"), 1);
+        assert_eq!(osa_distance("", "abc"), 3);
         assert_eq!(closest("demon", ETH_TRANSPORTS), Some("daemon"));
         assert_eq!(closest("damon", ETH_TRANSPORTS), Some("daemon"));
         assert_eq!(closest("deamon", ETH_TRANSPORTS), Some("daemon"));

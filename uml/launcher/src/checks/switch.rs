@@ -2,6 +2,9 @@
 
 use crate::net::Endpoint;
 use crate::Problem;
+use nix::errno::Errno;
+use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
@@ -23,48 +26,30 @@ pub fn probe_stream_socket(path: &Path) -> SocketState {
         Ok(m) if !m.file_type().is_socket() => return SocketState::NotASocket,
         Ok(_) => {}
     }
-    let addr = match std::os::unix::net::SocketAddr::from_pathname(path) {
+    // std's check of the path (length, NUL bytes) and its wording of the refusal.
+    if let Err(e) = std::os::unix::net::SocketAddr::from_pathname(path) {
+        return SocketState::Other(e.to_string());
+    }
+    let other = |e: Errno| SocketState::Other(std::io::Error::from(e).to_string());
+    let addr = match UnixAddr::new(path) {
         Ok(a) => a,
-        Err(e) => return SocketState::Other(e.to_string()),
+        Err(e) => return other(e),
     };
-    let _ = addr;
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = path.as_os_str().as_bytes();
-    // SAFETY: a zeroed sockaddr_un is valid; we copy at most sun_path.len() - 1 bytes.
-    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    if bytes.len() >= sa.sun_path.len() {
-        return SocketState::Other("path too long for a unix socket".into());
-    }
-    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (d, s) in sa.sun_path.iter_mut().zip(bytes) {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: plain socket calls on a descriptor we own and close.
-    unsafe {
-        let fd = libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        );
-        if fd < 0 {
-            return SocketState::Other(std::io::Error::last_os_error().to_string());
-        }
-        let r = libc::connect(
-            fd,
-            &sa as *const libc::sockaddr_un as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-        );
-        let err = std::io::Error::last_os_error();
-        libc::close(fd);
-        if r == 0 {
-            return SocketState::Answers;
-        }
-        match err.raw_os_error() {
-            Some(libc::EINPROGRESS) | Some(libc::EAGAIN) => SocketState::Answers,
-            Some(libc::ECONNREFUSED) => SocketState::Refused,
-            Some(libc::ENOENT) => SocketState::Missing,
-            _ => SocketState::Other(err.to_string()),
-        }
+    // Non-blocking, so that a switch with a full backlog counts as answering.
+    let fd = match socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return other(e),
+    };
+    match connect(fd.as_raw_fd(), &addr) {
+        Ok(()) | Err(Errno::EINPROGRESS | Errno::EAGAIN) => SocketState::Answers,
+        Err(Errno::ECONNREFUSED) => SocketState::Refused,
+        Err(Errno::ENOENT) => SocketState::Missing,
+        Err(e) => other(e),
     }
 }
 
