@@ -421,7 +421,8 @@ mod tests {
     }
 
     #[test]
-    fn geometry_matches_the_worked_values() {
+    fn geometry_of_every_layout() {
+        // Offsets and lengths as the kernel computes them (docs/cow-format.md).
         // (layout, alignment, size, bitmap_offset, bitmap_len, data_offset, full length)
         type Row = (Version, u32, u64, u64, u64, u64, Option<u64>);
         let rows: &[Row] = &[
@@ -483,7 +484,7 @@ mod tests {
     }
 
     #[test]
-    fn v3_encoding_matches_the_annotated_example() {
+    fn v3_encoding_byte_by_byte() {
         let h = Header::new_v3(
             b"/srv/vectors/backing/pattern-1M.img".to_vec(),
             1677812583,
