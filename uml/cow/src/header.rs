@@ -325,7 +325,7 @@ impl Header {
     /// The canonical v3 encoding of this header (whatever version it was read from): 4128 bytes,
     /// big-endian, path field zero-filled.
     ///
-    /// Panics if the path does not fit (4095 bytes); [`Header::check_path_fits`] first.
+    /// Panics if the path does not fit (4095 bytes); check with [`Header::path_fits`] first.
     pub fn encode_v3(&self) -> Vec<u8> {
         let mut b = vec![0u8; V3_HEADER_LEN];
         b[0..4].copy_from_slice(&MAGIC.to_be_bytes());

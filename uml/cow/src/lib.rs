@@ -9,10 +9,10 @@
 //! * [`header`]: the four layouts we read (v1, v2, v3, the broken 64-bit v3) and the canonical v3
 //!   we write, and the geometry that follows from a header.
 //! * [`bitmap`]: the dirty-sector bitmap and its runs.
-//! * [`file`]: an open COW file.
+//! * [`file`](mod@file): an open COW file.
 //! * [`backing`]: the backing file's path, live size and mtime, and the validity rule.
 //! * [`ops`]: create, merge, commit (merge into the backing), rebase, convert, siblings.
-//! * [`inspect`]: everything `umlcow info` and `umlcow check` report about a COW file.
+//! * [`inspect`](mod@inspect): everything `umlcow info` and `umlcow check` report about a COW file.
 //! * [`io`]: hole-aware copying and files that appear under their name only when complete.
 //! * [`sys`]: OFD locks (they conflict with the POSIX locks UML kernels take), `SEEK_DATA`,
 //!   `copy_file_range` and friends.
