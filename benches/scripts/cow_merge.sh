@@ -21,7 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 stock=/usr/bin/uml_moo
 [ -x "$stock" ] || { echo "cow_merge.sh: $stock missing (apt-get install uml-utilities)" >&2; exit 1; }
-cargo build --release -q -p uml --bins --example cow_dirty
+cargo build --release -q -p uml-cow --bins --example cow_dirty
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 ours=$target/release/uml_moo
 mkcow=$target/release/uml_mkcow

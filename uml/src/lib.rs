@@ -1,4 +1,0 @@
-//! User Mode Linux tools: copy-on-write (COW) disk files, and later the launcher.
-
-pub mod cow;
-pub mod launcher;
