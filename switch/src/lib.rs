@@ -4,4 +4,5 @@ pub mod cli;
 pub mod config;
 pub mod fabric;
 pub mod server;
+pub mod service;
 pub mod sys;
