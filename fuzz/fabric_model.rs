@@ -6,7 +6,7 @@
 //! endpoints, configuration with in- and out-of-range numbers, frames on
 //! active ports (and on ports that do not exist), the clock and MAC expiry.
 //! [`Harness::apply`] performs one op and checks, against the fabric's public
-//! state before and after, what the reference (`vde_switch` 2.3.2, spec §3)
+//! state before and after, what the reference (`vde_switch` 2.3.2, `docs/vde-switch.md` §3)
 //! requires; a violation panics with a message naming the invariant.
 //!
 //! Frames only ever enter on active ports or on ports that are not allocated
@@ -1190,7 +1190,7 @@ impl Harness {
     }
 }
 
-/// The reference's learning step (spec §3.3 step 4) on a copy of the table.
+/// The reference's learning step (`docs/vde-switch.md` §3.3, step 3) on a copy of the table.
 fn learn(
     macs: &mut BTreeMap<(MacAddr, u16), (PortId, u64)>,
     pre: &State,

@@ -16,8 +16,6 @@ use std::time::{Duration, Instant};
 
 use vde_protocol::{PortRequest, RequestRepr, SockAddrUn, SOCKADDR_UN_LEN};
 
-/// IEEE local experimental EtherType, as vdebench uses.
-const ETHERTYPE: [u8; 2] = [0x88, 0xb5];
 /// Length of the frames this module sends: a 64-byte frame without its FCS.
 pub const FRAME_LEN: usize = 60;
 pub const BROADCAST: [u8; 6] = [0xff; 6];
@@ -31,7 +29,7 @@ pub fn frame(dst: [u8; 6], src: [u8; 6]) -> [u8; FRAME_LEN] {
     let mut f = [0u8; FRAME_LEN];
     f[..6].copy_from_slice(&dst);
     f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&ETHERTYPE);
+    f[12..14].copy_from_slice(&crate::load::frame::ETHERTYPE.to_be_bytes());
     f
 }
 
@@ -246,9 +244,9 @@ pub fn mac_flood(
 /// 64-byte frames to S as fast as the switch takes them, from `delay` to `delay + active`.
 ///
 /// The blaster must stop before the measured clients detach: their ports leaving flush the MAC
-/// table, B's frames to the now unknown S are flooded to the clients still attached, and
-/// vdebench's receivers, which stop only after 50 ms without any frame, would then count them
-/// and stretch their measurement window.
+/// table, and B's frames to the now unknown S would be flooded to the clients still attached
+/// while they are still measuring (a receiver of the classic kit's vdebench stops only after
+/// 50 ms without any frame, so they would also stretch its measurement window).
 pub struct StuckLoad {
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,

@@ -1,19 +1,23 @@
-//! Benchmarks of our `vde_switch` against the reference vde_switch 2.3.2 (issue 6).
+//! Benchmarks of our `vde_switch` against the reference vde_switch 2.3.2.
 //!
 //! * `vdeperf` (src/bin/vdeperf.rs, the [`suite`] module): one command that starts the
 //!   reference twice (A/A control) and our switch, drives them with real libvdeplug clients
-//!   (the shared kit's `vdebench`) and with [`client`], our own vde-protocol load generator,
-//!   interleaved, and prints the goal table, the port-scaling curve, RSS and a MAC flood check.
+//!   ([`load`], run as `vdeperf load`) and with [`client`], our own vde-protocol client for
+//!   idle ports, a stuck receiver and a MAC flood, interleaved, and prints the goal table, the
+//!   port-scaling curve, RSS, a MAC flood check and the machine's floor ([`floor`]).
 //! * `benches/fabric.rs`: Criterion micro-benchmarks of the forwarding fabric.
 //!
 //! See PERFORMANCE.md at the workspace root for the method and the latest results.
 
 pub mod client;
+pub mod dgram;
 pub mod floor;
+pub mod fork;
+pub mod load;
+pub mod loadgen;
 pub mod proc;
 pub mod stats;
 pub mod suite;
-pub mod vdebench;
 
 use std::path::PathBuf;
 

@@ -21,9 +21,9 @@ pub struct Switch {
 }
 
 impl Switch {
-    /// Start `bin -s DIR -n NUMPORTS` in the foreground of a new session (`setsid`, as the
-    /// shared kit's start_switch.sh does: a switch sharing the clients' session would share
-    /// their scheduler autogroup), stdin a pipe we keep open, output to `DIR.log`.
+    /// Start `bin -s DIR -n NUMPORTS` in the foreground of a new session (`setsid`: a switch
+    /// sharing the clients' session would share their scheduler autogroup, and so their CPU
+    /// share), stdin a pipe we keep open, output to `DIR.log`.
     pub fn start(name: &str, bin: &Path, dir: &Path, numports: usize) -> Result<Switch, String> {
         let _ = std::fs::remove_dir_all(dir);
         let log = dir.with_extension("log");
@@ -131,8 +131,8 @@ impl Drop for Switch {
     }
 }
 
-/// CPU time (ns) of every thread of `pid`, from `/proc/PID/task/*/schedstat` (what vdebench
-/// reads too).
+/// CPU time (ns) of every thread of `pid`, from `/proc/PID/task/*/schedstat` (what the load
+/// generator reads too).
 pub fn cpu_ns(pid: u32) -> Option<u64> {
     let mut total = 0;
     let mut got = false;

@@ -1,4 +1,4 @@
-//! Medians and ratios, the way the shared kit's compare.py reports them.
+//! Medians and ratios: the ratio of the medians, and the range of the per-repetition ratios.
 
 /// Median (mean of the two middle values for an even count); None when empty.
 pub fn median(v: &[f64]) -> Option<f64> {

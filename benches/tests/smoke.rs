@@ -3,9 +3,9 @@
 //! start the reference twice and our switch, measure them and print the tables. Nothing here
 //! judges the numbers.
 //!
-//! Needs what scripts/test provides: the reference (`vde2`), `libvdeplug-dev` and gcc, the shared
-//! kit beside the workspace, and our switch built (target/debug or target/release, or
-//! `VDE_SWITCH_BIN`).
+//! Needs what scripts/test provides: the reference (`vde2`, which brings libvdeplug) and our switch
+//! built (target/debug or target/release, or `VDE_SWITCH_BIN`). Nothing outside the repository:
+//! the clients are vdeperf's own (`vdeperf load`, `vdeperf floor`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -59,6 +59,9 @@ fn smoke_run_prints_the_goal_table() {
     ] {
         assert!(stdout.contains(needle), "no {needle:?} in:\n{stdout}");
     }
+    // Our own clients and floor, nothing from outside the repository.
+    assert!(stdout.contains("\n- clients: vdeperf load of "), "{stdout}");
+    assert!(stdout.contains("\n- floor: vdeperf floor of "), "{stdout}");
     // The measured rows carry numbers for every switch, not "n/a".
     let row = |start: &str| {
         stdout

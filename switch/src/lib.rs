@@ -5,4 +5,5 @@ pub mod config;
 pub mod fabric;
 pub mod impair;
 pub mod server;
+pub mod service;
 pub mod sys;

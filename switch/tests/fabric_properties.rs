@@ -1,4 +1,4 @@
-//! Properties of the forwarding fabric (spec §3: ports, hub, switch mode, MAC
+//! Properties of the forwarding fabric (`docs/vde-switch.md` §3: ports, hub, switch mode, MAC
 //! table, VLANs).
 //!
 //! * `random_operations` / `random_fuzz_inputs`: random sequences of

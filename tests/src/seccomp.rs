@@ -1,5 +1,5 @@
 //! The seccomp part of the AMX workaround for stock UML kernels older than 6.13 (see
-//! `shared/reference/uml-testbed.md`): `ptrace(PTRACE_GETREGSET|PTRACE_SETREGSET, pid,
+//! `docs/uml-host.md`): `ptrace(PTRACE_GETREGSET|PTRACE_SETREGSET, pid,
 //! NT_X86_XSTATE, ...)` fails with EIO, so UML falls back to the FXSAVE area. Everything else
 //! is allowed.
 

@@ -2,7 +2,9 @@
 //!
 //!     cargo build --release -p vde-switch
 //!     cargo run --release -p vde-benches --bin vdeperf            # full run, ~10 minutes
-//!     cargo run --release -p vde-benches --bin vdeperf -- --smoke # ~15 s, checks the harness
+//!     cargo run --release -p vde-benches --bin vdeperf -- --smoke # ~20 s, checks the harness
+//!     vdeperf load -s DIR -m uni -p 2 -t 3                        # one measurement by hand
+//!     vdeperf floor pair                                          # one floor measurement
 //!
 //! See PERFORMANCE.md for the method.
 
@@ -10,16 +12,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use vde_benches::suite::{self, Config, GOAL_TESTS};
+use vde_benches::{floor, load};
 use vde_benches::{target_dir, workspace_root};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "vdeperf",
-    about = "Benchmark our vde_switch against the reference vde_switch 2.3.2 (A/A control, interleaved), print the goal table"
+    about = "Benchmark our vde_switch against the reference vde_switch 2.3.2 (A/A control, interleaved), print the goal table",
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(subcommand)]
+    tool: Option<Tool>,
     /// Our switch [default: TARGET/release/vde_switch]
     #[arg(long, conflicts_with = "commit")]
     ours: Option<PathBuf>,
@@ -30,13 +36,14 @@ struct Args {
     /// The reference switch
     #[arg(long, default_value = "/usr/bin/vde_switch")]
     reference: PathBuf,
-    /// The shared benchmark kit (vdebench.c) [default: WORKSPACE/../shared/bench]
-    #[arg(long)]
+    /// Cross-check: use vdebench.c and udslimit.c of this outside benchmark kit (built with gcc
+    /// and libvdeplug-dev) instead of our own load generator and floor
+    #[arg(long, value_name = "DIR")]
     kit: Option<PathBuf>,
     /// Repetitions of the goal suite (order of the switches alternates)
     #[arg(long, default_value_t = 5)]
     reps: u32,
-    /// Seconds of sending per goal-suite run (vdebench -t, whole seconds)
+    /// Seconds of sending per goal-suite run (whole seconds)
     #[arg(long, default_value_t = 3)]
     secs: u32,
     /// Goal-suite tests to run, comma separated [default: all]
@@ -187,8 +194,40 @@ fn build_commit(rev: &str, target: &Path) -> Result<(PathBuf, String), String> {
     ))
 }
 
+/// The measuring tools the harness runs as separate processes (they fork their clients, so
+/// they run single-threaded, apart from the harness's threads).
+#[derive(Subcommand, Debug)]
+enum Tool {
+    /// One load measurement with real libvdeplug clients, one process per port; prints one
+    /// line of key=value results
+    Load(load::Options),
+    /// One measurement of the machine's datagram floor (no switch); prints one line of
+    /// key=value results
+    Floor(floor::own::Options),
+}
+
+fn run_tool(tool: &Tool) -> ExitCode {
+    let r = match tool {
+        Tool::Load(o) => load::run(o),
+        Tool::Floor(o) => floor::own::run(o),
+    };
+    match r {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vdeperf: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let a = Args::parse();
+    if let Some(tool) = &a.tool {
+        return run_tool(tool);
+    }
     let target = target_dir();
     let sections = |s: &str| a.only.is_empty() || a.only.iter().any(|o| o == s);
     for s in &a.only {
@@ -222,8 +261,8 @@ fn main() -> ExitCode {
         reference: a.reference.clone(),
         kit: a
             .kit
-            .clone()
-            .unwrap_or_else(|| workspace_root().join("../shared/bench")),
+            .as_ref()
+            .map(|k| k.canonicalize().unwrap_or(k.clone())),
         build_dir: target.join("vdeperf"),
         work_dir: a
             .work_dir
@@ -274,9 +313,6 @@ fn main() -> ExitCode {
         cfg.curve_secs = 1;
         cfg.flood_frames = 20_000;
         cfg.label = format!("smoke run; {}", cfg.label);
-    }
-    if let Ok(kit) = cfg.kit.canonicalize() {
-        cfg.kit = kit;
     }
     let stop = suite::install_signal_flag();
     match suite::run(&cfg, stop.clone()) {

@@ -44,7 +44,12 @@ Start a switch with a management socket with: vde_switch -s DIR -M SOCK";
 
 /// Management console for vde_switch (VDE 2.3.2 compatible).
 #[derive(clap::Parser, Debug)]
-#[command(name = "vdeterm", version, after_help = AFTER_HELP)]
+#[command(
+    name = "vdeterm",
+    version,
+    long_version = concat!(env!("CARGO_PKG_VERSION"), " (vde-rs)\nreplaces vdeterm of vde2 2.3.2"),
+    after_help = AFTER_HELP
+)]
 struct Cli {
     /// The switch's management socket (its `-M` option).
     sock: PathBuf,
@@ -63,6 +68,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    clidoc::serve_if_asked(<Cli as clap::CommandFactory>::command);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

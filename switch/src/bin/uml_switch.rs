@@ -5,6 +5,7 @@ use std::io::Write;
 use vdeswitch::cli::{parse_uml_args, program_args};
 use vdeswitch::server::ctl_dir::SetupError;
 use vdeswitch::server::{Exit, Server};
+use vdeswitch::service;
 use vdeswitch::sys::{daemon, log};
 
 fn say(line: &str) {
@@ -75,7 +76,9 @@ fn main() {
             eprintln!("{prog}: stdin: {e}");
         }
     }
+    service::ready(&server.fabric);
     let outcome = server.run();
+    service::stopping();
     let sig = match outcome {
         Ok(Exit::Signal(sig)) => {
             say(&format!("Caught signal {sig}, cleaning up and exiting"));

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use vdeswitch::cli::{parse_vde_args, program_args};
 use vdeswitch::server::{Exit, Server};
+use vdeswitch::service;
 use vdeswitch::sys::{daemon, log, unix};
 use vdeswitch::{log_err, log_info};
 
@@ -79,7 +80,9 @@ fn main() {
         }
     }
 
+    service::ready(&server.fabric);
     let outcome = server.run();
+    service::stopping();
     let code = match outcome {
         Ok(Exit::Signal(sig)) => {
             log_info!("Caught signal {sig}, cleaning up and exiting");

@@ -25,7 +25,7 @@ use std::path::Path;
 use crate::config::{Config, DEFAULT_MAX_FRAME};
 use getopt::{Event, Getopt, LongOpt, ShortOpt};
 
-pub use uml::{parse_uml_args, uml_usage, DEFAULT_UML_CTL, DEFAULT_UML_DATA};
+pub use uml::{parse_uml_args, uml_usage, DEFAULT_UML_CTL, DEFAULT_UML_DATA, UML_VERSION_TEXT};
 
 /// What `main` should do after parsing the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +69,9 @@ pub fn program_args(default_name: &str) -> (String, Vec<std::ffi::OsString>) {
     (prog, argv.collect())
 }
 
-/// What `vde_switch -v` prints (exit status 0), byte for byte as VDE 2.3.2.
-pub const VERSION_TEXT: &str = "VDE 2.3.2\n\
+/// What VDE 2.3.2's `vde_switch -v` prints (exit status 0). Ours prints it byte for byte, so a
+/// caller reading the version from the first line sees `VDE 2.3.2`, then [`IMPLEMENTATION`].
+pub const REFERENCE_VERSION_TEXT: &str = "VDE 2.3.2\n\
 Copyright 2003,...,2011 Renzo Davoli\n\
 some code from uml_switch Copyright (C) 2001, 2002 Jeff Dike and others\n\
 VDE comes with NO WARRANTY, to the extent permitted by law.\n\
@@ -78,6 +79,19 @@ You may redistribute copies of VDE under the terms of the\n\
 GNU General Public License v2.\n\
 For more information about these matters, see the files\n\
 named COPYING.\n";
+
+/// The line `vde_switch -v` adds after the reference's text: which program this is.
+pub const IMPLEMENTATION: &str = concat!(
+    "This vde_switch is vde-rs ",
+    env!("CARGO_PKG_VERSION"),
+    ", a reimplementation in Rust that replaces the switch of VDE 2.3.2.\n"
+);
+
+/// What `vde_switch -v` (or `--version`) prints, exit status 0.
+#[must_use]
+pub fn version_text() -> String {
+    format!("{REFERENCE_VERSION_TEXT}\n{IMPLEMENTATION}")
+}
 
 /// Smallest accepted `--maxframe` (an Ethernet frame without FCS).
 pub const MIN_MAX_FRAME: usize = 60;
@@ -432,7 +446,7 @@ impl VdeParse<'_> {
             Opt::Version => {
                 return Err(Exit {
                     code: 0,
-                    stdout: VERSION_TEXT.to_owned(),
+                    stdout: version_text(),
                     stderr: String::new(),
                 })
             }

@@ -164,7 +164,17 @@ fn our_section_has_the_reference_layout() {
 
 #[test]
 fn version() {
-    assert_eq!(VERSION_TEXT, REFERENCE_VERSION);
+    assert_eq!(REFERENCE_VERSION_TEXT, REFERENCE_VERSION);
+    // The reference's bytes first (callers read "VDE 2.3.2" from the first line), then ours.
+    let text = version_text();
+    assert!(text.starts_with(REFERENCE_VERSION));
+    assert_eq!(
+        &text[REFERENCE_VERSION.len()..],
+        format!(
+            "\nThis vde_switch is vde-rs {}, a reimplementation in Rust that replaces the switch of VDE 2.3.2.\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
     for words in [
         &["-v"][..],
         &["--version"],
@@ -177,11 +187,7 @@ fn version() {
         &["-v", "--macaddr", "zz"],
         &["-v", "-g", "no-such-group-vde-test"],
     ] {
-        assert_eq!(
-            exit(words),
-            (0, VERSION_TEXT.to_owned(), String::new()),
-            "{words:?}"
-        );
+        assert_eq!(exit(words), (0, version_text(), String::new()), "{words:?}");
     }
 }
 

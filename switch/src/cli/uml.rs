@@ -7,6 +7,7 @@
 //! * `-compat-v0` announces itself on stdout and (re)sets the data socket to
 //!   its default.
 //! * `-tap DEV` (last one wins) and `-daemon`.
+//! * `--version` (ours) prints [`UML_VERSION_TEXT`] and exits with status 0.
 //!
 //! Anything else, or a missing word, prints the two usage lines on stderr
 //! and exits with status 1. Announcements made before the bad word are still
@@ -22,6 +23,13 @@ use crate::config::UmlConfig;
 pub const DEFAULT_UML_CTL: &str = "/tmp/uml.ctl";
 /// Data socket of `-compat-v0` when `-unix` does not name one.
 pub const DEFAULT_UML_DATA: &str = "/tmp/uml.data";
+
+/// What `uml_switch --version` prints (ours only: the reference has no such option).
+pub const UML_VERSION_TEXT: &str = concat!(
+    "uml_switch ",
+    env!("CARGO_PKG_VERSION"),
+    " (vde-rs)\nreplaces uml_switch of uml-utilities 20070815 (same options, same protocol)\n"
+);
 
 /// The two usage lines the reference prints on stderr (status 1).
 #[must_use]
@@ -83,6 +91,15 @@ pub fn parse_uml_args(prog: &str, args: &[OsString]) -> (Command<UmlConfig>, Vec
             }
         } else if word == "-daemon" {
             config.daemon = true;
+        } else if word == "--version" {
+            return (
+                Command::Exit {
+                    code: 0,
+                    stdout: UML_VERSION_TEXT.to_owned(),
+                    stderr: String::new(),
+                },
+                Vec::new(),
+            );
         } else {
             return usage(notices);
         }
@@ -177,6 +194,22 @@ or : /tmp/fooum -compat-v0 [ -unix control-socket data-socket ] [ -hub ] [ -tap 
         assert_eq!(notices.len(), 2);
         // -hub repeated is announced twice
         assert_eq!(run(&["-hub", "-hub"]).1.len(), 2);
+    }
+
+    #[test]
+    fn version_is_ours_only() {
+        let (cmd, notices) = parse(&["--version"]);
+        let Command::Exit {
+            code: 0, stdout, ..
+        } = cmd
+        else {
+            panic!("{cmd:?}");
+        };
+        assert!(notices.is_empty());
+        assert!(stdout.starts_with("uml_switch 0."));
+        assert!(stdout.contains("uml-utilities 20070815"));
+        // Single-dash words stay the reference's: -version is a usage error there.
+        assert_eq!(parse(&["-version"]), usage_exit(""));
     }
 
     #[test]

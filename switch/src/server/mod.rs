@@ -378,6 +378,7 @@ impl Server {
             self.accept_all();
         }
         self.drain_events();
+        crate::service::ports_changed(&self.fabric);
     }
 
     /// Turn fabric events into log lines (rate limited where they can flood).

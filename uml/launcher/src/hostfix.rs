@@ -7,8 +7,7 @@
 //! process dies (`userspace - ptrace set fp regs failed, errno = 14`). Upstream fixed it in 6.13
 //! (3f17fed21491).
 //!
-//! The workaround (tested on an AMX host with the 6.1 kernel; see `docs/uml-host.md`) has two
-//! parts:
+//! The workaround (see `docs/uml-host.md`) has two parts:
 //! 1. a seccomp filter, installed right before `exec` after `PR_SET_NO_NEW_PRIVS`, that makes
 //!    those two ptrace requests on `NT_X86_XSTATE` fail with EIO and allows everything else; UML's
 //!    boot probe then fails and it uses the 512-byte FXSAVE area instead;

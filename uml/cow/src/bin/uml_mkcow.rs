@@ -31,6 +31,12 @@ fn run(args: Vec<OsString>) -> i32 {
         } else if s == "-h" || s == "--help" {
             print!("{USAGE}");
             return 0;
+        } else if s == "--version" {
+            println!(
+                "uml_mkcow {} (vde-rs)\nreplaces uml_mkcow of uml-utilities 20070815",
+                env!("CARGO_PKG_VERSION")
+            );
+            return 0;
         } else {
             eprintln!("uml_mkcow: unknown option {s} (a file name starting with '-' can be given as ./{s})");
             eprint!("{USAGE}");

@@ -64,6 +64,12 @@ fn run(args: Vec<OsString>) -> i32 {
         } else if s == "-h" || s == "--help" {
             print!("{USAGE}{EXTENSION}");
             return 0;
+        } else if s == "--version" {
+            println!(
+                "uml_moo {} (vde-rs)\nreplaces uml_moo of uml-utilities 20070815",
+                env!("CARGO_PKG_VERSION")
+            );
+            return 0;
         } else {
             eprintln!(
                 "uml_moo: unknown option {s} (a file name starting with '-' can be given as ./{s})"

@@ -49,6 +49,7 @@ enum WorkaroundArg {
 #[command(
     name = "umlrun",
     version,
+    long_version = concat!(env!("CARGO_PKG_VERSION"), " (vde-rs)\nno stock counterpart: starts stock User Mode Linux kernels (linux.uml) in place of running them by hand"),
     about = "Start a User Mode Linux guest: stock kernels, checked command lines, a clean stop",
     after_help = AFTER_HELP
 )]
@@ -368,6 +369,7 @@ fn launch(cli: &Cli) -> Result<u8, LaunchError> {
 }
 
 fn main() -> ExitCode {
+    clidoc::serve_if_asked(<Cli as clap::CommandFactory>::command);
     let cli = Cli::parse();
     if cli.list {
         return ExitCode::from(list(&cli));

@@ -20,6 +20,7 @@ use uml_cow::{CreateOptions, MergeOptions, MtimePolicy};
 #[command(
     name = "umlcow",
     version,
+    long_version = concat!(env!("CARGO_PKG_VERSION"), " (vde-rs)\nno stock counterpart: uml_mkcow and uml_moo of uml-utilities 20070815 do part of it"),
     about = "Inspect, check, create, merge, commit, rebase and convert UML copy-on-write (COW) files"
 )]
 struct Cli {
@@ -138,6 +139,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    clidoc::serve_if_asked(<Cli as clap::CommandFactory>::command);
     let cli = Cli::parse();
     let quiet = cli.quiet;
     let r = match cli.command {

@@ -1,6 +1,7 @@
-//! The shared kit's `vdebench` (real libvdeplug clients, one process per port): built from the
-//! kit's source into our own target directory, run once per measurement, its one-line
-//! `key=value` result parsed.
+//! Running the load generator once per measurement and parsing its one-line `key=value`
+//! result. The generator is ours (`vdeperf load`, see [`crate::load`]) or, as a cross-check,
+//! `vdebench` built from an outside benchmark kit (`--kit DIR`); both take the same arguments
+//! and print the same keys.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -9,17 +10,62 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Numeric fields of one vdebench result line (`rx_fps`, `loss`, `sw_cpu_ns_per_rx`, ...).
+/// Numeric fields of one result line (`rx_fps`, `loss`, `sw_cpu_ns_per_rx`, ...).
 pub type Sample = BTreeMap<String, f64>;
 
-/// Compile `KIT/vdebench.c` into `out_dir/vdebench` unless the binary is newer than the source.
-/// The kit directory may be read-only (it is in CI), so nothing is written there.
-pub fn build(kit: &Path, out_dir: &Path) -> Result<PathBuf, String> {
-    build_kit_tool(kit, out_dir, "vdebench", &["-lvdeplug"])
-        .map_err(|e| format!("{e}\n(is libvdeplug-dev installed?)"))
+/// A program that takes load-generator arguments and prints one result line.
+#[derive(Debug, Clone)]
+pub struct Tool {
+    program: PathBuf,
+    /// Words before the arguments (`load` for `vdeperf load`).
+    prefix: Vec<String>,
+    /// Where it comes from, for the report.
+    pub origin: String,
 }
 
-/// Compile `KIT/NAME.c` (with `libs`) into `out_dir/NAME` unless the binary is newer.
+impl Tool {
+    /// `vdeperf SUBCOMMAND` of the running executable.
+    pub fn ours(subcommand: &str) -> Result<Tool, String> {
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find vdeperf itself: {e}"))?;
+        Ok(Tool {
+            origin: format!("vdeperf {subcommand} of {}", exe.display()),
+            program: exe,
+            prefix: vec![subcommand.to_string()],
+        })
+    }
+
+    /// `KIT/NAME.c` built with `libs` into `out_dir` (see [`build_kit_tool`]).
+    pub fn kit(kit: &Path, out_dir: &Path, name: &str, libs: &[&str]) -> Result<Tool, String> {
+        let bin = build_kit_tool(kit, out_dir, name, libs)?;
+        Ok(Tool {
+            origin: format!("{name} from {}", kit.join(format!("{name}.c")).display()),
+            program: bin,
+            prefix: Vec::new(),
+        })
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.prefix);
+        cmd
+    }
+}
+
+/// The load generator: ours, or the kit's vdebench (which needs libvdeplug-dev and gcc).
+pub fn load_tool(kit: Option<&Path>, out_dir: &Path) -> Result<Tool, String> {
+    match kit {
+        None => {
+            crate::load::vdeplug::available()?;
+            Tool::ours("load")
+        }
+        Some(kit) => Tool::kit(kit, out_dir, "vdebench", &["-lvdeplug"])
+            .map_err(|e| format!("{e}\n(is libvdeplug-dev installed?)")),
+    }
+}
+
+/// Compile `KIT/NAME.c` (with `libs`) into `out_dir/NAME` unless the binary is newer than the
+/// source. The kit directory may be read-only, so nothing is written there.
 pub fn build_kit_tool(
     kit: &Path,
     out_dir: &Path,
@@ -31,7 +77,7 @@ pub fn build_kit_tool(
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let src_time = mtime(&src).ok_or_else(|| {
         format!(
-            "{} not found: pass --kit DIR (the shared benchmark kit, shared/bench)",
+            "{} not found: --kit names the directory of the benchmark kit's C sources",
             src.display()
         )
     })?;
@@ -73,11 +119,11 @@ pub enum RunError {
     Failed(String),
 }
 
-/// Run `vdebench -s DIR -P PID -t SECS -T TAG ARGS` and parse its result. It runs in its own
+/// Run `TOOL -s DIR -P PID -t SECS -T TAG ARGS` and parse its result. It runs in its own
 /// process group so that a timeout or an interruption can stop it and all its client
-/// processes at once (by that group's id, which is vdebench's pid).
+/// processes at once (by that group's id, which is the tool's pid).
 pub fn run(
-    bin: &Path,
+    tool: &Tool,
     dir: &Path,
     pid: u32,
     secs: u32,
@@ -85,7 +131,7 @@ pub fn run(
     tag: &str,
     stop: &AtomicBool,
 ) -> Result<Sample, RunError> {
-    let mut cmd = Command::new(bin);
+    let mut cmd = tool.command();
     cmd.arg("-s")
         .arg(dir)
         .args(["-P", &pid.to_string(), "-t", &secs.to_string(), "-T", tag])
@@ -96,7 +142,7 @@ pub fn run(
         .process_group(0);
     let mut child = cmd
         .spawn()
-        .map_err(|e| RunError::Failed(format!("cannot run {}: {e}", bin.display())))?;
+        .map_err(|e| RunError::Failed(format!("cannot run {}: {e}", tool.origin)))?;
     let group = child.id() as libc::pid_t;
     let kill_group = || {
         // SAFETY: kill(2) on the process group we created for this run.
@@ -119,7 +165,7 @@ pub fn run(
             kill_group();
             let _ = child.wait();
             return Err(RunError::Failed(format!(
-                "vdebench {args} on {} timed out",
+                "load {args} on {} timed out",
                 dir.display()
             )));
         }
@@ -132,7 +178,7 @@ pub fn run(
     match stdout.lines().rev().find(|l| l.contains('=')) {
         Some(line) => Ok(parse(line)),
         None => Err(RunError::Failed(format!(
-            "vdebench {args} on {} gave no result ({}): {}",
+            "load {args} on {} gave no result ({}): {}",
             dir.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
