@@ -13,6 +13,8 @@
 //! The control protocol uses the host byte order of the machines involved, which is
 //! little-endian on every supported target; Ethernet fields are big-endian as usual.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod ethernet;
 pub mod mac;
