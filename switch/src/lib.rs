@@ -1,6 +1,7 @@
 //! A drop-in replacement for `vde_switch` 2.3.2 and `uml_switch`.
 
 pub mod cli;
+pub mod cnum;
 pub mod config;
 pub mod fabric;
 pub mod server;

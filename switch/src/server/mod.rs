@@ -77,7 +77,7 @@ pub struct Server {
     endpoints: HashMap<EndpointId, EndpointIo>,
     pub fabric: Fabric,
     /// The switch's own MAC (shown by `showinfo`, FSTP bridge id).
-    pub mac: [u8; 6],
+    pub mac: vde_protocol::MacAddr,
     mgmt: Option<UnixListener>,
     sessions: HashMap<RawFd, console::session::Session>,
     /// Where the command being executed came from.
@@ -444,7 +444,7 @@ impl Server {
 }
 
 /// `00:ff:` plus four random bytes, as the reference picks its MAC.
-fn random_mac() -> [u8; 6] {
+fn random_mac() -> vde_protocol::MacAddr {
     let mut r = [0u8; 4];
     // SAFETY: getrandom writes at most r.len() bytes into r.
     let got = unsafe { libc::getrandom(r.as_mut_ptr().cast(), r.len(), 0) };
@@ -455,7 +455,7 @@ fn random_mac() -> [u8; 6] {
             .unwrap_or(0);
         r = t.to_le_bytes();
     }
-    [0x00, 0xff, r[0], r[1], r[2], r[3]]
+    vde_protocol::MacAddr([0x00, 0xff, r[0], r[1], r[2], r[3]])
 }
 
 fn suppressed(n: u64) -> String {

@@ -3,17 +3,15 @@
 
 use std::fmt::Write;
 
-use super::parse::scan_ints;
 use super::CmdResult;
+use crate::cnum::scan_ints;
 use crate::server::Server;
 
 pub fn showinfo(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
     let _ = writeln!(
         out,
         "MAC {} Priority {} (0x{:x})",
-        vde_protocol::MacAddr(s.mac),
-        s.cfg.priority,
-        s.cfg.priority
+        s.mac, s.cfg.priority, s.cfg.priority
     );
     out.push_str("FSTP=false\n");
     Ok(())
@@ -24,7 +22,7 @@ pub fn setfstp(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
         out.push_str("Can't use fstp in hub mode\n");
         return Ok(());
     }
-    if super::parse::atoi(args) != 0 {
+    if crate::cnum::atoi(args) != 0 {
         crate::log_warn!(
             "fstp/setfstp 1: the fast spanning tree protocol is not implemented by this switch"
         );
@@ -62,7 +60,7 @@ pub fn bonus(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
 }
 
 fn print_one(s: &Server, out: &mut String, id: u16, v: &crate::fabric::Vlan) {
-    let m = s.mac;
+    let m = s.mac.0;
     let prio = s.cfg.priority;
     let _ = writeln!(out, "FST DATA VLAN {id:04} ROOTSWITCH FSTP IS DISABLED");
     let _ = writeln!(
@@ -121,7 +119,7 @@ pub fn print(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
         }
         return Ok(());
     }
-    let n = super::parse::atoi(args);
+    let n = crate::cnum::atoi(args);
     if !(0..=4093).contains(&n) {
         return Err(libc::EINVAL);
     }

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::parse::atoi;
 use super::{CmdResult, Origin, BANNER, TABLE};
+use crate::cnum::atoi;
 use crate::server::Server;
 
 pub fn help(_: &mut Server, args: &str, out: &mut String) -> CmdResult {
@@ -26,17 +26,11 @@ pub fn help(_: &mut Server, args: &str, out: &mut String) -> CmdResult {
 
 pub fn showinfo(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
     out.push_str(BANNER);
-    let m = s.mac;
     let _ = writeln!(
         out,
-        "\npid {} MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} uptime {}",
+        "\npid {} MAC {} uptime {}",
         std::process::id(),
-        m[0],
-        m[1],
-        m[2],
-        m[3],
-        m[4],
-        m[5],
+        s.mac,
         s.uptime()
     );
     if let Some(path) = &s.cfg.mgmt {
@@ -145,29 +139,12 @@ pub fn load(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
     Ok(())
 }
 
-/// Parse a MAC for `hash/find` like the reference's sscanf: `%x:%x:...` or `%x.%x...`.
-fn scan_mac(text: &str) -> Option<vde_protocol::MacAddr> {
-    let sep = if text.contains(':') { ':' } else { '.' };
-    let mut mac = [0u8; 6];
-    let mut parts = text.split(sep);
-    for b in mac.iter_mut() {
-        let part = parts.next()?.trim_start();
-        let digits: String = part
-            .trim_start_matches("0x")
-            .chars()
-            .take_while(char::is_ascii_hexdigit)
-            .collect();
-        if digits.is_empty() {
-            return None;
-        }
-        *b = u32::from_str_radix(&digits[digits.len().saturating_sub(8)..], 16).ok()? as u8;
-    }
-    Some(vde_protocol::MacAddr(mac))
-}
-
 pub fn hash_find(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
     let mut words = args.split_whitespace();
-    let mac = words.next().and_then(scan_mac).ok_or(libc::EINVAL)?;
+    let mac = words
+        .next()
+        .and_then(vde_protocol::MacAddr::scan)
+        .ok_or(libc::EINVAL)?;
     let vlan = words.next().map_or(0, atoi) as u16;
     let e = *s.fabric.macs.get(mac, vlan).ok_or(libc::ENODEV)?;
     // The reference prints the port plus one here; kept for byte-compatibility.

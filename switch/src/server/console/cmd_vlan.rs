@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::parse::{atoi, scan_ints};
 use super::CmdResult;
+use crate::cnum::{atoi, scan_ints};
 use crate::fabric::Vlan;
 use crate::server::Server;
 

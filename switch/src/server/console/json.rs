@@ -62,8 +62,8 @@ pub fn run(s: &mut Server, args: &str, out: &mut String) -> super::CmdResult {
     Ok(())
 }
 
-fn mac_str(m: [u8; 6]) -> String {
-    vde_protocol::MacAddr(m).to_string()
+fn mac_str(m: vde_protocol::MacAddr) -> String {
+    m.to_string()
 }
 
 fn ds_showinfo(s: &mut Server, _: &str) -> Result<Value, i32> {
@@ -155,7 +155,7 @@ fn hash_find(s: &mut Server, args: &str) -> Result<Value, i32> {
         .next()
         .and_then(|w| w.parse().ok())
         .ok_or(libc::EINVAL)?;
-    let vlan = words.next().map_or(0, super::parse::atoi) as u16;
+    let vlan = words.next().map_or(0, crate::cnum::atoi) as u16;
     let e = *s.fabric.macs.get(mac, vlan).ok_or(libc::ENODEV)?;
     // The real port (the text form keeps the reference's port+1).
     Ok(entry(s, mac, vlan, e.port, e.last_seen))

@@ -9,7 +9,6 @@ mod cmd_plugin;
 mod cmd_port;
 mod cmd_vlan;
 pub mod json;
-mod parse;
 pub mod session;
 pub mod stdin;
 mod table;
