@@ -70,7 +70,7 @@ fn main() {
     }
     // Like the original: a terminal on stdin is watched for its end (Ctrl-D stops the
     // switch); anything else on stdin is left alone.
-    if !cfg.daemon && vdeswitch::server::console::stdin::stdin_is_tty() {
+    if !cfg.daemon && vdeswitch::server::stdin::stdin_is_tty() {
         if let Err(e) = server.enable_stdin_console() {
             eprintln!("{prog}: stdin: {e}");
         }

@@ -15,7 +15,7 @@ use vde_protocol::request::{Dialect, PortRequest, ProtoVersion, RequestError, Re
 use vde_protocol::sockaddr::SockAddrUn;
 
 use super::{suppressed, EndpointIo, Flavor, Server, CONN_BASE, DATA_BASE, HANDSHAKE_TIMEOUT};
-use crate::fabric::{Credentials, Endpoint, EndpointKind, PortChoice, PortId};
+use crate::fabric::{Credentials, Endpoint, PortChoice, PortId};
 use crate::sys::unix::{self, peer_cred, Dgram, PeerCred};
 use crate::{log_err, log_warn};
 
@@ -256,7 +256,7 @@ impl Server {
         let id = fd as u32;
         let endpoint = Endpoint {
             id,
-            kind: EndpointKind::UnixProg,
+            module: "unix prog",
             description: String::from_utf8_lossy(&req.description)
                 .trim_end_matches('\0')
                 .to_string(),

@@ -14,7 +14,7 @@ use vde_protocol::ethernet::{insert_tag, strip_tag, HEADER_LEN};
 
 use super::endpoint::EndpointIo;
 use super::{suppressed, Server, DATA_BASE};
-use crate::fabric::{EndpointId, Tagging};
+use crate::fabric::{EndpointId, PortId, Tagging};
 use crate::log_warn;
 
 /// Frames per `recvmmsg`.
@@ -113,7 +113,7 @@ impl Server {
     }
 
     /// Forward the `n` frames in `rx` received by endpoint `from` on `port`.
-    fn forward_batch(&mut self, from: EndpointId, port: usize, n: usize, rx: &mut RxBatch) {
+    fn forward_batch(&mut self, from: EndpointId, port: PortId, n: usize, rx: &mut RxBatch) {
         rx.stage.clear();
         let mut deliveries = std::mem::take(&mut self.deliveries);
         for i in 0..n {
@@ -142,7 +142,7 @@ impl Server {
                     }
                     Tagging::Tag(vid) => {
                         if !have_tagged {
-                            insert_tag(&rx.bufs[i][..len], vid, &mut rx.tagged[i]);
+                            insert_tag(&rx.bufs[i][..len], vid.get(), &mut rx.tagged[i]);
                             have_tagged = true;
                         }
                         Variant::Tagged

@@ -7,7 +7,9 @@ mod control;
 pub mod ctl_dir;
 mod data;
 mod endpoint;
+mod mgmt;
 pub mod signals;
+pub mod stdin;
 
 use std::collections::HashMap;
 use std::io;
@@ -75,15 +77,13 @@ pub struct Server {
     accept_paused: bool,
     conns: HashMap<RawFd, Conn>,
     endpoints: HashMap<EndpointId, EndpointIo>,
-    pub fabric: Fabric,
-    /// The switch's own MAC (shown by `showinfo`, FSTP bridge id).
-    pub mac: vde_protocol::MacAddr,
+    fabric: Fabric,
+    /// What the console shows about the switch.
+    info: console::Info,
     mgmt: Option<UnixListener>,
-    sessions: HashMap<RawFd, console::session::Session>,
-    /// Where the command being executed came from.
-    origin: console::Origin,
-    fstp: console::cmd_fstp::FstpSettings,
-    stdin_console: Option<console::stdin::StdinConsole>,
+    sessions: HashMap<RawFd, mgmt::Session>,
+    fstp: console::FstpSettings,
+    stdin_console: Option<stdin::StdinConsole>,
     start: Instant,
     tick: u64,
     last_gc: u64,
@@ -128,7 +128,7 @@ impl Server {
         crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
         let mut s = Server::new(Flavor::Vde, signals, cfg, dir, ctl, listener, modes)?;
         if let Some(path) = s.cfg.mgmt.clone() {
-            s.mgmt = console::session::bind_mgmt(&path, s.cfg.mgmtmode, s.cfg.mgmtgroup);
+            s.mgmt = mgmt::bind_mgmt(&path, s.cfg.mgmtmode, s.cfg.mgmtgroup);
         }
         Ok(s)
     }
@@ -155,7 +155,11 @@ impl Server {
             Modes::derive(None, None),
         )?;
         // uml_switch moves a MAC to its new port at once.
-        s.fabric.macs.timers.min_persistence = -1;
+        let timers = crate::fabric::MacTimers {
+            min_persistence: -1,
+            ..s.fabric.macs().timers()
+        };
+        s.fabric.set_mac_timers(timers);
         Ok(s)
     }
 
@@ -196,6 +200,14 @@ impl Server {
 
         let poll = Poll::new().map_err(setup_err)?;
         let fabric = Fabric::new(cfg.numports, cfg.hub, cfg.hashsize, cfg.max_macs);
+        let info = console::Info {
+            pid: std::process::id(),
+            mac: cfg.macaddr.unwrap_or_else(random_mac),
+            priority: cfg.priority,
+            mgmt: cfg.mgmt.clone().map(|p| (p, cfg.mgmtmode)),
+            ctl_dir: dir.clone(),
+            ctl_mode: modes.ctl,
+        };
         Ok(Server {
             flavor,
             ctl,
@@ -207,10 +219,9 @@ impl Server {
             conns: HashMap::new(),
             endpoints: HashMap::new(),
             fabric,
-            mac: cfg.macaddr.unwrap_or_else(random_mac),
+            info,
             mgmt: None,
             sessions: HashMap::new(),
-            origin: console::Origin::RcFile,
             fstp: Default::default(),
             stdin_console: None,
             start: Instant::now(),
@@ -255,7 +266,7 @@ impl Server {
             let id = tap.as_raw_fd() as EndpointId;
             let endpoint = crate::fabric::Endpoint {
                 id,
-                kind: crate::fabric::EndpointKind::Tuntap,
+                module: "tuntap",
                 description: name.clone(),
             };
             let port = self
@@ -368,7 +379,7 @@ impl Server {
     }
 
     fn on_tick(&mut self) {
-        let gc = self.fabric.macs.timers.gc_interval;
+        let gc = self.fabric.macs().timers().gc_interval;
         if gc > 0 && self.tick >= self.last_gc + gc as u64 {
             self.last_gc = self.tick;
             self.fabric.expire_macs(self.tick);
@@ -383,7 +394,8 @@ impl Server {
     /// Turn fabric events into log lines (rate limited where they can flood).
     pub(crate) fn drain_events(&mut self) {
         use crate::fabric::Event;
-        for ev in std::mem::take(&mut self.fabric.events) {
+        let events: Vec<_> = self.fabric.drain_events().collect();
+        for ev in events {
             self.broadcast_debug(&ev);
             match ev {
                 Event::MacLearned { mac, port, .. } => {
@@ -407,7 +419,7 @@ impl Server {
                     if let Some(skipped) = self.limits.full.allow(self.tick, 60, 1) {
                         log_warn!(
                             "MAC table full ({} entries): {} on port {} forwarded but not learned (raise --maxmacs){}",
-                            self.fabric.macs.capacity(),
+                            self.fabric.macs().capacity(),
                             mac,
                             port,
                             suppressed(skipped)
@@ -440,6 +452,73 @@ impl Server {
                 log_warn!("Cleanup: could not remove {}: {}", self.dir.display(), e);
             }
         }
+    }
+}
+
+/// The console's view of the server, for a command from `session` (a session's fd) or from
+/// elsewhere.
+struct ConsoleHost<'a> {
+    s: &'a mut Server,
+    session: Option<RawFd>,
+}
+
+impl console::Host for ConsoleHost<'_> {
+    fn ctx(&mut self) -> console::Ctx<'_> {
+        let s = &mut *self.s;
+        let subs = self
+            .session
+            .and_then(|fd| s.sessions.get(&fd))
+            .map(|x| x.debug);
+        console::Ctx::new(&mut s.fabric, &mut s.fstp, &s.info, s.tick, subs)
+    }
+
+    fn apply(&mut self, effect: console::Effect) {
+        match effect {
+            console::Effect::CloseEndpoint { port, id } => {
+                if self.s.conns.contains_key(&(id as RawFd)) {
+                    self.s.close_conn(id as RawFd);
+                } else {
+                    self.s.close_endpoint(port, id);
+                }
+            }
+            console::Effect::Subscribe(subs) => {
+                if let Some(x) = self.session.and_then(|fd| self.s.sessions.get_mut(&fd)) {
+                    x.debug = subs;
+                }
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Run one console command line from `origin` (`session`: the session's fd).
+    fn run_command(
+        &mut self,
+        origin: console::Origin,
+        session: Option<RawFd>,
+        line: &str,
+        out: &mut String,
+    ) -> console::Outcome {
+        let outcome = console::run(&mut ConsoleHost { s: self, session }, origin, line, out);
+        if outcome == console::Outcome::Shutdown {
+            log_info!("Shutdown from mgmt command");
+        }
+        outcome
+    }
+
+    /// Run an rc file at start (see [`console::run_rc_file`]).
+    pub fn run_rc_file(&mut self, path: &std::path::Path) -> io::Result<console::Outcome> {
+        let outcome = console::run_rc_file(
+            &mut ConsoleHost {
+                s: self,
+                session: None,
+            },
+            path,
+        )?;
+        if outcome == console::Outcome::Shutdown {
+            log_info!("Shutdown from mgmt command");
+        }
+        Ok(outcome)
     }
 }
 

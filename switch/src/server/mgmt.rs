@@ -9,7 +9,10 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
-use super::{Outcome, BANNER, PROMPT};
+use vde_protocol::console::{BANNER, PROMPT};
+
+use super::console::{debug_lines, Origin, Outcome, Subscriptions};
+use crate::fabric::Event;
 use crate::log_warn;
 use crate::server::{Exit, Server, SESSION_BASE};
 
@@ -18,7 +21,7 @@ const MAX_PENDING: usize = 64 << 20;
 
 pub struct Session {
     /// Debug categories this session subscribed to.
-    pub debug: super::cmd_debug::Subscriptions,
+    pub debug: Subscriptions,
     stream: UnixStream,
     pending: Vec<u8>,
     closing: bool,
@@ -123,8 +126,7 @@ impl Server {
         };
         for cmd in commands {
             let mut out = String::new();
-            self.origin = super::Origin::Session(fd);
-            let outcome = self.execute(cmd, &mut out);
+            let outcome = self.run_command(Origin::Session, Some(fd), cmd, &mut out);
             // Event lines the command caused go out before its answer, as in the reference.
             self.drain_events();
             let s = self.sessions.get_mut(&fd)?;
@@ -198,6 +200,24 @@ impl Server {
                 Token(SESSION_BASE + fd as usize),
                 interest,
             );
+        }
+    }
+
+    /// Send an event's lines to the sessions subscribed to its category.
+    pub(crate) fn broadcast_debug(&mut self, ev: &Event) {
+        if self.sessions.values().all(|x| x.debug == 0) {
+            return;
+        }
+        for (category, line) in debug_lines(ev) {
+            let fds: Vec<_> = self
+                .sessions
+                .iter()
+                .filter(|(_, x)| x.debug & category != 0)
+                .map(|(&fd, _)| fd)
+                .collect();
+            for fd in fds {
+                self.queue_session_output(fd, line.as_bytes());
+            }
         }
     }
 

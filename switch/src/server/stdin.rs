@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use mio::{Token, Waker};
 
-use super::{Origin, Outcome, PROMPT};
+use vde_protocol::console::PROMPT;
+
+use super::console::{Origin, Outcome};
 use crate::server::{Exit, Server};
 
 /// What the reader thread saw.
@@ -80,8 +82,7 @@ impl Server {
                 Input::Line(_) if self.flavor == crate::server::Flavor::Uml => {}
                 Input::Line(line) => {
                     let mut out = String::new();
-                    self.origin = Origin::Stdin;
-                    let outcome = self.execute(&line, &mut out);
+                    let outcome = self.run_command(Origin::Stdin, None, &line, &mut out);
                     self.drain_events();
                     let mut stdout = std::io::stdout().lock();
                     let _ = stdout.write_all(out.as_bytes());
