@@ -1,5 +1,7 @@
 //! A drop-in replacement for `vde_switch` 2.3.2 and `uml_switch`.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod cli;
 pub mod cnum;
 pub mod config;

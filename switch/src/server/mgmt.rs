@@ -1,36 +1,49 @@
 //! Management sessions on the `-M` socket: banner, prompt, one command per
 //! read (vdeterm sends no newline) or one per line when a read holds several,
-//! output buffered so a slow reader neither blocks the switch nor loses bytes.
+//! output buffered so a slow reader neither blocks the switch nor loses bytes,
+//! and the debug lines each session subscribed to.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
 
-use mio::unix::SourceFd;
 use mio::{Interest, Token};
-
 use vde_protocol::console::{BANNER, PROMPT};
 
-use super::console::{debug_lines, Origin, Outcome, Subscriptions};
+use super::console::{self, debug_lines, Origin, Outcome, Subscriptions};
+use super::reactor::{Keep, Subscriber, Target};
+use super::slab::Key;
+use super::{Exit, Switch};
 use crate::fabric::Event;
 use crate::log_warn;
-use crate::server::{Exit, Server, SESSION_BASE};
 
 /// A session whose unread output grows past this is closed.
 const MAX_PENDING: usize = 64 << 20;
 
-pub struct Session {
+struct Session {
     /// Debug categories this session subscribed to.
-    pub debug: Subscriptions,
+    debug: Subscriptions,
     stream: UnixStream,
     pending: Vec<u8>,
     closing: bool,
     writable_armed: bool,
 }
 
+/// The management socket and its sessions.
+pub struct Mgmt {
+    listener: UnixListener,
+    /// Removed at exit.
+    path: PathBuf,
+    me: Option<Key>,
+    token: Option<Token>,
+    sessions: HashMap<Token, Session>,
+}
+
 /// Bind the management socket; a live server there disables it with a warning.
-pub fn bind_mgmt(path: &std::path::Path, mode: u32, group: Option<u32>) -> Option<UnixListener> {
-    let listener = match crate::server::ctl_dir::bind_listener(path) {
+pub fn bind(path: &std::path::Path, mode: u32, group: Option<u32>) -> Option<Mgmt> {
+    let listener = match super::ctl_dir::bind_listener(path) {
         Ok(l) => l,
         Err(e) => {
             log_warn!("management socket disabled: {e}");
@@ -40,33 +53,51 @@ pub fn bind_mgmt(path: &std::path::Path, mode: u32, group: Option<u32>) -> Optio
     let _ = crate::sys::unix::chmod(path, mode);
     let _ = crate::sys::unix::chown(path, None, group);
     listener.set_nonblocking(true).ok()?;
-    Some(listener)
+    Some(Mgmt {
+        listener,
+        path: path.to_path_buf(),
+        me: None,
+        token: None,
+        sessions: HashMap::new(),
+    })
 }
 
-impl Server {
-    pub(crate) fn accept_sessions(&mut self) {
+/// The console as a session runs it.
+struct SessionHost<'a> {
+    sw: &'a mut Switch,
+    debug: &'a mut Subscriptions,
+}
+
+impl console::Host for SessionHost<'_> {
+    fn ctx(&mut self) -> console::Ctx<'_> {
+        self.sw.console_ctx(Some(*self.debug))
+    }
+
+    fn apply(&mut self, effect: console::Effect) {
+        match effect {
+            console::Effect::Subscribe(s) => *self.debug = s,
+            other => self.sw.apply(other),
+        }
+    }
+}
+
+impl Mgmt {
+    fn accept_sessions(&mut self, sw: &mut Switch) {
+        let Some(me) = self.me else {
+            return;
+        };
         loop {
-            let Some(listener) = &self.mgmt else {
-                return;
-            };
-            match listener.accept() {
+            match self.listener.accept() {
                 Ok((stream, _)) => {
                     if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
-                    let fd = stream.as_raw_fd();
-                    if self
-                        .poll
-                        .registry()
-                        .register(
-                            &mut SourceFd(&fd),
-                            Token(SESSION_BASE + fd as usize),
-                            Interest::READABLE,
-                        )
-                        .is_err()
-                    {
+                    let Ok(token) =
+                        sw.io
+                            .watch_fd(stream.as_raw_fd(), Interest::READABLE, Target::Sub(me))
+                    else {
                         continue;
-                    }
+                    };
                     let mut s = Session {
                         debug: 0,
                         stream,
@@ -76,8 +107,8 @@ impl Server {
                     };
                     s.pending.extend_from_slice(BANNER.as_bytes());
                     s.pending.extend_from_slice(PROMPT.as_bytes());
-                    self.sessions.insert(fd, s);
-                    self.flush_session(fd);
+                    self.sessions.insert(token, s);
+                    self.flush(sw, token);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
@@ -85,39 +116,36 @@ impl Server {
         }
     }
 
-    /// Handle readiness on a session; returns Some(exit) on `shutdown`.
-    pub(crate) fn on_session(&mut self, fd: RawFd) -> Option<Exit> {
-        self.flush_session(fd);
+    /// Readiness on a session.
+    fn on_session(&mut self, sw: &mut Switch, token: Token) {
+        self.flush(sw, token);
         let mut buf = [0u8; 4096];
         loop {
-            let s = self.sessions.get_mut(&fd)?;
+            let Some(s) = self.sessions.get_mut(&token) else {
+                return;
+            };
             if s.closing {
-                return None;
+                return;
             }
             match s.stream.read(&mut buf) {
-                Ok(0) => {
-                    self.close_session(fd);
-                    return None;
-                }
+                Ok(0) => return self.close_session(sw, token),
                 Ok(n) => {
                     let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    if let Some(exit) = self.run_chunk(fd, &chunk) {
-                        return Some(exit);
+                    if !self.run_chunk(sw, token, &chunk) {
+                        return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    self.close_session(fd);
-                    return None;
-                }
+                Err(_) => return self.close_session(sw, token),
             }
         }
     }
 
     /// One read: a single command, or one command per line when the read
-    /// holds several lines (the reference would run only the first).
-    fn run_chunk(&mut self, fd: RawFd, chunk: &str) -> Option<Exit> {
+    /// holds several lines (the reference would run only the first). Whether
+    /// the session goes on.
+    fn run_chunk(&mut self, sw: &mut Switch, token: Token, chunk: &str) -> bool {
         let body = chunk.strip_suffix('\n').unwrap_or(chunk);
         let commands: Vec<&str> = if body.contains('\n') {
             body.split('\n').collect()
@@ -125,42 +153,68 @@ impl Server {
             vec![body]
         };
         for cmd in commands {
+            let Some(s) = self.sessions.get_mut(&token) else {
+                return false;
+            };
             let mut out = String::new();
-            let outcome = self.run_command(Origin::Session, Some(fd), cmd, &mut out);
+            let outcome = console::run(
+                &mut SessionHost {
+                    sw,
+                    debug: &mut s.debug,
+                },
+                Origin::Session,
+                cmd,
+                &mut out,
+            );
             // Event lines the command caused go out before its answer, as in the reference.
-            self.drain_events();
-            let s = self.sessions.get_mut(&fd)?;
+            let events = sw.take_events();
+            self.broadcast(sw, &events);
+            let Some(s) = self.sessions.get_mut(&token) else {
+                return false;
+            };
             s.pending.extend_from_slice(out.as_bytes());
             match outcome {
                 Outcome::Continue => s.pending.extend_from_slice(PROMPT.as_bytes()),
-                Outcome::Logout => {
+                Outcome::Logout | Outcome::Shutdown => {
                     s.closing = true;
-                    self.flush_session(fd);
-                    return None;
-                }
-                Outcome::Shutdown => {
-                    s.closing = true;
-                    self.flush_session(fd);
-                    return Some(Exit::Shutdown);
+                    self.flush(sw, token);
+                    if outcome == Outcome::Shutdown {
+                        crate::log_info!("Shutdown from mgmt command");
+                        sw.exit = Some(Exit::Shutdown);
+                    }
+                    return false;
                 }
             }
         }
-        self.flush_session(fd);
-        None
+        self.flush(sw, token);
+        true
     }
 
-    /// Append asynchronous output (debug events) to a session.
-    pub(crate) fn queue_session_output(&mut self, fd: RawFd, bytes: &[u8]) {
-        if let Some(s) = self.sessions.get_mut(&fd) {
-            if !s.closing {
-                s.pending.extend_from_slice(bytes);
+    /// Send an event's lines to the sessions subscribed to its category.
+    fn broadcast(&mut self, sw: &mut Switch, events: &[Event]) {
+        if self.sessions.values().all(|x| x.debug == 0) {
+            return;
+        }
+        for ev in events {
+            for (category, line) in debug_lines(ev) {
+                let tokens: Vec<Token> = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, x)| x.debug & category != 0 && !x.closing)
+                    .map(|(&t, _)| t)
+                    .collect();
+                for token in tokens {
+                    if let Some(s) = self.sessions.get_mut(&token) {
+                        s.pending.extend_from_slice(line.as_bytes());
+                    }
+                    self.flush(sw, token);
+                }
             }
         }
-        self.flush_session(fd);
     }
 
-    fn flush_session(&mut self, fd: RawFd) {
-        let Some(s) = self.sessions.get_mut(&fd) else {
+    fn flush(&mut self, sw: &mut Switch, token: Token) {
+        let Some(s) = self.sessions.get_mut(&token) else {
             return;
         };
         while !s.pending.is_empty() {
@@ -171,21 +225,19 @@ impl Server {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    self.close_session(fd);
-                    return;
-                }
+                Err(_) => return self.close_session(sw, token),
             }
         }
         let done = s.pending.is_empty();
         if done && s.closing {
-            self.close_session(fd);
-            return;
+            return self.close_session(sw, token);
         }
         if s.pending.len() > MAX_PENDING {
-            log_warn!("management session on fd {fd} does not read its output; closed");
-            self.close_session(fd);
-            return;
+            log_warn!(
+                "management session on fd {} does not read its output; closed",
+                s.stream.as_raw_fd()
+            );
+            return self.close_session(sw, token);
         }
         let want_write = !done;
         if want_write != s.writable_armed {
@@ -195,38 +247,52 @@ impl Server {
             } else {
                 Interest::READABLE
             };
-            let _ = self.poll.registry().reregister(
-                &mut SourceFd(&fd),
-                Token(SESSION_BASE + fd as usize),
-                interest,
-            );
+            let _ = sw.io.rewatch_fd(token, s.stream.as_raw_fd(), interest);
         }
     }
 
-    /// Send an event's lines to the sessions subscribed to its category.
-    pub(crate) fn broadcast_debug(&mut self, ev: &Event) {
-        if self.sessions.values().all(|x| x.debug == 0) {
-            return;
-        }
-        for (category, line) in debug_lines(ev) {
-            let fds: Vec<_> = self
-                .sessions
-                .iter()
-                .filter(|(_, x)| x.debug & category != 0)
-                .map(|(&fd, _)| fd)
-                .collect();
-            for fd in fds {
-                self.queue_session_output(fd, line.as_bytes());
-            }
+    fn close_session(&mut self, sw: &mut Switch, token: Token) {
+        if let Some(s) = self.sessions.remove(&token) {
+            sw.io.unwatch_fd(token, s.stream.as_raw_fd());
         }
     }
+}
 
-    fn close_session(&mut self, fd: RawFd) {
-        if let Some(s) = self.sessions.remove(&fd) {
-            let _ = self
-                .poll
-                .registry()
-                .deregister(&mut SourceFd(&s.stream.as_raw_fd()));
+impl Subscriber for Mgmt {
+    fn register(&mut self, me: Key, sw: &mut Switch) -> io::Result<()> {
+        self.me = Some(me);
+        self.token = Some(sw.io.watch_fd(
+            self.listener.as_raw_fd(),
+            Interest::READABLE,
+            Target::Sub(me),
+        )?);
+        Ok(())
+    }
+
+    fn ready(&mut self, token: Token, _: &mio::event::Event, sw: &mut Switch) -> Keep {
+        if Some(token) == self.token {
+            self.accept_sessions(sw);
+        } else {
+            self.on_session(sw, token);
         }
+        Keep::Yes
+    }
+
+    fn wants_fabric_events(&self) -> bool {
+        true
+    }
+
+    fn fabric_events(&mut self, events: &[Event], sw: &mut Switch) {
+        self.broadcast(sw, events);
+    }
+
+    fn close(&mut self, sw: &mut Switch) {
+        for token in self.sessions.keys().copied().collect::<Vec<_>>() {
+            self.close_session(sw, token);
+        }
+        if let Some(token) = self.token.take() {
+            sw.io.unwatch_fd(token, self.listener.as_raw_fd());
+        }
+        let _ = std::fs::remove_file(&self.path);
     }
 }

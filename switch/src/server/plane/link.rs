@@ -1,0 +1,80 @@
+//! What a port kind implements to carry frames: a [`Link`] owns the fds of one or more
+//! endpoints and moves whole frames in batches; the data path does everything else (the
+//! fabric, queues, backpressure, hooks) the same way for every kind.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use crate::fabric::EndpointId;
+
+/// One receive batch, as a link fills it.
+pub struct Rx<'a> {
+    /// One buffer per frame, each one byte longer than the largest frame accepted.
+    pub bufs: &'a mut [Vec<u8>],
+    /// The real length of each frame read (more than its buffer when it was cut, so that the
+    /// data path counts it as oversize instead of forwarding a truncated frame).
+    pub lens: &'a mut [usize],
+    /// The endpoint each frame came from. Preset to the link's first endpoint; a link
+    /// carrying several endpoints (a shared socket with one peer per sender address) sets it
+    /// per frame.
+    pub from: &'a mut [EndpointId],
+}
+
+impl Rx<'_> {
+    /// How many frames fit.
+    pub fn capacity(&self) -> usize {
+        self.bufs.len().min(self.lens.len()).min(self.from.len())
+    }
+}
+
+/// What the data path should do after an event on one of a link's fds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Frames may be waiting: call [`Link::recv`] until it returns less than a batch.
+    pub recv: bool,
+    /// There is room to send again: flush, then hand it queued frames.
+    pub send: bool,
+    /// The link is finished (its client left): close it and its endpoints.
+    pub close: bool,
+}
+
+/// The I/O of a port kind.
+pub trait Link {
+    /// The fds to watch, the one carrying frames first (it is also watched for room to send
+    /// when frames wait). Others (a control connection) are watched for reading only.
+    fn fds(&self) -> Vec<RawFd>;
+
+    /// An event on `fds()[fd]`. The default suits a link with one fd.
+    fn ready(&mut self, fd: usize, event: &mio::event::Event) -> Readiness {
+        if fd != 0 {
+            return Readiness::default();
+        }
+        Readiness {
+            recv: event.is_readable(),
+            send: event.is_writable(),
+            close: false,
+        }
+    }
+
+    /// Read at most `rx.capacity()` frames; `WouldBlock` when there are none.
+    fn recv(&mut self, rx: &mut Rx<'_>) -> io::Result<usize>;
+
+    /// Send `frames`, in order, to endpoint `to` (one of this link's); how many were taken
+    /// before the receiver was full. Taking a frame means sending all of it eventually: a
+    /// stream link keeps what a partial write left and sends it first in [`Link::flush`].
+    fn send(&mut self, to: EndpointId, frames: &[&[u8]]) -> io::Result<usize>;
+
+    /// Send what an earlier partial write left; `Ok(true)` when nothing is left.
+    fn flush(&mut self) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    /// The switch stops: remove the files the link made (its fds are no longer watched).
+    fn release(&mut self) {}
+
+    /// Its endpoints are gone (the client left, or `port/epclose`): release it, and say so
+    /// where the switch reports such things.
+    fn closed(&mut self) {
+        self.release();
+    }
+}
