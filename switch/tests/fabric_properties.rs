@@ -10,7 +10,7 @@
 //! * Fabric bugs found with the fuzz target stay as regression tests once fixed.
 
 use fabric_model::{
-    decode, Choice, Delivery, FrameKind, Harness, InPort, Op, Setup, Tagging, ODD_NUMPORTS,
+    decode, tag, Choice, Delivery, FrameKind, Harness, InPort, Op, Setup, Tagging, ODD_NUMPORTS,
     ODD_PORTS, ODD_VLANS, TICKS,
 };
 use proptest::prelude::*;
@@ -278,7 +278,7 @@ fn flood(f: &Fabric, in_port: usize, vid: u16, tagged_in: bool) -> Vec<Delivery>
             if (port.untagged_vlan.get() != vid) == to_tagged {
                 let tagging = match (tagged_in, to_tagged) {
                     (true, false) => Tagging::Untag,
-                    (false, true) => Tagging::Tag(vid),
+                    (false, true) => tag(vid),
                     _ => Tagging::AsIs,
                 };
                 want.push(Delivery { port: p, tagging });
@@ -327,7 +327,7 @@ fn learning_then_unicast_reaches_only_its_port() {
         out,
         vec![Delivery {
             port: 8,
-            tagging: Tagging::Tag(5)
+            tagging: tag(5)
         }]
     );
     let out = forward(&mut f, 8, &tagged(mac(7), mac(8), 5), 4);
@@ -401,11 +401,11 @@ fn broadcast_reaches_every_other_active_member_once() {
             },
             Delivery {
                 port: 7,
-                tagging: Tagging::Tag(5)
+                tagging: tag(5)
             },
             Delivery {
                 port: 8,
-                tagging: Tagging::Tag(5)
+                tagging: tag(5)
             },
         ]
     );
@@ -550,7 +550,7 @@ fn vlan_isolation() {
                             Tagging::AsIs => tag.is_some(),
                             Tagging::Untag => false,
                             Tagging::Tag(v) => {
-                                assert_eq!(v, vid);
+                                assert_eq!(v.get(), vid);
                                 true
                             }
                         };

@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use vde_protocol::MacAddr;
+pub use vdeswitch::fabric::Tagging;
 use vdeswitch::fabric::{
     Acl, AttachError, Credentials, Endpoint, EndpointId, Fabric, FabricError, MacTimers,
     PortChoice, PortCounters, PortId, VlanId,
@@ -26,25 +27,7 @@ use vdeswitch::fabric::{
 /// own plain numbers so that it does not share the fabric's types' rules.
 pub type Port = usize;
 
-/// How one copy is changed, as the model says it (VLAN ids as plain numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tagging {
-    AsIs,
-    Untag,
-    Tag(u16),
-}
-
-impl Tagging {
-    fn out_len(self, len: usize) -> usize {
-        match self {
-            Tagging::AsIs => len,
-            Tagging::Untag => len - 4,
-            Tagging::Tag(_) => len + 4,
-        }
-    }
-}
-
-/// One copy of a frame: where it goes and how it is changed.
+/// One copy of a frame: where it goes (as the model counts ports) and how it is changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
     pub port: Port,
@@ -53,16 +36,16 @@ pub struct Delivery {
 
 impl From<&vdeswitch::fabric::Delivery> for Delivery {
     fn from(d: &vdeswitch::fabric::Delivery) -> Delivery {
-        use vdeswitch::fabric::Tagging as T;
         Delivery {
             port: d.port.index(),
-            tagging: match d.tagging {
-                T::AsIs => Tagging::AsIs,
-                T::Untag => Tagging::Untag,
-                T::Tag(v) => Tagging::Tag(v.get()),
-            },
+            tagging: d.tagging,
         }
     }
+}
+
+/// Insert a tag with VLAN `vid`.
+pub fn tag(vid: u16) -> Tagging {
+    Tagging::Tag(VlanId::from_vid(vid))
 }
 
 /// "No untagged VLAN".
@@ -1194,7 +1177,7 @@ impl Harness {
         let tagged_in = fr.tag.is_some();
         let tagging = |to_tagged: bool| match (tagged_in, to_tagged) {
             (true, false) => Tagging::Untag,
-            (false, true) => Tagging::Tag(vid),
+            (false, true) => tag(vid),
             _ => Tagging::AsIs,
         };
         let known = if fr.dst.is_multicast() {

@@ -6,13 +6,14 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use mio::{Interest, Token};
 use vde_protocol::console::{BANNER, PROMPT};
 
 use super::console::{self, debug_lines, Origin, Outcome, Subscriptions};
+use super::listening::Listening;
 use super::reactor::{Keep, Subscriber, Target};
 use super::slab::Key;
 use super::{Exit, Switch};
@@ -33,11 +34,10 @@ struct Session {
 
 /// The management socket and its sessions.
 pub struct Mgmt {
-    listener: UnixListener,
+    listener: Listening,
     /// Removed at exit.
     path: PathBuf,
     me: Option<Key>,
-    token: Option<Token>,
     sessions: HashMap<Token, Session>,
 }
 
@@ -54,10 +54,9 @@ pub fn bind(path: &std::path::Path, mode: u32, group: Option<u32>) -> Option<Mgm
     let _ = crate::sys::unix::chown(path, None, group);
     listener.set_nonblocking(true).ok()?;
     Some(Mgmt {
-        listener,
+        listener: Listening::new(listener),
         path: path.to_path_buf(),
         me: None,
-        token: None,
         sessions: HashMap::new(),
     })
 }
@@ -88,10 +87,7 @@ impl Mgmt {
         };
         loop {
             match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
+                Ok(stream) => {
                     let Ok(token) =
                         sw.io
                             .watch_fd(stream.as_raw_fd(), Interest::READABLE, Target::Sub(me))
@@ -261,16 +257,11 @@ impl Mgmt {
 impl Subscriber for Mgmt {
     fn register(&mut self, me: Key, sw: &mut Switch) -> io::Result<()> {
         self.me = Some(me);
-        self.token = Some(sw.io.watch_fd(
-            self.listener.as_raw_fd(),
-            Interest::READABLE,
-            Target::Sub(me),
-        )?);
-        Ok(())
+        self.listener.watch(me, sw)
     }
 
     fn ready(&mut self, token: Token, _: &mio::event::Event, sw: &mut Switch) -> Keep {
-        if Some(token) == self.token {
+        if self.listener.is(token) {
             self.accept_sessions(sw);
         } else {
             self.on_session(sw, token);
@@ -290,9 +281,7 @@ impl Subscriber for Mgmt {
         for token in self.sessions.keys().copied().collect::<Vec<_>>() {
             self.close_session(sw, token);
         }
-        if let Some(token) = self.token.take() {
-            sw.io.unwatch_fd(token, self.listener.as_raw_fd());
-        }
+        self.listener.unwatch(sw);
         let _ = std::fs::remove_file(&self.path);
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod console;
 pub mod ctl_dir;
+mod listening;
 mod mgmt;
 pub mod plane;
 pub mod ports;
@@ -241,10 +242,10 @@ impl Switch {
     }
 }
 
-/// The console as rc files run it.
-struct RcHost<'a>(&'a mut Switch);
+/// The console for commands from no session (rc files, stdin): no debug subscriptions.
+struct PlainHost<'a>(&'a mut Switch);
 
-impl console::Host for RcHost<'_> {
+impl console::Host for PlainHost<'_> {
     fn ctx(&mut self) -> console::Ctx<'_> {
         self.0.console_ctx(None)
     }
@@ -443,7 +444,7 @@ impl Server {
 
     /// Run an rc file at start (see [`console::run_rc_file`]).
     pub fn run_rc_file(&mut self, path: &std::path::Path) -> io::Result<console::Outcome> {
-        let outcome = console::run_rc_file(&mut RcHost(&mut self.sw), path)?;
+        let outcome = console::run_rc_file(&mut PlainHost(&mut self.sw), path)?;
         if outcome == console::Outcome::Shutdown {
             log_info!("Shutdown from mgmt command");
         }

@@ -14,7 +14,7 @@ use vde_protocol::console::PROMPT;
 use super::console::{self, Origin, Outcome};
 use super::reactor::{Keep, Subscriber, Target};
 use super::slab::Key;
-use super::{Exit, Flavor, Switch};
+use super::{Exit, Flavor, PlainHost, Switch};
 
 /// What the reader thread saw.
 enum Input {
@@ -40,19 +40,6 @@ fn write_prompt() {
     let _ = nix::unistd::write(std::io::stdin(), PROMPT.as_bytes());
 }
 
-/// The console as stdin runs it: no session, no subscriptions.
-struct StdinHost<'a>(&'a mut Switch);
-
-impl console::Host for StdinHost<'_> {
-    fn ctx(&mut self) -> console::Ctx<'_> {
-        self.0.console_ctx(None)
-    }
-
-    fn apply(&mut self, effect: console::Effect) {
-        self.0.apply(effect);
-    }
-}
-
 impl StdinConsole {
     pub fn new(flavor: Flavor) -> StdinConsole {
         StdinConsole {
@@ -70,7 +57,7 @@ impl StdinConsole {
             return Keep::Yes;
         }
         let mut out = String::new();
-        let outcome = console::run(&mut StdinHost(sw), Origin::Stdin, line, &mut out);
+        let outcome = console::run(&mut PlainHost(sw), Origin::Stdin, line, &mut out);
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(out.as_bytes());
         let _ = stdout.flush();

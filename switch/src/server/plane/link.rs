@@ -25,6 +25,41 @@ impl Rx<'_> {
     pub fn capacity(&self) -> usize {
         self.bufs.len().min(self.lens.len()).min(self.from.len())
     }
+
+    /// Fill the batch from an fd that gives one frame per `read` (a tap): read until it is
+    /// empty or the batch is full (epoll is edge-triggered, so what is left would wait for
+    /// the next frame to arrive). `WouldBlock` only when nothing was read.
+    pub fn read_each(
+        &mut self,
+        mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let mut n = 0;
+        while n < self.capacity() {
+            match read(&mut self.bufs[n]) {
+                Ok(len) => {
+                    self.lens[n] = len;
+                    n += 1;
+                }
+                Err(e) if n > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Send to an fd that takes one frame per `write`: how many went before the first failure
+/// (that failure when none went).
+pub fn write_each(
+    frames: &[&[u8]],
+    mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    for (i, f) in frames.iter().enumerate() {
+        if let Err(e) = write(f) {
+            return if i > 0 { Ok(i) } else { Err(e) };
+        }
+    }
+    Ok(frames.len())
 }
 
 /// What the data path should do after an event on one of a link's fds.

@@ -40,7 +40,7 @@ use crate::fabric::{Delivery, EndpointId, Fabric, PortId, Tagging};
 use crate::log_warn;
 use crate::sys::log::RateLimit;
 use hooks::{Hooks, Injection, Verdict};
-pub use link::{Link, Readiness, Rx};
+pub use link::{write_each, Link, Readiness, Rx};
 use queue::{OutQueue, QUEUE_CAP, QUEUE_HIGH, QUEUE_LOW, STUCK_AFTER, STUCK_CHECK};
 
 /// Frames per receive batch.

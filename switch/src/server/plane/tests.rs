@@ -20,27 +20,11 @@ impl Link for PairLink {
     }
 
     fn recv(&mut self, rx: &mut Rx<'_>) -> io::Result<usize> {
-        let mut n = 0;
-        while n < rx.capacity() {
-            match self.0.recv(&mut rx.bufs[n]) {
-                Ok(len) => {
-                    rx.lens[n] = len;
-                    n += 1;
-                }
-                Err(e) if n > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(n)
+        rx.read_each(|buf| self.0.recv(buf))
     }
 
     fn send(&mut self, _: EndpointId, frames: &[&[u8]]) -> io::Result<usize> {
-        for (i, f) in frames.iter().enumerate() {
-            if let Err(e) = self.0.send(f) {
-                return if i > 0 { Ok(i) } else { Err(e) };
-            }
-        }
-        Ok(frames.len())
+        write_each(frames, |f| self.0.send(f))
     }
 }
 

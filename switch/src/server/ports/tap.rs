@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
 use crate::fabric::{Credentials, Endpoint, EndpointId, PortChoice};
-use crate::server::plane::{Env, Link, Plane, Rx};
+use crate::server::plane::{write_each, Env, Link, Plane, Rx};
 use crate::sys::tap::Tap;
 
 /// The module name `port/print` shows.
@@ -20,30 +20,13 @@ impl Link for TapLink {
         vec![self.tap.as_raw_fd()]
     }
 
-    // A tap gives one frame per read: read until it is empty or the batch is full (epoll is
-    // edge-triggered, so what is left would wait for the next frame to arrive).
+    // A tap gives and takes one frame per call.
     fn recv(&mut self, rx: &mut Rx<'_>) -> io::Result<usize> {
-        let mut n = 0;
-        while n < rx.capacity() {
-            match self.tap.recv(&mut rx.bufs[n]) {
-                Ok(len) => {
-                    rx.lens[n] = len;
-                    n += 1;
-                }
-                Err(e) if n > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(n)
+        rx.read_each(|buf| self.tap.recv(buf))
     }
 
     fn send(&mut self, _to: EndpointId, frames: &[&[u8]]) -> io::Result<usize> {
-        for (i, f) in frames.iter().enumerate() {
-            if let Err(e) = self.tap.send(f) {
-                return if i > 0 { Ok(i) } else { Err(e) };
-            }
-        }
-        Ok(frames.len())
+        write_each(frames, |f| self.tap.send(f))
     }
 }
 

@@ -12,16 +12,16 @@ mod handshake;
 mod link;
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio::{Interest, Token};
+use mio::Token;
 
 use crate::server::ctl_dir::Modes;
-use crate::server::reactor::{Keep, Subscriber, Target};
+use crate::server::listening::Listening;
+use crate::server::reactor::{Keep, Subscriber};
 use crate::server::slab::Key;
 use crate::server::timers::Due;
 use crate::server::{suppressed, Flavor, Switch};
@@ -75,21 +75,19 @@ impl Settings {
 
 /// The listening control socket.
 pub struct Control {
-    listener: UnixListener,
+    listener: Listening,
     /// Its path, removed at exit (with the directory, for vde_switch).
     path: PathBuf,
     me: Option<Key>,
-    token: Option<Token>,
     settings: Rc<Settings>,
 }
 
 impl Control {
     pub fn new(listener: UnixListener, path: PathBuf, settings: Settings) -> Control {
         Control {
-            listener,
+            listener: Listening::new(listener),
             path,
             me: None,
-            token: None,
             settings: Rc::new(settings),
         }
     }
@@ -97,10 +95,7 @@ impl Control {
     fn accept_all(&mut self, sw: &mut Switch) {
         loop {
             match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
+                Ok(stream) => {
                     // Bound what unfinished handshakes can hold, per user and in all,
                     // so a connection flood cannot exhaust descriptors.
                     let uid = unix::peer_cred(&stream).map(|c| c.uid).unwrap_or(u32::MAX);
@@ -146,12 +141,7 @@ impl Control {
 impl Subscriber for Control {
     fn register(&mut self, me: Key, sw: &mut Switch) -> io::Result<()> {
         self.me = Some(me);
-        self.token = Some(sw.io.watch_fd(
-            self.listener.as_raw_fd(),
-            Interest::READABLE,
-            Target::Sub(me),
-        )?);
-        Ok(())
+        self.listener.watch(me, sw)
     }
 
     fn ready(&mut self, _: Token, _: &mio::event::Event, sw: &mut Switch) -> Keep {
@@ -167,9 +157,7 @@ impl Subscriber for Control {
     /// Remove the socket and, for vde_switch, its directory, unless somebody else's server
     /// took the path meanwhile.
     fn close(&mut self, sw: &mut Switch) {
-        if let Some(token) = self.token.take() {
-            sw.io.unwatch_fd(token, self.listener.as_raw_fd());
-        }
+        self.listener.unwatch(sw);
         if unix::other_listener_at(&self.path, self.listener.as_raw_fd()) {
             log_warn!("Cleanup not removing files");
             return;
