@@ -521,6 +521,10 @@ impl Server {
                     self.subs
                         .with(key, &mut self.sw, |sub, sw| sub.timer(tag, sw));
                 }
+                Due::Link(key, tag) => {
+                    let (plane, mut env) = self.sw.plane_env();
+                    plane.link_timer(&mut env, key, tag);
+                }
                 Due::Hook(key, tag) => {
                     let (plane, mut env) = self.sw.plane_env();
                     plane.hook_timer(&mut env, key, tag);

@@ -19,6 +19,8 @@ pub enum Due {
     StuckCheck,
     /// A subscriber's own timer, with the tag it chose.
     Sub(Key, u64),
+    /// A link's timer, with the tag it chose.
+    Link(Key, u64),
     /// A port hook's timer, with the tag it chose.
     Hook(Key, u64),
 }

@@ -4,8 +4,11 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::time::Instant;
 
-use crate::fabric::EndpointId;
+use crate::fabric::{AttachError, Credentials, Endpoint, EndpointId, Fabric, PortChoice, PortId};
+use crate::server::slab::Key;
+use crate::server::timers::{Due, Timers};
 
 /// One receive batch, as a link fills it.
 pub struct Rx<'a> {
@@ -62,6 +65,63 @@ pub fn write_each(
     Ok(frames.len())
 }
 
+/// What a link may ask of the switch while it reads or handles its timer: a shared socket
+/// meeting a new peer attaches an endpoint for it, and releases it once idle.
+pub struct LinkCx<'a> {
+    pub(super) me: Key,
+    pub(super) now: Option<Instant>,
+    pub(super) fabric: &'a mut Fabric,
+    pub(super) timers: &'a mut Timers,
+    pub(super) next_id: &'a mut EndpointId,
+    /// Endpoints attached during this call, added to the link once it returns.
+    pub(super) attached: Vec<(EndpointId, PortId)>,
+    /// Endpoints released during this call, closed once it returns.
+    pub(super) released: Vec<EndpointId>,
+}
+
+impl LinkCx<'_> {
+    pub fn now(&mut self) -> Instant {
+        *self.now.get_or_insert_with(Instant::now)
+    }
+
+    /// Attach a new endpoint of this link to a port; its id is new (kinds whose endpoints
+    /// have no fd of their own get ids from here). Frames of this call may name it in
+    /// `Rx::from`.
+    pub fn attach(
+        &mut self,
+        choice: PortChoice,
+        who: &Credentials,
+        module: &'static str,
+        description: String,
+    ) -> Result<EndpointId, AttachError> {
+        let id = *self.next_id;
+        let endpoint = Endpoint {
+            id,
+            module,
+            description,
+        };
+        let port = self.fabric.attach(choice, who, endpoint)?;
+        *self.next_id = self.next_id.wrapping_add(1).max(FIRST_OWN_ID);
+        self.attached.push((id, port));
+        Ok(id)
+    }
+
+    /// One of this link's endpoints is finished (an idle peer): it leaves its port once
+    /// the link returns; the link closes when it has none left and is not [`Link::shared`].
+    pub fn release(&mut self, id: EndpointId) {
+        self.released.push(id);
+    }
+
+    /// Be called back ([`Link::timer`]) at `at` with `tag`.
+    pub fn set_timer(&mut self, at: Instant, tag: u64) {
+        self.timers.set(at, Due::Link(self.me, tag));
+    }
+}
+
+/// The first endpoint id [`LinkCx::attach`] gives: above any fd number, which name the
+/// endpoints of the kinds that have one fd each (as the reference shows them).
+pub const FIRST_OWN_ID: EndpointId = 1 << 24;
+
 /// What the data path should do after an event on one of a link's fds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Readiness {
@@ -92,7 +152,7 @@ pub trait Link {
     }
 
     /// Read at most `rx.capacity()` frames; `WouldBlock` when there are none.
-    fn recv(&mut self, rx: &mut Rx<'_>) -> io::Result<usize>;
+    fn recv(&mut self, rx: &mut Rx<'_>, cx: &mut LinkCx<'_>) -> io::Result<usize>;
 
     /// Send `frames`, in order, to endpoint `to` (one of this link's); how many were taken
     /// before the receiver was full. Taking a frame means sending all of it eventually: a
@@ -102,6 +162,15 @@ pub trait Link {
     /// Send what an earlier partial write left; `Ok(true)` when nothing is left.
     fn flush(&mut self) -> io::Result<bool> {
         Ok(true)
+    }
+
+    /// A timer it set ([`LinkCx::set_timer`]) is due.
+    fn timer(&mut self, _tag: u64, _cx: &mut LinkCx<'_>) {}
+
+    /// Whether it stays without endpoints (a shared socket waiting for peers); others close
+    /// with their last endpoint.
+    fn shared(&self) -> bool {
+        false
     }
 
     /// The switch stops: remove the files the link made (its fds are no longer watched).

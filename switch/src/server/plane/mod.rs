@@ -40,7 +40,7 @@ use crate::fabric::{Delivery, EndpointId, Fabric, PortId, Tagging};
 use crate::log_warn;
 use crate::sys::log::RateLimit;
 use hooks::{Hooks, Injection, Verdict};
-pub use link::{write_each, Link, Readiness, Rx};
+pub use link::{write_each, Link, LinkCx, Readiness, Rx, FIRST_OWN_ID};
 use queue::{OutQueue, QUEUE_CAP, QUEUE_HIGH, QUEUE_LOW, STUCK_AFTER, STUCK_CHECK};
 
 /// Frames per receive batch.
@@ -147,6 +147,8 @@ pub struct Plane {
     pub hooks: Hooks,
     max_frame: usize,
     limits: Limits,
+    /// The next id [`LinkCx::attach`] gives.
+    next_id: EndpointId,
 }
 
 impl Plane {
@@ -163,6 +165,7 @@ impl Plane {
             hooks: Hooks::default(),
             max_frame,
             limits: Limits::default(),
+            next_id: FIRST_OWN_ID,
         }
     }
 
@@ -273,12 +276,25 @@ impl Plane {
                 lens: &mut rx.lens,
                 from: &mut rx.from,
             };
-            let n = match slot.link.recv(&mut view) {
+            let mut cx = LinkCx {
+                me: key,
+                now: None,
+                fabric: &mut self.fabric,
+                timers: env.timers,
+                next_id: &mut self.next_id,
+                attached: Vec::new(),
+                released: Vec::new(),
+            };
+            let got = slot.link.recv(&mut view, &mut cx);
+            let (attached, released) = (cx.attached, cx.released);
+            self.adopt(key, attached);
+            let n = match got {
                 Ok(n) => n.min(BATCH),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // Drained (or failing): nothing left to come back for.
                 Err(_) => {
                     self.rx = Some(rx);
+                    self.release(env, key, released);
                     return;
                 }
             };
@@ -286,6 +302,7 @@ impl Plane {
                 self.resolve_ports(&mut rx, n);
                 self.forward_batch(env, Some(key), n, &mut rx);
             }
+            self.release(env, key, released);
             if n < BATCH {
                 self.rx = Some(rx);
                 return;
@@ -298,6 +315,58 @@ impl Plane {
         if self.links.get(key).is_some_and(|s| !s.paused) && !self.backlog.contains(&key) {
             self.backlog.push(key);
         }
+    }
+
+    /// Endpoints a link attached ([`LinkCx::attach`]) join it.
+    fn adopt(&mut self, key: Key, attached: Vec<(EndpointId, PortId)>) {
+        for (id, port) in attached {
+            match self.links.get_mut(key) {
+                Some(slot) => {
+                    slot.endpoints.push(id);
+                    self.endpoints.insert(
+                        id,
+                        Attached {
+                            link: key,
+                            port,
+                            gone: false,
+                            out: OutQueue::default(),
+                        },
+                    );
+                }
+                None => {
+                    let _ = self.fabric.detach(port, id);
+                }
+            }
+        }
+    }
+
+    /// Endpoints a link released ([`LinkCx::release`]) leave their ports.
+    fn release(&mut self, env: &mut Env<'_>, key: Key, released: Vec<EndpointId>) {
+        for id in released {
+            if self.endpoints.get(&id).is_some_and(|a| a.link == key) {
+                self.close_endpoint(env, id);
+            }
+        }
+    }
+
+    /// A link's timer is due.
+    pub fn link_timer(&mut self, env: &mut Env<'_>, key: Key, tag: u64) {
+        let Some(slot) = self.links.get_mut(key) else {
+            return;
+        };
+        let mut cx = LinkCx {
+            me: key,
+            now: None,
+            fabric: &mut self.fabric,
+            timers: env.timers,
+            next_id: &mut self.next_id,
+            attached: Vec::new(),
+            released: Vec::new(),
+        };
+        slot.link.timer(tag, &mut cx);
+        let (attached, released) = (cx.attached, cx.released);
+        self.adopt(key, attached);
+        self.release(env, key, released);
     }
 
     /// The port of each received frame's endpoint; frames of no endpoint are dropped.
@@ -340,7 +409,8 @@ impl Plane {
                 self.fabric.note_runt(port);
                 continue;
             }
-            if self.hooks.watches(port) {
+            // Injected frames are the switch's own: they skip the hooks of the port they enter.
+            if from.is_some() && self.hooks.watches(port) {
                 let now = *now.get_or_insert_with(Instant::now);
                 let frame = &rx.bufs[i][..len];
                 if self.hooks.ingress(port, frame, now, env.timers) == Verdict::Taken {
@@ -731,7 +801,10 @@ impl Plane {
         let Some(key) = self.endpoints.get(&id).map(|a| a.link) else {
             return false;
         };
-        let alone = self.links.get(key).is_none_or(|s| s.endpoints.len() <= 1);
+        let alone = self
+            .links
+            .get(key)
+            .is_none_or(|s| s.endpoints.len() <= 1 && !s.link.shared());
         if alone {
             self.close_link(env, key);
         } else {

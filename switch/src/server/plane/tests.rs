@@ -19,7 +19,7 @@ impl Link for PairLink {
         vec![self.0.as_raw_fd()]
     }
 
-    fn recv(&mut self, rx: &mut Rx<'_>) -> io::Result<usize> {
+    fn recv(&mut self, rx: &mut Rx<'_>, _: &mut LinkCx<'_>) -> io::Result<usize> {
         rx.read_each(|buf| self.0.recv(buf))
     }
 
@@ -254,4 +254,116 @@ fn closing_an_endpoint_closes_its_link() {
     b.send(0, &frame(BCAST, 1, 1));
     assert!(b.got(1).is_empty());
     assert_eq!(b.got(2).len(), 1);
+}
+
+/// A socket shared by many peers, as a datagram port kind would have: here a peer is the
+/// first byte of each datagram. A new peer gets its own port on its first frame; a timer
+/// releases the peers.
+struct SharedLink {
+    sock: UnixDatagram,
+    peers: Vec<(u8, EndpointId)>,
+}
+
+impl Link for SharedLink {
+    fn fds(&self) -> Vec<RawFd> {
+        vec![self.sock.as_raw_fd()]
+    }
+
+    fn recv(&mut self, rx: &mut Rx<'_>, cx: &mut LinkCx<'_>) -> io::Result<usize> {
+        let n = rx.read_each(|buf| self.sock.recv(buf))?;
+        for i in 0..n {
+            let peer = rx.bufs[i][0];
+            let id = match self.peers.iter().find(|p| p.0 == peer) {
+                Some(&(_, id)) => id,
+                None => {
+                    let who = Credentials::default();
+                    let id = cx
+                        .attach(PortChoice::Any, &who, "shared", format!("peer {peer}"))
+                        .unwrap();
+                    let now = cx.now();
+                    cx.set_timer(now, u64::from(peer));
+                    self.peers.push((peer, id));
+                    id
+                }
+            };
+            rx.from[i] = id;
+            rx.bufs[i].copy_within(1..rx.lens[i], 0);
+            rx.lens[i] -= 1;
+        }
+        Ok(n)
+    }
+
+    fn send(&mut self, to: EndpointId, frames: &[&[u8]]) -> io::Result<usize> {
+        let peer = self.peers.iter().find(|p| p.1 == to).map_or(0, |p| p.0);
+        write_each(frames, |f| self.sock.send(&[&[peer], f].concat()))
+    }
+
+    fn timer(&mut self, tag: u64, cx: &mut LinkCx<'_>) {
+        if let Some(i) = self.peers.iter().position(|p| u64::from(p.0) == tag) {
+            cx.release(self.peers.remove(i).1);
+        }
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_shared_link_gives_each_peer_a_port_and_releases_it() {
+    let mut b = Bench::new();
+    let (ours, theirs) = UnixDatagram::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    theirs.set_nonblocking(true).unwrap();
+    let link = SharedLink {
+        sock: ours,
+        peers: Vec::new(),
+    };
+    let (plane, mut env) = b.env();
+    let key = plane.add_link(&mut env, Box::new(link), &[]).unwrap();
+    let from_peer = |peer: u8, f: &[u8]| [&[peer], f].concat();
+
+    // Peer 7, then peer 9, each on its own new port.
+    let f7 = frame(BCAST, 7, 0x77);
+    theirs.send(&from_peer(7, &f7)).unwrap();
+    theirs.send(&from_peer(9, &frame(BCAST, 9, 0x99))).unwrap();
+    let (plane, mut env) = b.env();
+    plane.on_readable(&mut env, key);
+    let fabric = b.plane.fabric();
+    let shared: Vec<(u16, String)> = fabric
+        .ports()
+        .filter(|(_, p)| p.endpoints.first().is_some_and(|e| e.module == "shared"))
+        .map(|(i, p)| (i.0, p.endpoints[0].description.clone()))
+        .collect();
+    assert_eq!(shared, [(4, "peer 7".into()), (5, "peer 9".into())]);
+    for i in 0..3 {
+        assert_eq!(b.got(i).len(), 2, "client {i}");
+    }
+    // Each peer's broadcast went to the other through the same socket, not back to itself.
+    let mut buf = [0u8; 100];
+    let mut back = Vec::new();
+    while let Ok(n) = theirs.recv(&mut buf) {
+        back.push(buf[..n].to_vec());
+    }
+    back.sort();
+    assert_eq!(
+        back,
+        [from_peer(7, &frame(BCAST, 9, 0x99)), from_peer(9, &f7)]
+    );
+
+    // The idle timers release both peers; the link stays for the next one.
+    for _ in 0..2 {
+        let Some(Due::Link(k, tag)) = b.timers.pop_due(Instant::now()) else {
+            panic!("no link timer");
+        };
+        let (plane, mut env) = b.env();
+        plane.link_timer(&mut env, k, tag);
+    }
+    let fabric = b.plane.fabric();
+    assert!(!fabric.port(PortId(4)).unwrap().is_active());
+    assert!(!fabric.port(PortId(5)).unwrap().is_active());
+    theirs.send(&from_peer(3, &frame(BCAST, 3, 0x33))).unwrap();
+    let (plane, mut env) = b.env();
+    plane.on_readable(&mut env, key);
+    assert_eq!(b.got(0).len(), 1, "a new peer after the others left");
 }

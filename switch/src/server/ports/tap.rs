@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
 use crate::fabric::{Credentials, Endpoint, EndpointId, PortChoice};
-use crate::server::plane::{write_each, Env, Link, Plane, Rx};
+use crate::server::plane::{write_each, Env, Link, LinkCx, Plane, Rx};
 use crate::sys::tap::Tap;
 
 /// The module name `port/print` shows.
@@ -21,7 +21,7 @@ impl Link for TapLink {
     }
 
     // A tap gives and takes one frame per call.
-    fn recv(&mut self, rx: &mut Rx<'_>) -> io::Result<usize> {
+    fn recv(&mut self, rx: &mut Rx<'_>, _: &mut LinkCx<'_>) -> io::Result<usize> {
         rx.read_each(|buf| self.tap.recv(buf))
     }
 

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use crate::fabric::EndpointId;
-use crate::server::plane::{Link, Readiness, Rx};
+use crate::server::plane::{Link, LinkCx, Readiness, Rx};
 use crate::sys::unix::Dgram;
 
 pub(super) struct VdeLink {
@@ -50,7 +50,7 @@ impl Link for VdeLink {
         }
     }
 
-    fn recv(&mut self, rx: &mut Rx<'_>) -> io::Result<usize> {
+    fn recv(&mut self, rx: &mut Rx<'_>, _: &mut LinkCx<'_>) -> io::Result<usize> {
         self.data.recv_batch(rx.bufs, rx.lens)
     }
 
