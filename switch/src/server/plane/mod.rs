@@ -290,7 +290,10 @@ impl Plane {
             self.adopt(key, attached);
             let n = match got {
                 Ok(n) => n.min(BATCH),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    self.release(env, key, released);
+                    continue;
+                }
                 // Drained (or failing): nothing left to come back for.
                 Err(_) => {
                     self.rx = Some(rx);
