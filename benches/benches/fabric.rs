@@ -4,7 +4,7 @@
 //!     cargo bench -p vde-benches --bench fabric
 //!     cargo bench -p vde-benches --bench fabric -- flood     # a subset
 //!
-//! Every `forward` call here also clears `fabric.events`, as the event loop drains them.
+//! Every `forward` call here also drains the fabric's events, as the event loop does.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -12,8 +12,14 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use vde_protocol::MacAddr;
 use vdeswitch::fabric::{
-    Credentials, Delivery, Endpoint, EndpointKind, Fabric, Learn, MacTable, PortChoice, Tagging,
+    Credentials, Delivery, Endpoint, Fabric, Learn, MacTable, PortChoice, PortId, Tagging, VlanId,
 };
+
+const V0: VlanId = VlanId::DEFAULT;
+
+fn vid(id: u16) -> VlanId {
+    VlanId::new(id).unwrap()
+}
 
 const BCAST: [u8; 6] = [0xff; 6];
 
@@ -56,22 +62,22 @@ fn switch(n: usize) -> Fabric {
     for i in 0..n {
         let ep = Endpoint {
             id: i as u32,
-            kind: EndpointKind::UnixProg,
+            module: "unix prog",
             description: String::new(),
         };
         f.attach(PortChoice::Any, &root(), ep).expect("free port");
     }
     let mut out = Vec::new();
     for p in 1..=n {
-        f.forward(p, &frame(BCAST, mac(p as u32)), 0, &mut out);
+        f.forward(PortId(p as u16), &frame(BCAST, mac(p as u32)), 0, &mut out);
     }
-    f.events.clear();
+    f.drain_events();
     f
 }
 
-fn forward(f: &mut Fabric, port: usize, data: &[u8], out: &mut Vec<Delivery>) {
-    f.forward(port, black_box(data), 1, out);
-    f.events.clear();
+fn forward(f: &mut Fabric, port: u16, data: &[u8], out: &mut Vec<Delivery>) {
+    f.forward(PortId(port), black_box(data), 1, out);
+    f.drain_events();
     black_box(&out);
 }
 
@@ -119,7 +125,7 @@ fn learn(c: &mut Criterion) {
                 }
                 total += t.elapsed();
                 f.flush_all();
-                f.events.clear();
+                f.drain_events();
                 done += n;
             }
             total
@@ -128,11 +134,11 @@ fn learn(c: &mut Criterion) {
     g.bench_function("refresh/mac_table", |b| {
         let mut t = MacTable::new(128, 65536);
         for i in 0..1000 {
-            t.learn(MacAddr(mac(i)), 0, 1, 0);
+            t.learn(MacAddr(mac(i)), V0, PortId(1), 0);
         }
         let m = MacAddr(mac(500));
         b.iter(|| {
-            let r = t.learn(black_box(m), 0, 1, 1);
+            let r = t.learn(black_box(m), V0, PortId(1), 1);
             debug_assert_eq!(r, Learn::Refreshed);
             black_box(r)
         })
@@ -147,7 +153,7 @@ fn learn(c: &mut Criterion) {
                 let n = (iters - done).min(16384);
                 let start = Instant::now();
                 for i in 0..n {
-                    black_box(t.learn(MacAddr(mac(i as u32)), 0, 1, 0));
+                    black_box(t.learn(MacAddr(mac(i as u32)), V0, PortId(1), 0));
                 }
                 total += start.elapsed();
                 t.remove_where(|_, _| true, &mut gone);
@@ -160,23 +166,23 @@ fn learn(c: &mut Criterion) {
     g.bench_function("lookup_hit/mac_table_1000", |b| {
         let mut t = MacTable::new(128, 65536);
         for i in 0..1000 {
-            t.learn(MacAddr(mac(i)), 0, 1, 0);
+            t.learn(MacAddr(mac(i)), V0, PortId(1), 0);
         }
         let mut i = 0u32;
         b.iter(|| {
             i = (i + 1) % 1000;
-            black_box(t.lookup(MacAddr(mac(i)), 0))
+            black_box(t.lookup(MacAddr(mac(i)), V0))
         })
     });
     g.bench_function("lookup_miss/mac_table_1000", |b| {
         let mut t = MacTable::new(128, 65536);
         for i in 0..1000 {
-            t.learn(MacAddr(mac(i)), 0, 1, 0);
+            t.learn(MacAddr(mac(i)), V0, PortId(1), 0);
         }
         let mut i = 5000u32;
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(t.lookup(MacAddr(mac(i)), 0))
+            black_box(t.lookup(MacAddr(mac(i)), V0))
         })
     });
     g.finish();
@@ -189,7 +195,7 @@ fn flood(c: &mut Criterion) {
         let mut f = switch(n);
         let data = frame(BCAST, mac(1));
         let mut out = Vec::new();
-        f.forward(1, &data, 1, &mut out);
+        f.forward(PortId(1), &data, 1, &mut out);
         assert_eq!(out.len(), n - 1);
         g.throughput(Throughput::Elements(1));
         g.bench_with_input(BenchmarkId::new("broadcast", n), &n, |b, _| {
@@ -209,46 +215,46 @@ fn vlan(c: &mut Criterion) {
     let mut g = c.benchmark_group("vlan");
     g.throughput(Throughput::Elements(1));
     let mut f = switch(8);
-    f.vlan_create(10).unwrap();
-    f.set_port_vlan(1, 10).unwrap();
-    f.vlan_addport(10, 2).unwrap();
+    f.vlan_create(vid(10)).unwrap();
+    f.set_port_vlan(PortId(1), vid(10)).unwrap();
+    f.vlan_addport(vid(10), PortId(2)).unwrap();
     for p in 3..=5 {
-        f.set_port_vlan(p, 10).unwrap();
+        f.set_port_vlan(PortId(p), vid(10)).unwrap();
     }
     for p in 6..=8 {
-        f.vlan_addport(10, p).unwrap();
+        f.vlan_addport(vid(10), PortId(p)).unwrap();
     }
     let mut out = Vec::new();
     // Learn port 1 (untagged) and port 2 (tagged) on VLAN 10.
-    f.forward(1, &frame(BCAST, mac(1)), 0, &mut out);
-    f.forward(2, &tagged(BCAST, mac(2), 10), 0, &mut out);
-    f.events.clear();
+    f.forward(PortId(1), &frame(BCAST, mac(1)), 0, &mut out);
+    f.forward(PortId(2), &tagged(BCAST, mac(2), 10), 0, &mut out);
+    f.drain_events();
 
     let to_tagged = frame(mac(2), mac(1));
-    f.forward(1, &to_tagged, 1, &mut out);
-    assert_eq!(out[0].tagging, Tagging::Tag(10));
+    f.forward(PortId(1), &to_tagged, 1, &mut out);
+    assert_eq!(out[0].tagging, Tagging::Tag(vid(10)));
     g.bench_function("untagged_in_tag_out", |b| {
         b.iter(|| forward(&mut f, 1, &to_tagged, &mut out))
     });
 
     let to_untagged = tagged(mac(1), mac(2), 10);
-    f.forward(2, &to_untagged, 1, &mut out);
+    f.forward(PortId(2), &to_untagged, 1, &mut out);
     assert_eq!(out[0].tagging, Tagging::Untag);
     g.bench_function("tagged_in_untag_out", |b| {
         b.iter(|| forward(&mut f, 2, &to_untagged, &mut out))
     });
 
     let bcast = tagged(BCAST, mac(2), 10);
-    f.forward(2, &bcast, 1, &mut out);
+    f.forward(PortId(2), &bcast, 1, &mut out);
     assert_eq!(out.len(), 7);
     g.bench_function("tagged_broadcast_mixed_8", |b| {
         b.iter(|| forward(&mut f, 2, &bcast, &mut out))
     });
 
     // Tagged frame on a VLAN the port is not a member of: dropped at ingress.
-    f.vlan_create(20).unwrap();
+    f.vlan_create(vid(20)).unwrap();
     let foreign = tagged(mac(1), mac(3), 20);
-    f.forward(3, &foreign, 1, &mut out);
+    f.forward(PortId(3), &foreign, 1, &mut out);
     assert!(out.is_empty());
     g.bench_function("ingress_drop_non_member", |b| {
         b.iter(|| forward(&mut f, 3, &foreign, &mut out))

@@ -10,6 +10,8 @@
 //!
 //! The binary (`src/bin/vdeterm.rs`) adds the interactive mode (rustyline).
 
+#![forbid(unsafe_code)]
+
 pub mod batch;
 pub mod client;
 pub mod completion;

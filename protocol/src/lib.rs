@@ -9,6 +9,8 @@
 //!   reply.
 //! * [`ethernet`]: Ethernet II / 802.1Q frames and VLAN tag insertion and removal.
 //! * [`mac`]: MAC addresses, printed and parsed the way the switch does.
+//! * [`console`]: the management console's text protocol (banner, data blocks, status lines,
+//!   debug lines, prompt), written by the switch and read by `vdeterm`.
 //! * [`pcap`] and [`pcapng`]: capture files as tcpdump and Wireshark read them, written piece by
 //!   piece into buffers and read back with checks.
 //! * [`stream`]: frames on a byte stream behind a length header, as QEMU's `-netdev stream` (4
@@ -19,6 +21,9 @@
 //! The control protocol uses the host byte order of the machines involved, which is
 //! little-endian on every supported target; Ethernet fields are big-endian as usual.
 
+#![forbid(unsafe_code)]
+
+pub mod console;
 pub mod error;
 pub mod ethernet;
 pub mod mac;

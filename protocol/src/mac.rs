@@ -49,6 +49,28 @@ impl MacAddr {
     pub const fn is_unicast(&self) -> bool {
         !self.is_multicast()
     }
+
+    /// Reads an address the lenient way the reference's console does (`hash/find`), with
+    /// `sscanf("%x:%x:%x:%x:%x:%x")` (or `.` separators when the text has no `:`): each group
+    /// may have leading blanks, a `0x` prefix and trailing garbage, keeps its low byte, and
+    /// anything after the sixth group is ignored. `None` unless six groups were read.
+    pub fn scan(text: &str) -> Option<MacAddr> {
+        let sep = if text.contains(':') { ':' } else { '.' };
+        let mut mac = [0u8; 6];
+        let mut parts = text.split(sep);
+        for b in mac.iter_mut() {
+            let part = parts.next()?.trim_start();
+            let digits = part.trim_start_matches("0x");
+            let len = digits.bytes().take_while(u8::is_ascii_hexdigit).count();
+            if len == 0 {
+                return None;
+            }
+            // `%x` reads an unsigned int: only its last eight digits count.
+            let value = u32::from_str_radix(&digits[len.saturating_sub(8)..len], 16).ok()?;
+            *b = value as u8;
+        }
+        Some(MacAddr(mac))
+    }
 }
 
 impl From<[u8; 6]> for MacAddr {
@@ -151,6 +173,22 @@ mod tests {
         }
         let msg = "zz".parse::<MacAddr>().unwrap_err().to_string();
         assert!(msg.contains("invalid MAC address \"zz\""), "{msg}");
+    }
+
+    #[test]
+    fn scan_is_lenient_like_sscanf() {
+        let want = Some(MacAddr([0x02, 0, 0, 0, 0, 0x0a]));
+        assert_eq!(MacAddr::scan("2:0:0:0:0:a"), want);
+        assert_eq!(MacAddr::scan("2.0.0.0.0.a"), want);
+        assert_eq!(MacAddr::scan(" 0x2: 0:0:0:0:ax"), want);
+        assert_eq!(MacAddr::scan("102:0:0:0:0:a:ff"), want);
+        assert_eq!(
+            MacAddr::scan("123456789:0:0:0:0:a"),
+            Some(MacAddr([0x89, 0, 0, 0, 0, 0x0a]))
+        );
+        for bad in ["", "zz", "1:2:3:4:5", "1:2:3::5:6", "1-2-3-4-5-6"] {
+            assert_eq!(MacAddr::scan(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub struct Config {
     /// FSTP requested (`-F`), ignored in hub mode.
     pub fstp: bool,
     /// Switch MAC (`--macaddr`); random `00:ff:xx:xx:xx:xx` when `None`.
-    pub macaddr: Option<[u8; 6]>,
+    pub macaddr: Option<vde_protocol::MacAddr>,
     /// FSTP priority (`--priority`, masked to 16 bits, default 0x8000).
     pub priority: u16,
     /// MAC table bucket count (`--hashsize`, default 128; rounded up to a power of two).

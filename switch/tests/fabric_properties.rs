@@ -3,28 +3,21 @@
 //!
 //! * `random_operations` / `random_fuzz_inputs`: random sequences of
 //!   operations run through the model shared with the `fabric` fuzz target
-//!   (`fuzz/fabric_model.rs`), which checks after every op the exact forwarding
-//!   decision, learning, counters and the consistency of ports, VLANs and MAC
-//!   table against the reference's rules.
+//!   (the `vde-fabric-model` crate), which checks after every op the exact
+//!   forwarding decision, learning, counters and the consistency of ports, VLANs
+//!   and MAC table against the reference's rules.
 //! * Deterministic properties: unicast after learning, broadcast coverage,
 //!   detaching, a full MAC table, VLAN isolation.
-//! * `bug_*` (ignored): fabric bugs found with the fuzz target, not fixed yet;
-//!   they fail until the fabric is fixed. The model skips the ops that trigger
-//!   them (`Harness::known_bug`), so the random tests pass meanwhile.
-//!   Fixed ones stay as ordinary regression tests.
-
-#[path = "../../fuzz/fabric_model.rs"]
-mod fabric_model;
+//! * Fabric bugs found with the fuzz target stay as regression tests once fixed.
 
 use fabric_model::{
-    decode, Choice, FrameKind, Harness, InPort, Op, Setup, ODD_NUMPORTS, ODD_PORTS, ODD_VLANS,
-    TICKS,
+    decode, tag, Choice, Delivery, FrameKind, Harness, InPort, Op, Setup, Tagging, ODD_NUMPORTS,
+    ODD_PORTS, ODD_VLANS, TICKS,
 };
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use vdeswitch::fabric::{
-    Credentials, Delivery, Endpoint, EndpointId, EndpointKind, Fabric, PortChoice, PortId, Tagging,
-    NO_VLAN,
+    Credentials, Endpoint, EndpointId, Fabric, MacTimers, PortChoice, PortId, VlanId,
 };
 
 // ------------------------------------------------------------ random sequences
@@ -133,7 +126,7 @@ proptest! {
     /// learned and counted as the reference does.
     #[test]
     fn random_operations(setup in setup(), ops in prop::collection::vec(op(), 0..200)) {
-        Harness::run(setup, &ops, true);
+        Harness::run(setup, &ops);
     }
 }
 
@@ -144,14 +137,13 @@ proptest! {
     #[test]
     fn random_fuzz_inputs(data in prop::collection::vec(any::<u8>(), 0..1500)) {
         let (setup, ops) = decode(&data);
-        Harness::run(setup, &ops, true);
+        Harness::run(setup, &ops);
     }
 }
 
 /// Replay a fuzz input: `FABRIC_INPUT=fuzz/artifacts/fabric/crash-… cargo test
 /// -p vde-switch --test fabric_properties replay_fuzz_input -- --ignored --nocapture`
-/// prints the decoded ops and runs them, known bugs included unless
-/// `FABRIC_SKIP_KNOWN` is set.
+/// prints the decoded ops and runs them.
 #[test]
 #[ignore = "needs FABRIC_INPUT"]
 fn replay_fuzz_input() {
@@ -162,7 +154,7 @@ fn replay_fuzz_input() {
     for op in &ops {
         println!("  {op:?}");
     }
-    Harness::run(setup, &ops, std::env::var_os("FABRIC_SKIP_KNOWN").is_some());
+    Harness::run(setup, &ops);
 }
 
 // ------------------------------------------------------- deterministic properties
@@ -170,7 +162,7 @@ fn replay_fuzz_input() {
 fn ep(id: EndpointId) -> Endpoint {
     Endpoint {
         id,
-        kind: EndpointKind::UnixProg,
+        module: "unix prog",
         description: String::new(),
     }
 }
@@ -203,31 +195,52 @@ fn tagged(dst: [u8; 6], src: [u8; 6], vid: u16) -> Vec<u8> {
     f
 }
 
+fn p(n: usize) -> PortId {
+    PortId::from_index(n).unwrap()
+}
+
+fn v(n: u16) -> VlanId {
+    VlanId::new(n).unwrap()
+}
+
+fn attach(f: &mut Fabric, choice: PortChoice, id: EndpointId) -> Result<usize, String> {
+    f.attach(choice, &root(), ep(id))
+        .map(PortId::index)
+        .map_err(|e| e.to_string())
+}
+
 /// A switch with ports 1..=n active (one endpoint each, id = port).
 fn switch(numports: usize, n: usize, max_macs: usize) -> Fabric {
     let mut f = Fabric::new(numports, false, 128, max_macs);
     for i in 1..=n {
-        assert_eq!(f.attach(PortChoice::Any, &root(), ep(i as u32)), Ok(i));
+        assert_eq!(attach(&mut f, PortChoice::Any, i as u32), Ok(i));
     }
     f
 }
 
-fn forward(f: &mut Fabric, port: PortId, data: &[u8], now: u64) -> Vec<Delivery> {
+/// The copies of a frame, as the model writes them (plain port and VLAN numbers).
+fn forward(f: &mut Fabric, port: usize, data: &[u8], now: u64) -> Vec<Delivery> {
     let mut out = Vec::new();
-    f.forward(port, data, now, &mut out);
-    out
+    f.forward(p(port), data, now, &mut out);
+    out.iter().map(Delivery::from).collect()
 }
 
-fn ports_of(out: &[Delivery]) -> Vec<PortId> {
+fn ports_of(out: &[Delivery]) -> Vec<usize> {
     out.iter().map(|d| d.port).collect()
 }
 
-fn untagged_vlan(f: &Fabric, p: PortId) -> u16 {
-    f.port(p).map_or(NO_VLAN, |p| p.untagged_vlan)
+fn untagged_vlan(f: &Fabric, port: usize) -> u16 {
+    f.port(p(port))
+        .map_or(VlanId::NONE, |p| p.untagged_vlan)
+        .get()
 }
 
-fn is_member(f: &Fabric, p: PortId, vid: u16) -> bool {
-    untagged_vlan(f, p) == vid || f.vlan(vid).is_some_and(|v| v.tagged.contains(p))
+fn is_member(f: &Fabric, port: usize, vid: u16) -> bool {
+    untagged_vlan(f, port) == vid || f.vlan(v(vid)).is_some_and(|v| v.tagged.contains(p(port)))
+}
+
+fn lookup(f: &Fabric, m: [u8; 6], vid: u16) -> Option<usize> {
+    f.macs().lookup(m.into(), v(vid)).map(PortId::index)
 }
 
 /// Port 0 to 8: 1..=4 untagged on VLAN 0; 5, 6 untagged on VLAN 5; 7 untagged
@@ -236,36 +249,37 @@ fn is_member(f: &Fabric, p: PortId, vid: u16) -> bool {
 /// and tagged on 5.
 fn vlan_switch() -> Fabric {
     let mut f = switch(16, 8, 1024);
-    assert_eq!(f.attach(PortChoice::Port0, &root(), ep(100)), Ok(0));
-    f.vlan_create(5).unwrap();
-    f.vlan_create(6).unwrap();
-    f.set_port_vlan(5, 5).unwrap();
-    f.set_port_vlan(6, 5).unwrap();
-    f.vlan_addport(5, 7).unwrap();
-    f.vlan_addport(6, 7).unwrap();
-    f.set_port_vlan(8, i64::from(NO_VLAN)).unwrap();
-    f.vlan_addport(5, 8).unwrap();
-    f.create_port(9).unwrap();
-    f.set_port_vlan(9, 5).unwrap();
-    f.create_port(10).unwrap();
-    f.vlan_addport(5, 10).unwrap();
+    assert_eq!(attach(&mut f, PortChoice::Port0, 100), Ok(0));
+    f.vlan_create(v(5)).unwrap();
+    f.vlan_create(v(6)).unwrap();
+    f.set_port_vlan(p(5), v(5)).unwrap();
+    f.set_port_vlan(p(6), v(5)).unwrap();
+    f.vlan_addport(v(5), p(7)).unwrap();
+    f.vlan_addport(v(6), p(7)).unwrap();
+    f.set_port_vlan(p(8), VlanId::NONE).unwrap();
+    f.vlan_addport(v(5), p(8)).unwrap();
+    f.create_port(p(9)).unwrap();
+    f.set_port_vlan(p(9), v(5)).unwrap();
+    f.create_port(p(10)).unwrap();
+    f.vlan_addport(v(5), p(10)).unwrap();
     f
 }
 
 /// What the reference sends for a flooded frame in `vid` from `in_port`:
 /// every other active member once, untagged to untagged members and tagged
 /// to tagged ones; same tag-ness first, ascending.
-fn flood(f: &Fabric, in_port: PortId, vid: u16, tagged_in: bool) -> Vec<Delivery> {
+fn flood(f: &Fabric, in_port: usize, vid: u16, tagged_in: bool) -> Vec<Delivery> {
     let mut want = Vec::new();
     for to_tagged in [tagged_in, !tagged_in] {
         for (p, port) in f.ports() {
+            let p = p.index();
             if p == in_port || !port.is_active() || !is_member(f, p, vid) {
                 continue;
             }
-            if (port.untagged_vlan != vid) == to_tagged {
+            if (port.untagged_vlan.get() != vid) == to_tagged {
                 let tagging = match (tagged_in, to_tagged) {
                     (true, false) => Tagging::Untag,
-                    (false, true) => Tagging::Tag(vid),
+                    (false, true) => tag(vid),
                     _ => Tagging::AsIs,
                 };
                 want.push(Delivery { port: p, tagging });
@@ -282,7 +296,7 @@ fn learning_then_unicast_reaches_only_its_port() {
     for p in 1..=6 {
         let out = forward(&mut f, p, &frame(BCAST, mac(p as u8)), 1);
         assert_eq!(out.len(), 5);
-        assert_eq!(f.macs.lookup(mac(p as u8).into(), 0), Some(p));
+        assert_eq!(lookup(&f, mac(p as u8), 0), Some(p));
     }
     for a in 1..=6usize {
         for b in 1..=6usize {
@@ -302,11 +316,11 @@ fn learning_then_unicast_reaches_only_its_port() {
         }
     }
     // Across tag-ness: access port 7 and trunk port 8 on VLAN 5.
-    assert_eq!(f.attach(PortChoice::Any, &root(), ep(7)), Ok(7));
-    assert_eq!(f.attach(PortChoice::Any, &root(), ep(8)), Ok(8));
-    f.vlan_create(5).unwrap();
-    f.set_port_vlan(7, 5).unwrap();
-    f.vlan_addport(5, 8).unwrap();
+    assert_eq!(attach(&mut f, PortChoice::Any, 7), Ok(7));
+    assert_eq!(attach(&mut f, PortChoice::Any, 8), Ok(8));
+    f.vlan_create(v(5)).unwrap();
+    f.set_port_vlan(p(7), v(5)).unwrap();
+    f.vlan_addport(v(5), p(8)).unwrap();
     forward(&mut f, 7, &frame(BCAST, mac(7)), 3);
     forward(&mut f, 8, &tagged(BCAST, mac(8), 5), 3);
     let out = forward(&mut f, 7, &frame(mac(8), mac(7)), 4);
@@ -314,7 +328,7 @@ fn learning_then_unicast_reaches_only_its_port() {
         out,
         vec![Delivery {
             port: 8,
-            tagging: Tagging::Tag(5)
+            tagging: tag(5)
         }]
     );
     let out = forward(&mut f, 8, &tagged(mac(7), mac(8), 5), 4);
@@ -355,7 +369,7 @@ fn broadcast_reaches_every_other_active_member_once() {
             };
             let out = forward(&mut f, in_port, &data, now);
             let vid = tag.unwrap_or(untagged_vlan(&f, in_port));
-            let admitted = f.vlan(vid).is_some() && is_member(&f, in_port, vid);
+            let admitted = f.vlan(v(vid)).is_some() && is_member(&f, in_port, vid);
             let want = if admitted {
                 flood(&f, in_port, vid, tag.is_some())
             } else {
@@ -369,6 +383,7 @@ fn broadcast_reaches_every_other_active_member_once() {
             if admitted {
                 // Completeness in plain words: every other active member is in.
                 for (p, port) in f.ports() {
+                    let p = p.index();
                     if p != in_port && port.is_active() && is_member(&f, p, vid) {
                         assert!(seen.contains(&p), "member {p} missed: {out:?}");
                     }
@@ -387,11 +402,11 @@ fn broadcast_reaches_every_other_active_member_once() {
             },
             Delivery {
                 port: 7,
-                tagging: Tagging::Tag(5)
+                tagging: tag(5)
             },
             Delivery {
                 port: 8,
-                tagging: Tagging::Tag(5)
+                tagging: tag(5)
             },
         ]
     );
@@ -400,9 +415,9 @@ fn broadcast_reaches_every_other_active_member_once() {
     f.set_hub(true);
     for in_port in 0..=10 {
         let out = forward(&mut f, in_port, &tagged(BCAST, mac(1), 6), now);
-        let want: Vec<PortId> = f
+        let want: Vec<usize> = f
             .ports()
-            .map(|(p, _)| p)
+            .map(|(p, _)| p.index())
             .filter(|&p| p != 0 && p != in_port)
             .collect();
         assert_eq!(ports_of(&out), want);
@@ -413,10 +428,10 @@ fn broadcast_reaches_every_other_active_member_once() {
 #[test]
 fn detaching_the_last_endpoint_removes_the_port_macs() {
     let mut f = switch(16, 3, 1024);
-    assert_eq!(f.attach(PortChoice::Port(1), &root(), ep(11)), Ok(1));
-    f.vlan_create(5).unwrap();
-    f.vlan_addport(5, 1).unwrap();
-    f.vlan_addport(5, 2).unwrap();
+    assert_eq!(attach(&mut f, PortChoice::Port(1), 11), Ok(1));
+    f.vlan_create(v(5)).unwrap();
+    f.vlan_addport(v(5), p(1)).unwrap();
+    f.vlan_addport(v(5), p(2)).unwrap();
     let learn = |f: &mut Fabric| {
         forward(f, 1, &frame(BCAST, mac(1)), 10);
         forward(f, 1, &frame(BCAST, mac(0x11)), 10);
@@ -424,18 +439,18 @@ fn detaching_the_last_endpoint_removes_the_port_macs() {
         forward(f, 2, &frame(BCAST, mac(2)), 10);
     };
     learn(&mut f);
-    let on_port = |f: &Fabric, p: PortId| {
-        f.macs
+    let on_port = |f: &Fabric, port: usize| {
+        f.macs()
             .entries_in_print_order()
             .iter()
-            .filter(|e| e.3.port == p)
+            .filter(|e| e.3.port == p(port))
             .count()
     };
     assert_eq!(on_port(&f, 1), 3);
 
     // One of two endpoints leaves: the port stays active, its entries stay.
-    f.detach(1, 11).unwrap();
-    assert!(f.port(1).unwrap().is_active());
+    f.detach(p(1), 11).unwrap();
+    assert!(f.port(p(1)).unwrap().is_active());
     assert_eq!(on_port(&f, 1), 3);
     assert_eq!(
         ports_of(&forward(&mut f, 2, &frame(mac(1), mac(2)), 11)),
@@ -443,11 +458,11 @@ fn detaching_the_last_endpoint_removes_the_port_macs() {
     );
 
     // The last one leaves: every entry of port 1 goes, in every VLAN.
-    f.detach(1, 1).unwrap();
-    assert!(!f.port(1).unwrap().is_active());
+    f.detach(p(1), 1).unwrap();
+    assert!(!f.port(p(1)).unwrap().is_active());
     assert_eq!(on_port(&f, 1), 0);
-    assert_eq!(f.macs.lookup(mac(1).into(), 0), None);
-    assert_eq!(f.macs.lookup(mac(1).into(), 5), None);
+    assert_eq!(lookup(&f, mac(1), 0), None);
+    assert_eq!(lookup(&f, mac(1), 5), None);
     // Unicast to the departed address floods, and not to the inactive port.
     assert_eq!(
         ports_of(&forward(&mut f, 2, &frame(mac(1), mac(2)), 12)),
@@ -455,11 +470,11 @@ fn detaching_the_last_endpoint_removes_the_port_macs() {
     );
     assert_eq!(
         ports_of(&forward(&mut f, 2, &tagged(mac(0x11), mac(2), 5), 12)),
-        Vec::<PortId>::new()
+        Vec::<usize>::new()
     );
 
     // A new client on the port does not inherit the old addresses.
-    assert_eq!(f.attach(PortChoice::Any, &root(), ep(21)), Ok(1));
+    assert_eq!(attach(&mut f, PortChoice::Any, 21), Ok(1));
     assert_eq!(on_port(&f, 1), 0);
     assert_eq!(
         ports_of(&forward(&mut f, 3, &frame(mac(0x11), mac(3)), 13)),
@@ -472,15 +487,15 @@ fn a_full_mac_table_still_forwards_frames_from_unknown_sources() {
     let mut f = switch(8, 4, 2);
     forward(&mut f, 1, &frame(BCAST, mac(1)), 1);
     forward(&mut f, 2, &frame(BCAST, mac(2)), 1);
-    assert_eq!(f.macs.len(), 2);
+    assert_eq!(f.macs().len(), 2);
 
     // Unknown source, table full: flooded all the same, not learned.
     let out = forward(&mut f, 3, &frame(BCAST, mac(3)), 2);
     assert_eq!(ports_of(&out), vec![1, 2, 4]);
-    assert_eq!(f.macs.len(), 2);
-    assert_eq!(f.macs.lookup(mac(3).into(), 0), None);
-    assert_eq!(f.port(3).unwrap().counters.unlearned, 1);
-    assert_eq!(f.unlearned_total, 1);
+    assert_eq!(f.macs().len(), 2);
+    assert_eq!(lookup(&f, mac(3), 0), None);
+    assert_eq!(f.port(p(3)).unwrap().counters.unlearned, 1);
+    assert_eq!(f.unlearned_total(), 1);
 
     // Unknown source to a known destination: exactly that port.
     let out = forward(&mut f, 3, &frame(mac(1), mac(3)), 2);
@@ -488,14 +503,14 @@ fn a_full_mac_table_still_forwards_frames_from_unknown_sources() {
     // Frames to the unlearned address are flooded, to every other port.
     let out = forward(&mut f, 1, &frame(mac(3), mac(1)), 2);
     assert_eq!(ports_of(&out), vec![2, 3, 4]);
-    assert_eq!(f.port(3).unwrap().counters.unlearned, 2);
-    assert_eq!(f.macs.len(), 2);
+    assert_eq!(f.port(p(3)).unwrap().counters.unlearned, 2);
+    assert_eq!(f.macs().len(), 2);
 
     // Known sources are still refreshed and may move.
     forward(&mut f, 4, &frame(BCAST, mac(2)), 10);
-    assert_eq!(f.macs.lookup(mac(2).into(), 0), Some(4));
-    assert_eq!(f.macs.len(), 2);
-    assert!(f.macs.len() <= f.macs.capacity());
+    assert_eq!(lookup(&f, mac(2), 0), Some(4));
+    assert_eq!(f.macs().len(), 2);
+    assert!(f.macs().len() <= f.macs().capacity());
 }
 
 #[test]
@@ -517,7 +532,7 @@ fn vlan_isolation() {
                     };
                     let out = forward(&mut f, in_port, &data, now);
                     let vid = tag.unwrap_or(untagged_vlan(&f, in_port));
-                    if !is_member(&f, in_port, vid) || f.vlan(vid).is_none() {
+                    if !is_member(&f, in_port, vid) || f.vlan(v(vid)).is_none() {
                         assert!(
                             out.is_empty(),
                             "port {in_port} is not in VLAN {vid}: {out:?}"
@@ -536,7 +551,7 @@ fn vlan_isolation() {
                             Tagging::AsIs => tag.is_some(),
                             Tagging::Untag => false,
                             Tagging::Tag(v) => {
-                                assert_eq!(v, vid);
+                                assert_eq!(v.get(), vid);
                                 true
                             }
                         };
@@ -567,7 +582,7 @@ fn vlan_isolation() {
 #[test]
 fn a_port_tagged_on_its_untagged_vlan_gets_one_copy() {
     let mut f = switch(4, 2, 1024);
-    f.vlan_addport(0, 2).unwrap();
+    f.vlan_addport(v(0), p(2)).unwrap();
     let out = forward(&mut f, 1, &frame(BCAST, mac(1)), 0);
     assert_eq!(
         out,
@@ -592,10 +607,10 @@ fn a_port_tagged_on_its_untagged_vlan_gets_one_copy() {
 #[test]
 fn setvlan_to_a_vlan_the_port_is_tagged_on_gives_one_copy() {
     let mut f = switch(4, 2, 1024);
-    f.vlan_create(5).unwrap();
-    f.set_port_vlan(1, 5).unwrap();
-    f.vlan_addport(5, 2).unwrap();
-    f.set_port_vlan(2, 5).unwrap();
+    f.vlan_create(v(5)).unwrap();
+    f.set_port_vlan(p(1), v(5)).unwrap();
+    f.vlan_addport(v(5), p(2)).unwrap();
+    f.set_port_vlan(p(2), v(5)).unwrap();
     let out = forward(&mut f, 1, &frame(BCAST, mac(1)), 0);
     assert_eq!(
         out,
@@ -616,13 +631,16 @@ fn setvlan_to_a_vlan_the_port_is_tagged_on_gives_one_copy() {
 fn huge_expire_does_not_overflow() {
     let mut f = switch(4, 2, 1024);
     forward(&mut f, 1, &frame(BCAST, mac(1)), 1);
-    f.macs.timers.expire = i64::MAX;
+    f.set_mac_timers(MacTimers {
+        expire: i64::MAX,
+        ..f.macs().timers()
+    });
     f.expire_macs(2);
-    assert_eq!(f.macs.lookup(mac(1).into(), 0), Some(1));
+    assert_eq!(lookup(&f, mac(1), 0), Some(1));
 }
 
 /// Found while choosing the model's numbers (fixed): `set_numports` had no upper
-/// bound, and the console passes its saturating `atoi` straight in, so
+/// bound, and the console passed its saturating `atoi` straight in, so
 /// `port/setnumports 9223372036854775807` panics ("capacity overflow") and
 /// `port/setnumports 100000000000` aborts on a failed allocation: either kills
 /// the switch. The reference's `int` argument makes such values negative or
@@ -632,6 +650,7 @@ fn huge_expire_does_not_overflow() {
 #[test]
 fn huge_setnumports_is_refused() {
     let mut f = switch(4, 2, 1024);
-    assert!(f.set_numports(i64::MAX).is_err());
+    assert!(f.set_numports(usize::MAX).is_err());
+    assert!(f.set_numports(100_000_000_000).is_err());
     assert_eq!(f.numports(), 4);
 }

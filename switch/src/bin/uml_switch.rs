@@ -71,12 +71,12 @@ fn main() {
     }
     // Like the original: a terminal on stdin is watched for its end (Ctrl-D stops the
     // switch); anything else on stdin is left alone.
-    if !cfg.daemon && vdeswitch::server::console::stdin::stdin_is_tty() {
+    if !cfg.daemon && vdeswitch::server::stdin::stdin_is_tty() {
         if let Err(e) = server.enable_stdin_console() {
             eprintln!("{prog}: stdin: {e}");
         }
     }
-    service::ready(&server.fabric);
+    service::ready(server.fabric());
     let outcome = server.run();
     service::stopping();
     let sig = match outcome {

@@ -80,7 +80,7 @@ fn main() {
         }
     }
 
-    service::ready(&server.fabric);
+    service::ready(server.fabric());
     let outcome = server.run();
     service::stopping();
     let code = match outcome {

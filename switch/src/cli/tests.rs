@@ -293,7 +293,7 @@ fn hub_and_fstp() {
 
 #[test]
 fn macaddr() {
-    let mac = [0x02, 0x00, 0xde, 0xad, 0xbe, 0xef];
+    let mac = vde_protocol::MacAddr([0x02, 0x00, 0xde, 0xad, 0xbe, 0xef]);
     for words in [
         &["--macaddr", "02:00:de:ad:be:ef"][..],
         &["--macaddr=2:0:DE:AD:BE:EF"],
@@ -723,7 +723,7 @@ fn everything_at_once() {
             numports: 64,
             hub: true,
             fstp: false,
-            macaddr: Some([0, 0xff, 0, 0, 0, 1]),
+            macaddr: Some(vde_protocol::MacAddr([0, 0xff, 0, 0, 0, 1])),
             priority: 4096,
             hashsize: 512,
             mode: Some(0o777),

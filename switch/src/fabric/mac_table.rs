@@ -6,19 +6,20 @@ use std::hash::{BuildHasherDefault, Hasher};
 use vde_protocol::MacAddr;
 
 use super::port::PortId;
+use super::vlan::VlanId;
 
 /// Key as the reference builds it: the six MAC bytes little-endian plus VLAN << 48.
-pub fn key(mac: MacAddr, vlan: u16) -> u64 {
+pub fn key(mac: MacAddr, vlan: VlanId) -> u64 {
     let m = mac.0;
-    u64::from_le_bytes([m[0], m[1], m[2], m[3], m[4], m[5], 0, 0]) | (u64::from(vlan) << 48)
+    u64::from_le_bytes([m[0], m[1], m[2], m[3], m[4], m[5], 0, 0]) | (u64::from(vlan.get()) << 48)
 }
 
 /// MAC and VLAN back from a key.
-pub fn unkey(k: u64) -> (MacAddr, u16) {
+pub fn unkey(k: u64) -> (MacAddr, VlanId) {
     let b = k.to_le_bytes();
     (
         MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]]),
-        (k >> 48) as u16,
+        VlanId::from_vid((k >> 48) as u16),
     )
 }
 
@@ -92,13 +93,16 @@ impl Default for MacTimers {
     }
 }
 
+/// A (MAC, VLAN) that went from the table, and the port it pointed to.
+pub type Forgotten = (MacAddr, VlanId, PortId);
+
 #[derive(Debug, Clone)]
 pub struct MacTable {
     map: HashMap<u64, MacEntry, BuildHasherDefault<MixHasher>>,
     capacity: usize,
     /// Bucket count shown by `hash/showinfo` and used for `hash/print` order.
-    pub buckets: usize,
-    pub timers: MacTimers,
+    buckets: usize,
+    timers: MacTimers,
     next_seq: u64,
 }
 
@@ -129,16 +133,29 @@ impl MacTable {
         self.capacity = capacity.max(1);
     }
 
-    pub fn lookup(&self, mac: MacAddr, vlan: u16) -> Option<PortId> {
+    /// Bucket count shown by `hash/showinfo` and used for `hash/print` order.
+    pub fn buckets(&self) -> usize {
+        self.buckets
+    }
+
+    pub fn timers(&self) -> MacTimers {
+        self.timers
+    }
+
+    pub fn set_timers(&mut self, timers: MacTimers) {
+        self.timers = timers;
+    }
+
+    pub fn lookup(&self, mac: MacAddr, vlan: VlanId) -> Option<PortId> {
         self.map.get(&key(mac, vlan)).map(|e| e.port)
     }
 
-    pub fn get(&self, mac: MacAddr, vlan: u16) -> Option<&MacEntry> {
+    pub fn get(&self, mac: MacAddr, vlan: VlanId) -> Option<&MacEntry> {
         self.map.get(&key(mac, vlan))
     }
 
     /// Learn that `mac` on `vlan` was seen on `port` at tick `now`.
-    pub fn learn(&mut self, mac: MacAddr, vlan: u16, port: PortId, now: u64) -> Learn {
+    pub fn learn(&mut self, mac: MacAddr, vlan: VlanId, port: PortId, now: u64) -> Learn {
         let k = key(mac, vlan);
         if let Some(e) = self.map.get_mut(&k) {
             if e.port == port {
@@ -170,7 +187,7 @@ impl MacTable {
     }
 
     /// Remove entries not seen for longer than the expiry; returns what went.
-    pub fn expire(&mut self, now: u64, gone: &mut Vec<(MacAddr, u16, PortId)>) {
+    pub fn expire(&mut self, now: u64, gone: &mut Vec<Forgotten>) {
         let expire = self.timers.expire;
         self.remove_entries(
             |_, e| (e.last_seen as i64).saturating_add(expire) < now as i64,
@@ -181,8 +198,8 @@ impl MacTable {
     /// Remove every entry matching `pred(vlan, port)`.
     pub fn remove_where(
         &mut self,
-        mut pred: impl FnMut(u16, PortId) -> bool,
-        gone: &mut Vec<(MacAddr, u16, PortId)>,
+        mut pred: impl FnMut(VlanId, PortId) -> bool,
+        gone: &mut Vec<Forgotten>,
     ) {
         self.remove_entries(|k, e| pred(unkey(k).1, e.port), gone);
     }
@@ -192,7 +209,7 @@ impl MacTable {
     fn remove_entries(
         &mut self,
         mut pred: impl FnMut(u64, &MacEntry) -> bool,
-        gone: &mut Vec<(MacAddr, u16, PortId)>,
+        gone: &mut Vec<Forgotten>,
     ) {
         let mask = (self.buckets - 1) as u64;
         let mut doomed: Vec<(u64, u64, u64)> = self
@@ -212,7 +229,7 @@ impl MacTable {
 
     /// Entries in the reference's print order: ascending bucket, newest first
     /// inside a bucket.
-    pub fn entries_in_print_order(&self) -> Vec<(usize, MacAddr, u16, MacEntry)> {
+    pub fn entries_in_print_order(&self) -> Vec<(usize, MacAddr, VlanId, MacEntry)> {
         let mask = (self.buckets - 1) as u64;
         let mut v: Vec<_> = self
             .map
@@ -227,12 +244,12 @@ impl MacTable {
     }
 
     /// Bucket of an entry, as `hash/print` shows it.
-    pub fn bucket_of(&self, mac: MacAddr, vlan: u16) -> usize {
+    pub fn bucket_of(&self, mac: MacAddr, vlan: VlanId) -> usize {
         (mix(key(mac, vlan)) & (self.buckets as u64 - 1)) as usize
     }
 
     /// Change the bucket count (rounded up to a power of two); flushes the table as the reference does.
-    pub fn set_buckets(&mut self, n: usize, gone: &mut Vec<(MacAddr, u16, PortId)>) {
+    pub fn set_buckets(&mut self, n: usize, gone: &mut Vec<Forgotten>) {
         self.buckets = n.max(1).next_power_of_two();
         self.remove_where(|_, _| true, gone);
     }
@@ -246,56 +263,61 @@ mod tests {
         MacAddr([2, 0, 0, 0, 0, last])
     }
 
+    const V0: VlanId = VlanId::DEFAULT;
+    const P1: PortId = PortId(1);
+    const P2: PortId = PortId(2);
+
     #[test]
     fn buckets_match_reference_observations() {
         let t = MacTable::new(128, 10);
-        assert_eq!(t.bucket_of(mac(0x0a), 0), 9);
-        assert_eq!(t.bucket_of(mac(0x0b), 0), 26);
-        assert_eq!(t.bucket_of(mac(0x01), 0), 43);
-        assert_eq!(t.bucket_of(mac(0x02), 0), 60);
+        assert_eq!(t.bucket_of(mac(0x0a), V0), 9);
+        assert_eq!(t.bucket_of(mac(0x0b), V0), 26);
+        assert_eq!(t.bucket_of(mac(0x01), V0), 43);
+        assert_eq!(t.bucket_of(mac(0x02), V0), 60);
     }
 
     #[test]
     fn min_persistence_blocks_quick_moves() {
         let mut t = MacTable::new(128, 10);
-        assert_eq!(t.learn(mac(1), 0, 1, 10), Learn::New);
-        assert_eq!(t.learn(mac(1), 0, 1, 11), Learn::Refreshed);
+        assert_eq!(t.learn(mac(1), V0, P1, 10), Learn::New);
+        assert_eq!(t.learn(mac(1), V0, P1, 11), Learn::Refreshed);
         assert_eq!(
-            t.learn(mac(1), 0, 2, 13),
+            t.learn(mac(1), V0, P2, 13),
             Learn::OtherPort {
-                from: 1,
+                from: P1,
                 moved: false
             }
         );
-        assert_eq!(t.lookup(mac(1), 0), Some(1));
+        assert_eq!(t.lookup(mac(1), V0), Some(P1));
         assert_eq!(
-            t.learn(mac(1), 0, 2, 15),
+            t.learn(mac(1), V0, P2, 15),
             Learn::OtherPort {
-                from: 1,
+                from: P1,
                 moved: true
             }
         );
-        assert_eq!(t.lookup(mac(1), 0), Some(2));
+        assert_eq!(t.lookup(mac(1), V0), Some(P2));
     }
 
     #[test]
     fn bounded_and_expiring() {
         let mut t = MacTable::new(128, 2);
-        assert_eq!(t.learn(mac(1), 0, 1, 0), Learn::New);
-        assert_eq!(t.learn(mac(2), 0, 1, 0), Learn::New);
-        assert_eq!(t.learn(mac(3), 0, 1, 0), Learn::Full);
-        assert_eq!(t.learn(mac(1), 5, 1, 0), Learn::Full);
+        assert_eq!(t.learn(mac(1), V0, P1, 0), Learn::New);
+        assert_eq!(t.learn(mac(2), V0, P1, 0), Learn::New);
+        assert_eq!(t.learn(mac(3), V0, P1, 0), Learn::Full);
+        assert_eq!(t.learn(mac(1), VlanId::from_vid(5), P1, 0), Learn::Full);
         let mut gone = Vec::new();
-        t.learn(mac(2), 0, 1, 50);
+        t.learn(mac(2), V0, P1, 50);
         t.expire(101, &mut gone);
-        assert_eq!(gone, vec![(mac(1), 0, 1)]);
+        assert_eq!(gone, vec![(mac(1), V0, P1)]);
         assert_eq!(t.len(), 1);
-        assert_eq!(t.learn(mac(3), 0, 1, 101), Learn::New);
+        assert_eq!(t.learn(mac(3), V0, P1, 101), Learn::New);
     }
 
     #[test]
     fn key_roundtrip() {
-        let k = key(MacAddr([1, 2, 3, 4, 5, 6]), 4094);
-        assert_eq!(unkey(k), (MacAddr([1, 2, 3, 4, 5, 6]), 4094));
+        let v = VlanId::from_vid(4094);
+        let k = key(MacAddr([1, 2, 3, 4, 5, 6]), v);
+        assert_eq!(unkey(k), (MacAddr([1, 2, 3, 4, 5, 6]), v));
     }
 }

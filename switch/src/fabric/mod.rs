@@ -12,9 +12,9 @@ use vde_protocol::ethernet::Frame;
 use vde_protocol::MacAddr;
 
 pub use counters::PortCounters;
-pub use mac_table::{Learn, MacTable, MacTimers};
-pub use port::{Credentials, Endpoint, EndpointId, EndpointKind, Port, PortId, NO_VLAN};
-pub use vlan::{PortSet, Vlan, VLAN_COUNT};
+pub use mac_table::{Forgotten, Learn, MacEntry, MacTable, MacTimers};
+pub use port::{Credentials, Endpoint, EndpointId, Port, PortId};
+pub use vlan::{PortSet, Vlan, VlanId, VLAN_COUNT};
 
 /// How one copy of a frame must be changed for its destination port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Tagging {
     /// Remove the 802.1Q tag.
     Untag,
     /// Insert a tag with this VLAN id.
-    Tag(u16),
+    Tag(VlanId),
 }
 
 impl Tagging {
@@ -54,6 +54,7 @@ pub enum Event {
     EndpointAdded {
         port: PortId,
         id: EndpointId,
+        description: String,
     },
     EndpointRemoved {
         port: PortId,
@@ -61,12 +62,12 @@ pub enum Event {
     },
     MacLearned {
         mac: MacAddr,
-        vlan: u16,
+        vlan: VlanId,
         port: PortId,
     },
     MacForgotten {
         mac: MacAddr,
-        vlan: u16,
+        vlan: VlanId,
         port: PortId,
     },
     /// A known source showed up on another port (logged by the reference even when refused).
@@ -117,6 +118,7 @@ impl FabricError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortChoice {
     Any,
+    /// A port number as the client asked for it (it may be out of range).
     Port(usize),
     Port0,
 }
@@ -129,7 +131,7 @@ pub enum AttachError {
     #[error("no free port (all {numports} ports are taken; raise -n or port/setnumports)")]
     NoFreePort { numports: usize },
     #[error("port {port} belongs to another user")]
-    Denied { port: usize },
+    Denied { port: PortId },
 }
 
 /// Largest port count (`-n`, `port/setnumports`); the port array is
@@ -139,13 +141,13 @@ pub const MAX_PORTS: usize = 65536;
 pub struct Fabric {
     ports: Vec<Option<Port>>,
     vlans: Vec<Option<Vlan>>,
-    pub macs: MacTable,
+    macs: MacTable,
     hub: bool,
-    /// Events since the owner last drained them.
-    pub events: Vec<Event>,
+    /// Events since the owner last took them.
+    events: Vec<Event>,
     /// Sources not learned because the table was full, all ports together.
-    pub unlearned_total: u64,
-    scratch: Vec<(MacAddr, u16, PortId)>,
+    unlearned_total: u64,
+    scratch: Vec<Forgotten>,
 }
 
 impl Fabric {
@@ -176,31 +178,67 @@ impl Fabric {
     }
 
     pub fn port(&self, p: PortId) -> Option<&Port> {
-        self.ports.get(p).and_then(Option::as_ref)
+        self.ports.get(p.index()).and_then(Option::as_ref)
     }
 
-    pub fn port_mut(&mut self, p: PortId) -> Option<&mut Port> {
-        self.ports.get_mut(p).and_then(Option::as_mut)
+    fn port_mut(&mut self, p: PortId) -> Option<&mut Port> {
+        self.ports.get_mut(p.index()).and_then(Option::as_mut)
     }
 
     /// Allocated ports in ascending order.
     pub fn ports(&self) -> impl Iterator<Item = (PortId, &Port)> {
         self.ports
             .iter()
-            .enumerate()
-            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+            .zip(0..=u16::MAX)
+            .filter_map(|(p, i)| p.as_ref().map(|p| (PortId(i), p)))
     }
 
-    pub fn vlan(&self, v: u16) -> Option<&Vlan> {
-        self.vlans.get(usize::from(v)).and_then(Option::as_ref)
+    pub fn vlan(&self, v: VlanId) -> Option<&Vlan> {
+        self.vlans.get(v.index()).and_then(Option::as_ref)
     }
 
     /// Defined VLANs in ascending order.
-    pub fn vlans(&self) -> impl Iterator<Item = (u16, &Vlan)> {
+    pub fn vlans(&self) -> impl Iterator<Item = (VlanId, &Vlan)> {
         self.vlans
             .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.as_ref().map(|v| (i as u16, v)))
+            .zip(0..=VlanId::MAX)
+            .filter_map(|(v, i)| Some((VlanId::new(i)?, v.as_ref()?)))
+    }
+
+    /// The MAC table (read only: learning is the data path's, ageing `expire_macs`).
+    pub fn macs(&self) -> &MacTable {
+        &self.macs
+    }
+
+    /// `hash/setgcint`, `hash/setexpire`, `hash/setminper`.
+    pub fn set_mac_timers(&mut self, timers: MacTimers) {
+        self.macs.set_timers(timers);
+    }
+
+    /// Sources not learned because the table was full, all ports together.
+    pub fn unlearned_total(&self) -> u64 {
+        self.unlearned_total
+    }
+
+    /// What happened since the last call, oldest first (for logs and debug subscribers).
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
+    }
+
+    /// Whether events are waiting to be taken.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// The port automatic allocation would hand out: the lowest ≥ 1 that is free, or
+    /// allocated but inactive and allocatable.
+    fn free_port(&self) -> Option<PortId> {
+        self.ports
+            .iter()
+            .zip(0..=u16::MAX)
+            .skip(1)
+            .find(|(p, _)| p.as_ref().is_none_or(Port::is_free))
+            .map(|(_, i)| PortId(i))
     }
 
     // ---------------------------------------------------------------- data path
@@ -209,7 +247,7 @@ impl Fabric {
     /// are updated; `out` is cleared and filled with the copies to send.
     pub fn forward(&mut self, in_port: PortId, data: &[u8], now: u64, out: &mut Vec<Delivery>) {
         out.clear();
-        let Some(Some(port)) = self.ports.get_mut(in_port) else {
+        let Some(Some(port)) = self.ports.get_mut(in_port.index()) else {
             return;
         };
         let Ok(frame) = Frame::new_checked(data) else {
@@ -222,7 +260,8 @@ impl Fabric {
 
         if self.hub {
             // The reference's hub skips port 0 and counts OUT on inactive ports too.
-            for (p, slot) in self.ports.iter_mut().enumerate().skip(1) {
+            for (slot, p) in self.ports.iter_mut().zip(0..=u16::MAX).skip(1) {
+                let p = PortId(p);
                 if p == in_port {
                     continue;
                 }
@@ -241,10 +280,10 @@ impl Fabric {
         // VLAN classification and ingress filter.
         let tagged = frame.is_tagged();
         let vid = match frame.vlan_id() {
-            Some(v) => v,
+            Some(v) => VlanId::from_vid(v),
             None => port.untagged_vlan,
         };
-        let Some(Some(vlan)) = self.vlans.get(usize::from(vid)) else {
+        let Some(Some(vlan)) = self.vlans.get(vid.index()) else {
             port.counters.vlan_drops += 1;
             return;
         };
@@ -319,7 +358,9 @@ impl Fabric {
                         if to_tagged && vlan.untagged.contains(p) {
                             continue;
                         }
-                        if p != in_port && self.ports[p].as_ref().is_some_and(Port::is_active) {
+                        if p != in_port
+                            && self.ports[p.index()].as_ref().is_some_and(Port::is_active)
+                        {
                             out.push(Delivery { port: p, tagging });
                         }
                     }
@@ -327,7 +368,7 @@ impl Fabric {
             }
         }
         for d in out.iter() {
-            if let Some(p) = self.ports[d.port].as_mut() {
+            if let Some(p) = self.ports[d.port.index()].as_mut() {
                 p.counters.out_pkts += 1;
                 p.counters.out_bytes += d.tagging.out_len(len) as u64;
             }
@@ -375,22 +416,18 @@ impl Fabric {
     ) -> Result<PortId, AttachError> {
         let numports = self.ports.len();
         let p = match choice {
-            PortChoice::Port0 => 0,
-            PortChoice::Port(n) if n >= numports => {
-                return Err(AttachError::OutOfRange { port: n, numports })
-            }
-            PortChoice::Port(n) => n,
-            PortChoice::Any => (1..numports)
-                .find(|&i| match &self.ports[i] {
-                    None => true,
-                    Some(p) => !p.is_active() && p.allocatable,
-                })
+            PortChoice::Port0 => PortId(0),
+            PortChoice::Port(n) => PortId::from_index(n)
+                .filter(|p| p.index() < numports)
+                .ok_or(AttachError::OutOfRange { port: n, numports })?,
+            PortChoice::Any => self
+                .free_port()
                 .ok_or(AttachError::NoFreePort { numports })?,
         };
-        if self.ports[p].is_none() {
+        if self.ports[p.index()].is_none() {
             self.alloc_port(p, true);
         }
-        let port = self.ports[p].as_mut().expect("allocated above");
+        let port = self.ports[p.index()].as_mut().expect("allocated above");
         if !port.is_active() && port.admits(who) {
             port.current_user = who.uid;
         }
@@ -398,9 +435,12 @@ impl Fabric {
             return Err(AttachError::Denied { port: p });
         }
         let was_active = port.is_active();
-        let id = endpoint.id;
+        self.events.push(Event::EndpointAdded {
+            port: p,
+            id: endpoint.id,
+            description: endpoint.description.clone(),
+        });
         port.endpoints.insert(0, endpoint);
-        self.events.push(Event::EndpointAdded { port: p, id });
         if !was_active {
             self.topology_change(p);
         }
@@ -429,12 +469,20 @@ impl Fabric {
         Ok(())
     }
 
+    /// The reference's port-close path, which `port/epclose` runs even for an endpoint the port
+    /// does not have: an allocated port without endpoints is announced closed again (`port/-`).
+    pub fn announce_if_inactive(&mut self, p: PortId) {
+        if self.port(p).is_some_and(|port| !port.is_active()) {
+            self.events.push(Event::PortDeactivated(p));
+        }
+    }
+
     fn alloc_port(&mut self, p: PortId, allocatable: bool) {
-        self.ports[p] = Some(Port::new(allocatable));
+        self.ports[p.index()] = Some(Port::new(allocatable));
         if let Some(v0) = self.vlans[0].as_mut() {
             v0.untagged.insert(p);
-        } else if let Some(port) = self.ports[p].as_mut() {
-            port.untagged_vlan = NO_VLAN;
+        } else if let Some(port) = self.ports[p.index()].as_mut() {
+            port.untagged_vlan = VlanId::NONE;
         }
         self.events.push(Event::PortAllocated(p));
     }
@@ -442,7 +490,7 @@ impl Fabric {
     /// Flush every VLAN the port belongs to (the reference's topology change,
     /// which runs even with FSTP off).
     fn topology_change(&mut self, p: PortId) {
-        let member_of: Vec<u16> = self
+        let member_of: Vec<VlanId> = self
             .vlans()
             .filter(|(_, v)| v.has_member(p))
             .map(|(i, _)| i)
@@ -452,7 +500,7 @@ impl Fabric {
         }
     }
 
-    fn flush_vlan(&mut self, vlan: u16) {
+    fn flush_vlan(&mut self, vlan: VlanId) {
         let mut gone = std::mem::take(&mut self.scratch);
         self.macs.remove_where(|v, _| v == vlan, &mut gone);
         self.report_forgotten(&mut gone);
@@ -482,7 +530,7 @@ impl Fabric {
         self.scratch = gone;
     }
 
-    fn report_forgotten(&mut self, gone: &mut Vec<(MacAddr, u16, PortId)>) {
+    fn report_forgotten(&mut self, gone: &mut Vec<Forgotten>) {
         self.events
             .extend(gone.drain(..).map(|(mac, vlan, port)| Event::MacForgotten {
                 mac,
@@ -493,8 +541,8 @@ impl Fabric {
 
     // ---------------------------------------------------------- configuration
 
-    fn check_port(&self, p: usize) -> Result<(), FabricError> {
-        if p < self.ports.len() {
+    fn check_port(&self, p: PortId) -> Result<(), FabricError> {
+        if p.index() < self.ports.len() {
             Ok(())
         } else {
             Err(FabricError::Invalid)
@@ -503,29 +551,23 @@ impl Fabric {
 
     /// `port/create N`: an inactive, not allocatable port. As in the
     /// reference, N = 0 means "any" (port 0 only comes from REQ_NEW_PORT0).
-    pub fn create_port(&mut self, p: usize) -> Result<(), FabricError> {
-        if p == 0 {
+    pub fn create_port(&mut self, p: PortId) -> Result<(), FabricError> {
+        if p.0 == 0 {
             return self.create_port_auto().map(|_| ());
         }
         self.check_port(p)?;
-        if self.ports[p].is_some() {
+        if self.ports[p.index()].is_some() {
             return Err(FabricError::Exists);
         }
         self.alloc_port(p, false);
         Ok(())
     }
 
-    /// `port/createauto` (and `port/create 0`): the port auto allocation
-    /// would give (lowest index ≥ 1 that is free, or inactive and
-    /// allocatable), made not allocatable.
+    /// `port/createauto` (and `port/create 0`): the port automatic allocation
+    /// would give, made not allocatable.
     pub fn create_port_auto(&mut self) -> Result<PortId, FabricError> {
-        let p = (1..self.ports.len())
-            .find(|&i| match &self.ports[i] {
-                None => true,
-                Some(port) => !port.is_active() && port.allocatable,
-            })
-            .ok_or(FabricError::NoSpace)?;
-        match self.ports[p].as_mut() {
+        let p = self.free_port().ok_or(FabricError::NoSpace)?;
+        match self.ports[p.index()].as_mut() {
             Some(port) => port.allocatable = false,
             None => self.alloc_port(p, false),
         }
@@ -533,14 +575,14 @@ impl Fabric {
     }
 
     /// `port/remove N`.
-    pub fn remove_port(&mut self, p: usize) -> Result<(), FabricError> {
+    pub fn remove_port(&mut self, p: PortId) -> Result<(), FabricError> {
         self.check_port(p)?;
-        match &self.ports[p] {
+        match &self.ports[p.index()] {
             None => return Err(FabricError::NoSuchDevice),
             Some(port) if port.is_active() => return Err(FabricError::InUse),
             Some(_) => {}
         }
-        self.ports[p] = None;
+        self.ports[p.index()] = None;
         for v in self.vlans.iter_mut().flatten() {
             v.untagged.remove(p);
             v.tagged.remove(p);
@@ -548,15 +590,11 @@ impl Fabric {
         Ok(())
     }
 
-    /// `port/setnumports N`.
-    pub fn set_numports(&mut self, n: i64) -> Result<(), FabricError> {
-        if n <= 0 {
+    /// `port/setnumports N` (1..=[`MAX_PORTS`]).
+    pub fn set_numports(&mut self, n: usize) -> Result<(), FabricError> {
+        if n == 0 || n > MAX_PORTS {
             return Err(FabricError::Invalid);
         }
-        if n > MAX_PORTS as i64 {
-            return Err(FabricError::Invalid);
-        }
-        let n = n as usize;
         if self.ports.iter().skip(n).any(Option::is_some) {
             return Err(FabricError::InUse);
         }
@@ -565,31 +603,51 @@ impl Fabric {
     }
 
     /// `port/allocatable N 0/1`.
-    pub fn set_allocatable(&mut self, p: usize, yes: bool) -> Result<(), FabricError> {
+    pub fn set_allocatable(&mut self, p: PortId, yes: bool) -> Result<(), FabricError> {
         self.check_port(p)?;
         let port = self.port_mut(p).ok_or(FabricError::NoSuchDevice)?;
         port.allocatable = yes;
         Ok(())
     }
 
-    /// `port/setvlan N VLAN`: move the port's untagged membership.
-    pub fn set_port_vlan(&mut self, p: i64, vlan: i64) -> Result<(), FabricError> {
-        if !(0..=4095).contains(&vlan) || p < 0 || p as usize >= self.ports.len() {
-            return Err(FabricError::Invalid);
+    /// `port/setuser N USER` and `port/setgroup N GROUP`: who may attach to the port.
+    pub fn set_acl(&mut self, p: PortId, user: Acl, group: Acl) -> Result<(), FabricError> {
+        let port = self.port_mut(p).ok_or(FabricError::NoSuchDevice)?;
+        if let Acl::Set(u) = user {
+            port.acl_user = u;
         }
-        let (p, vlan) = (p as usize, vlan as u16);
-        if vlan != NO_VLAN && self.vlan(vlan).is_none() {
+        if let Acl::Set(g) = group {
+            port.acl_group = g;
+        }
+        Ok(())
+    }
+
+    /// `port/resetcounter [N]`: zero the counters of one port, or of all.
+    pub fn reset_counters(&mut self, p: Option<PortId>) {
+        for (i, port) in self.ports.iter_mut().enumerate() {
+            if let Some(port) = port {
+                if p.is_none_or(|p| p.index() == i) {
+                    port.counters.reset();
+                }
+            }
+        }
+    }
+
+    /// `port/setvlan N VLAN`: move the port's untagged membership.
+    pub fn set_port_vlan(&mut self, p: PortId, vlan: VlanId) -> Result<(), FabricError> {
+        self.check_port(p)?;
+        if vlan != VlanId::NONE && self.vlan(vlan).is_none() {
             return Err(FabricError::NoSuchDevice);
         }
-        let port = self.ports[p].as_ref().ok_or(FabricError::NoSuchDevice)?;
+        let port = self.port(p).ok_or(FabricError::NoSuchDevice)?;
         let old = port.untagged_vlan;
         let active = port.is_active();
         self.forget_port(p);
         // Membership of a VLAN is one bit in the reference: leaving the old
         // untagged VLAN ends any tagged membership of it too, and the new one
         // replaces a tagged membership.
-        if old != NO_VLAN {
-            if let Some(v) = self.vlans[usize::from(old)].as_mut() {
+        if old != VlanId::NONE {
+            if let Some(v) = self.vlans[old.index()].as_mut() {
                 v.untagged.remove(p);
                 v.tagged.remove(p);
             }
@@ -597,8 +655,8 @@ impl Fabric {
                 self.flush_vlan(old);
             }
         }
-        if vlan != NO_VLAN {
-            if let Some(v) = self.vlans[usize::from(vlan)].as_mut() {
+        if vlan != VlanId::NONE {
+            if let Some(v) = self.vlans[vlan.index()].as_mut() {
                 v.untagged.insert(p);
                 v.tagged.remove(p);
             }
@@ -606,18 +664,18 @@ impl Fabric {
                 self.flush_vlan(vlan);
             }
         }
-        if let Some(port) = self.ports[p].as_mut() {
+        if let Some(port) = self.port_mut(p) {
             port.untagged_vlan = vlan;
         }
         Ok(())
     }
 
     /// `vlan/create N` (1..=4093).
-    pub fn vlan_create(&mut self, v: i64) -> Result<(), FabricError> {
-        if !(1..=4093).contains(&v) {
+    pub fn vlan_create(&mut self, v: VlanId) -> Result<(), FabricError> {
+        if !(1..=4093).contains(&v.get()) {
             return Err(FabricError::Invalid);
         }
-        let slot = &mut self.vlans[v as usize];
+        let slot = &mut self.vlans[v.index()];
         if slot.is_some() {
             return Err(FabricError::Exists);
         }
@@ -627,67 +685,71 @@ impl Fabric {
 
     /// `vlan/remove N`. VLAN 0 is never removed: the reference allows it and
     /// then crashes on the next port allocation.
-    pub fn vlan_remove(&mut self, v: i64) -> Result<(), FabricError> {
-        if !(0..=4094).contains(&v) {
+    pub fn vlan_remove(&mut self, v: VlanId) -> Result<(), FabricError> {
+        if v.get() > 4094 {
             return Err(FabricError::Invalid);
         }
-        let vlan = self.vlans[v as usize]
-            .as_ref()
-            .ok_or(FabricError::NoSuchDevice)?;
-        if !vlan.is_empty() || v == 0 {
+        let vlan = self.vlan(v).ok_or(FabricError::NoSuchDevice)?;
+        if !vlan.is_empty() || v == VlanId::DEFAULT {
             return Err(FabricError::InUse);
         }
-        self.vlans[v as usize] = None;
+        self.vlans[v.index()] = None;
         Ok(())
     }
 
-    fn check_vlan_port(&self, v: i64, p: i64) -> Result<(u16, usize), FabricError> {
-        if !(0..=4093).contains(&v) || p < 0 || p as usize >= self.ports.len() {
+    fn check_vlan_port(&self, v: VlanId, p: PortId) -> Result<(), FabricError> {
+        if v.get() > 4093 {
             return Err(FabricError::Invalid);
         }
-        let (v, p) = (v as u16, p as usize);
-        if self.vlan(v).is_none() || self.ports[p].is_none() {
+        self.check_port(p)?;
+        if self.vlan(v).is_none() || self.port(p).is_none() {
             return Err(FabricError::NoSuchDevice);
         }
-        Ok((v, p))
+        Ok(())
     }
 
     /// `vlan/addport VLAN PORT`: the port carries the VLAN tagged.
-    pub fn vlan_addport(&mut self, v: i64, p: i64) -> Result<(), FabricError> {
-        let (v, p) = self.check_vlan_port(v, p)?;
+    pub fn vlan_addport(&mut self, v: VlanId, p: PortId) -> Result<(), FabricError> {
+        self.check_vlan_port(v, p)?;
         // Adding a member again is a success, as in the reference; a port
         // already carrying the VLAN untagged stays untagged.
-        let vlan = self.vlans[usize::from(v)].as_mut().expect("checked");
+        let vlan = self.vlans[v.index()].as_mut().expect("checked");
         if !vlan.untagged.contains(p) {
             vlan.tagged.insert(p);
         }
-        if self.ports[p].as_ref().is_some_and(Port::is_active) {
+        if self.port(p).is_some_and(Port::is_active) {
             self.flush_vlan(v);
         }
         Ok(())
     }
 
     /// `vlan/delport VLAN PORT`.
-    pub fn vlan_delport(&mut self, v: i64, p: i64) -> Result<(), FabricError> {
-        let (v, p) = self.check_vlan_port(v, p)?;
-        if self.ports[p]
-            .as_ref()
-            .is_some_and(|port| port.untagged_vlan == v)
-        {
+    pub fn vlan_delport(&mut self, v: VlanId, p: PortId) -> Result<(), FabricError> {
+        self.check_vlan_port(v, p)?;
+        if self.port(p).is_some_and(|port| port.untagged_vlan == v) {
             return Err(FabricError::InUse);
         }
-        let vlan = self.vlans[usize::from(v)].as_mut().expect("checked");
+        let vlan = self.vlans[v.index()].as_mut().expect("checked");
         if !vlan.tagged.contains(p) {
             return Err(FabricError::NoSuchDevice);
         }
         vlan.tagged.remove(p);
         // The reference flushes the VLAN first, then the port's entries.
-        if self.ports[p].as_ref().is_some_and(Port::is_active) {
+        if self.port(p).is_some_and(Port::is_active) {
             self.flush_vlan(v);
         }
         self.forget_port(p);
         Ok(())
     }
+}
+
+/// One half of a port ACL change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acl {
+    /// Leave it as it is.
+    Keep,
+    /// Set it (`None`: no restriction).
+    Set(Option<u32>),
 }
 
 #[cfg(test)]

@@ -1,40 +1,50 @@
 //! Ports and their endpoints.
 
+use std::fmt;
+
 use super::counters::PortCounters;
+use super::vlan::VlanId;
 
-/// Port index; 0 is the management port, auto allocation starts at 1.
-pub type PortId = usize;
+/// A port number; 0 is the management port, automatic allocation starts at 1. The port table
+/// holds at most [`MAX_PORTS`](super::MAX_PORTS) ports, so every index fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct PortId(pub u16);
 
-/// Stable identifier of an endpoint, chosen by the event loop (unique while
-/// the endpoint lives).
-pub type EndpointId = u32;
+impl PortId {
+    /// Position in the port table.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
 
-/// The untagged VLAN value meaning "no untagged traffic".
-pub const NO_VLAN: u16 = 4095;
+    /// The port at `index` in a table, if a port number can be that large.
+    pub fn from_index(index: usize) -> Option<PortId> {
+        u16::try_from(index).ok().map(PortId)
+    }
 
-/// What kind of client an endpoint is; printed by `port/print`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointKind {
-    /// A process connected through the control socket.
-    UnixProg,
-    /// A tap interface.
-    Tuntap,
-}
-
-impl EndpointKind {
-    pub fn module_name(self) -> &'static str {
-        match self {
-            EndpointKind::UnixProg => "unix prog",
-            EndpointKind::Tuntap => "tuntap",
-        }
+    /// A port number given as a console argument; `None` if no port can have it (the
+    /// console's "invalid argument").
+    pub fn from_arg(n: i64) -> Option<PortId> {
+        u16::try_from(n).ok().map(PortId)
     }
 }
+
+/// Prints the number, honouring width and fill (`{:04}` is the reference's `%04d`).
+impl fmt::Display for PortId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// Stable identifier of an endpoint, chosen by the port kind that made it (unique while the
+/// endpoint lives; the console shows it, and `port/epclose` takes it).
+pub type EndpointId = u32;
 
 /// One attached client of a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub id: EndpointId,
-    pub kind: EndpointKind,
+    /// The module column of `port/print` (`unix prog`, `tuntap`): names the port kind.
+    pub module: &'static str,
     pub description: String,
 }
 
@@ -52,7 +62,7 @@ pub struct Credentials {
 pub struct Port {
     /// Newest first, as `port/print` lists them.
     pub endpoints: Vec<Endpoint>,
-    pub untagged_vlan: u16,
+    pub untagged_vlan: VlanId,
     pub acl_user: Option<u32>,
     pub acl_group: Option<u32>,
     pub current_user: Option<u32>,
@@ -65,7 +75,7 @@ impl Port {
     pub fn new(allocatable: bool) -> Port {
         Port {
             endpoints: Vec::new(),
-            untagged_vlan: 0,
+            untagged_vlan: VlanId::DEFAULT,
             acl_user: None,
             acl_group: None,
             current_user: None,
@@ -76,6 +86,11 @@ impl Port {
 
     pub fn is_active(&self) -> bool {
         !self.endpoints.is_empty()
+    }
+
+    /// Whether automatic allocation may hand this port out: inactive and allocatable.
+    pub fn is_free(&self) -> bool {
+        !self.is_active() && self.allocatable
     }
 
     /// The reference's ACL: unrestricted, root, the ACL user, or a member of the ACL group.

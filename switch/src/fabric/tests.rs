@@ -3,7 +3,7 @@ use super::*;
 fn ep(id: EndpointId) -> Endpoint {
     Endpoint {
         id,
-        kind: EndpointKind::UnixProg,
+        module: "unix prog",
         description: String::new(),
     }
 }
@@ -45,42 +45,53 @@ const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
 const C: [u8; 6] = [2, 0, 0, 0, 0, 0xc];
 const BCAST: [u8; 6] = [0xff; 6];
 
-fn switch_with(n: usize) -> Fabric {
+fn p(n: u16) -> PortId {
+    PortId(n)
+}
+
+fn v(n: u16) -> VlanId {
+    VlanId::new(n).unwrap()
+}
+
+fn switch_with(n: u16) -> Fabric {
     let mut f = Fabric::new(32, false, 128, 1024);
     for i in 0..n {
-        assert_eq!(f.attach(PortChoice::Any, &root(), ep(i as u32)), Ok(i + 1));
+        assert_eq!(
+            f.attach(PortChoice::Any, &root(), ep(u32::from(i))),
+            Ok(p(i + 1))
+        );
     }
     f
 }
 
-fn ports_of(out: &[Delivery]) -> Vec<PortId> {
-    out.iter().map(|d| d.port).collect()
+fn ports_of(out: &[Delivery]) -> Vec<u16> {
+    out.iter().map(|d| d.port.0).collect()
 }
 
 #[test]
 fn broadcast_floods_to_all_other_active_ports() {
     let mut f = switch_with(3);
-    f.create_port(10).unwrap(); // allocated but inactive: not flooded
+    f.create_port(p(10)).unwrap(); // allocated but inactive: not flooded
     let mut out = Vec::new();
-    f.forward(2, &frame(BCAST, A), 0, &mut out);
+    f.forward(p(2), &frame(BCAST, A), 0, &mut out);
     assert_eq!(ports_of(&out), vec![1, 3]);
     assert!(out.iter().all(|d| d.tagging == Tagging::AsIs));
-    assert_eq!(f.port(2).unwrap().counters.in_pkts, 1);
-    assert_eq!(f.port(1).unwrap().counters.out_pkts, 1);
+    assert_eq!(f.port(p(2)).unwrap().counters.in_pkts, 1);
+    assert_eq!(f.port(p(1)).unwrap().counters.out_pkts, 1);
 }
 
 #[test]
 fn unicast_goes_only_to_the_learned_port() {
     let mut f = switch_with(3);
     let mut out = Vec::new();
-    f.forward(1, &frame(BCAST, A), 0, &mut out);
-    f.forward(3, &frame(A, C), 0, &mut out);
+    f.forward(p(1), &frame(BCAST, A), 0, &mut out);
+    f.forward(p(3), &frame(A, C), 0, &mut out);
     assert_eq!(ports_of(&out), vec![1]);
     // Unknown destination floods.
-    f.forward(1, &frame(B, A), 0, &mut out);
+    f.forward(p(1), &frame(B, A), 0, &mut out);
     assert_eq!(ports_of(&out), vec![2, 3]);
     // Destination on the input port: dropped.
-    f.forward(1, &frame(A, B), 10, &mut out);
+    f.forward(p(1), &frame(A, B), 10, &mut out);
     assert!(out.is_empty());
 }
 
@@ -88,14 +99,14 @@ fn unicast_goes_only_to_the_learned_port() {
 fn runts_are_counted_not_forwarded() {
     let mut f = switch_with(2);
     let mut out = Vec::new();
-    f.forward(1, &[0u8; 13], 0, &mut out);
+    f.forward(p(1), &[0u8; 13], 0, &mut out);
     assert!(out.is_empty());
-    let c = f.port(1).unwrap().counters;
+    let c = f.port(p(1)).unwrap().counters;
     assert_eq!((c.runts, c.in_pkts), (1, 0));
     // A truncated 802.1Q header is a runt too.
-    f.forward(1, &tagged(BCAST, A, 5)[..16], 0, &mut out);
+    f.forward(p(1), &tagged(BCAST, A, 5)[..16], 0, &mut out);
     assert!(out.is_empty());
-    assert_eq!(f.port(1).unwrap().counters.runts, 2);
+    assert_eq!(f.port(p(1)).unwrap().counters.runts, 2);
 }
 
 #[test]
@@ -105,87 +116,87 @@ fn hub_sends_everywhere_but_port_zero_and_the_source() {
     for i in 0..3 {
         f.attach(PortChoice::Any, &root(), ep(i)).unwrap();
     }
-    f.create_port(6).unwrap();
+    f.create_port(p(6)).unwrap();
     let mut out = Vec::new();
-    f.forward(1, &frame(A, B), 0, &mut out);
+    f.forward(p(1), &frame(A, B), 0, &mut out);
     assert_eq!(ports_of(&out), vec![2, 3, 6]);
-    assert!(f.macs.is_empty());
-    assert_eq!(f.port(6).unwrap().counters.out_pkts, 1);
+    assert!(f.macs().is_empty());
+    assert_eq!(f.port(p(6)).unwrap().counters.out_pkts, 1);
 }
 
 #[test]
 fn vlan_access_to_trunk_and_back() {
     let mut f = Fabric::new(32, false, 128, 1024);
-    f.vlan_create(10).unwrap();
+    f.vlan_create(v(10)).unwrap();
     f.attach(PortChoice::Port(1), &root(), ep(1)).unwrap();
     f.attach(PortChoice::Port(2), &root(), ep(2)).unwrap();
     f.attach(PortChoice::Port(3), &root(), ep(3)).unwrap();
-    f.set_port_vlan(1, 10).unwrap();
-    f.vlan_addport(10, 2).unwrap();
+    f.set_port_vlan(p(1), v(10)).unwrap();
+    f.vlan_addport(v(10), p(2)).unwrap();
     let mut out = Vec::new();
     // Untagged on the access port: tagged copy to the trunk, port 3 (VLAN 0) sees nothing.
-    f.forward(1, &frame(BCAST, A), 0, &mut out);
+    f.forward(p(1), &frame(BCAST, A), 0, &mut out);
     assert_eq!(
         out,
         vec![Delivery {
-            port: 2,
-            tagging: Tagging::Tag(10)
+            port: p(2),
+            tagging: Tagging::Tag(v(10))
         }]
     );
-    assert_eq!(f.port(2).unwrap().counters.out_bytes, 64);
+    assert_eq!(f.port(p(2)).unwrap().counters.out_bytes, 64);
     // Tagged from the trunk to the learned access MAC: untagged.
-    f.forward(2, &tagged(A, B, 10), 0, &mut out);
+    f.forward(p(2), &tagged(A, B, 10), 0, &mut out);
     assert_eq!(
         out,
         vec![Delivery {
-            port: 1,
+            port: p(1),
             tagging: Tagging::Untag
         }]
     );
     // Tagged with a VLAN the trunk is not in: dropped and counted.
-    f.forward(2, &tagged(BCAST, B, 20), 0, &mut out);
+    f.forward(p(2), &tagged(BCAST, B, 20), 0, &mut out);
     assert!(out.is_empty());
-    assert_eq!(f.port(2).unwrap().counters.vlan_drops, 1);
+    assert_eq!(f.port(p(2)).unwrap().counters.vlan_drops, 1);
     // A tag equal to the port's untagged VLAN is accepted (VID 0 on a default port).
-    f.forward(3, &tagged(BCAST, C, 0), 0, &mut out);
+    f.forward(p(3), &tagged(BCAST, C, 0), 0, &mut out);
     // Port 2 is still an untagged member of VLAN 0: it gets the copy untagged.
     assert_eq!(
         out,
         vec![Delivery {
-            port: 2,
+            port: p(2),
             tagging: Tagging::Untag
         }]
     );
-    assert_eq!(f.port(3).unwrap().counters.vlan_drops, 0);
+    assert_eq!(f.port(p(3)).unwrap().counters.vlan_drops, 0);
 }
 
 #[test]
 fn tagged_flood_goes_tagged_first_then_untagged() {
     let mut f = Fabric::new(32, false, 128, 1024);
-    f.vlan_create(7).unwrap();
+    f.vlan_create(v(7)).unwrap();
     for p in 1..=4 {
         f.attach(PortChoice::Port(p), &root(), ep(p as u32))
             .unwrap();
     }
-    f.set_port_vlan(1, 7).unwrap();
-    f.set_port_vlan(4, 7).unwrap();
-    f.vlan_addport(7, 2).unwrap();
-    f.vlan_addport(7, 3).unwrap();
+    f.set_port_vlan(p(1), v(7)).unwrap();
+    f.set_port_vlan(p(4), v(7)).unwrap();
+    f.vlan_addport(v(7), p(2)).unwrap();
+    f.vlan_addport(v(7), p(3)).unwrap();
     let mut out = Vec::new();
-    f.forward(2, &tagged(BCAST, B, 7), 0, &mut out);
+    f.forward(p(2), &tagged(BCAST, B, 7), 0, &mut out);
     assert_eq!(
         out,
         vec![
             Delivery {
-                port: 3,
+                port: p(3),
                 tagging: Tagging::AsIs
             },
             Delivery {
-                port: 1,
+                port: p(1),
                 tagging: Tagging::Untag
             },
             Delivery {
-                port: 4,
+                port: p(4),
                 tagging: Tagging::Untag
             },
         ]
@@ -195,14 +206,14 @@ fn tagged_flood_goes_tagged_first_then_untagged() {
 #[test]
 fn allocation_and_access_control() {
     let mut f = Fabric::new(4, false, 128, 1024);
-    assert_eq!(f.attach(PortChoice::Any, &user(1000), ep(1)), Ok(1));
+    assert_eq!(f.attach(PortChoice::Any, &user(1000), ep(1)), Ok(p(1)));
     // Same user on an occupied port: another endpoint, listed first.
-    assert_eq!(f.attach(PortChoice::Port(1), &user(1000), ep(2)), Ok(1));
-    assert_eq!(f.port(1).unwrap().endpoints[0].id, 2);
+    assert_eq!(f.attach(PortChoice::Port(1), &user(1000), ep(2)), Ok(p(1)));
+    assert_eq!(f.port(p(1)).unwrap().endpoints[0].id, 2);
     // Another user: refused.
     assert_eq!(
         f.attach(PortChoice::Port(1), &user(1001), ep(3)),
-        Err(AttachError::Denied { port: 1 })
+        Err(AttachError::Denied { port: p(1) })
     );
     assert_eq!(
         f.attach(PortChoice::Port(4), &user(1000), ep(4)),
@@ -211,39 +222,43 @@ fn allocation_and_access_control() {
             numports: 4
         })
     );
-    assert_eq!(f.attach(PortChoice::Any, &user(1000), ep(5)), Ok(2));
-    assert_eq!(f.attach(PortChoice::Any, &user(1000), ep(6)), Ok(3));
+    assert_eq!(f.attach(PortChoice::Any, &user(1000), ep(5)), Ok(p(2)));
+    assert_eq!(f.attach(PortChoice::Any, &user(1000), ep(6)), Ok(p(3)));
     assert_eq!(
         f.attach(PortChoice::Any, &user(1000), ep(7)),
         Err(AttachError::NoFreePort { numports: 4 })
     );
     // A created (not allocatable) port is skipped by auto allocation once freed.
-    f.detach(3, 6).unwrap();
-    f.set_allocatable(3, false).unwrap();
+    f.detach(p(3), 6).unwrap();
+    f.set_allocatable(p(3), false).unwrap();
     assert!(f.attach(PortChoice::Any, &user(1000), ep(8)).is_err());
-    assert_eq!(f.attach(PortChoice::Port(3), &user(1000), ep(8)), Ok(3));
+    assert_eq!(f.attach(PortChoice::Port(3), &user(1000), ep(8)), Ok(p(3)));
     // ACL: port restricted to uid 1001 refuses 1000 but admits root.
     f.attach(PortChoice::Port0, &root(), ep(20)).unwrap();
-    f.detach(0, 20).unwrap();
-    f.port_mut(0).unwrap().acl_user = Some(1001);
+    f.detach(p(0), 20).unwrap();
+    f.set_acl(p(0), Acl::Set(Some(1001)), Acl::Keep).unwrap();
     assert!(f.attach(PortChoice::Port0, &user(1000), ep(9)).is_err());
-    assert_eq!(f.attach(PortChoice::Port0, &root(), ep(9)), Ok(0));
+    assert_eq!(f.attach(PortChoice::Port0, &root(), ep(9)), Ok(p(0)));
 }
 
 #[test]
 fn detach_forgets_the_port_and_flushes_its_vlans() {
     let mut f = switch_with(3);
     let mut out = Vec::new();
-    f.forward(1, &frame(BCAST, A), 0, &mut out);
-    f.forward(2, &frame(BCAST, B), 0, &mut out);
-    assert_eq!(f.macs.len(), 2);
-    f.detach(1, 0).unwrap();
-    assert!(f.macs.is_empty(), "topology change flushes VLAN 0");
-    assert!(!f.port(1).unwrap().is_active());
-    assert_eq!(f.port(1).unwrap().counters.in_pkts, 1, "counters persist");
+    f.forward(p(1), &frame(BCAST, A), 0, &mut out);
+    f.forward(p(2), &frame(BCAST, B), 0, &mut out);
+    assert_eq!(f.macs().len(), 2);
+    f.detach(p(1), 0).unwrap();
+    assert!(f.macs().is_empty(), "topology change flushes VLAN 0");
+    assert!(!f.port(p(1)).unwrap().is_active());
+    assert_eq!(
+        f.port(p(1)).unwrap().counters.in_pkts,
+        1,
+        "counters persist"
+    );
     // A new client reuses port 1.
-    assert_eq!(f.attach(PortChoice::Any, &user(5), ep(7)), Ok(1));
-    assert_eq!(f.detach(1, 99), Err(FabricError::NoSuchDevice));
+    assert_eq!(f.attach(PortChoice::Any, &user(5), ep(7)), Ok(p(1)));
+    assert_eq!(f.detach(p(1), 99), Err(FabricError::NoSuchDevice));
 }
 
 #[test]
@@ -253,35 +268,35 @@ fn full_table_still_forwards() {
         f.attach(PortChoice::Any, &root(), ep(i)).unwrap();
     }
     let mut out = Vec::new();
-    f.forward(1, &frame(BCAST, A), 0, &mut out);
-    f.forward(1, &frame(BCAST, C), 0, &mut out);
+    f.forward(p(1), &frame(BCAST, A), 0, &mut out);
+    f.forward(p(1), &frame(BCAST, C), 0, &mut out);
     assert_eq!(ports_of(&out), vec![2]);
-    assert_eq!(f.unlearned_total, 1);
-    assert_eq!(f.port(1).unwrap().counters.unlearned, 1);
-    f.forward(2, &frame(C, B), 0, &mut out);
+    assert_eq!(f.unlearned_total(), 1);
+    assert_eq!(f.port(p(1)).unwrap().counters.unlearned, 1);
+    f.forward(p(2), &frame(C, B), 0, &mut out);
     assert_eq!(ports_of(&out), vec![1], "unknown destination is flooded");
 }
 
 #[test]
 fn vlan_zero_cannot_be_removed() {
     let mut f = Fabric::new(4, false, 128, 16);
-    assert_eq!(f.vlan_remove(0), Err(FabricError::InUse));
-    f.vlan_create(5).unwrap();
-    assert_eq!(f.vlan_create(5), Err(FabricError::Exists));
-    assert_eq!(f.vlan_create(4094), Err(FabricError::Invalid));
-    f.vlan_remove(5).unwrap();
+    assert_eq!(f.vlan_remove(v(0)), Err(FabricError::InUse));
+    f.vlan_create(v(5)).unwrap();
+    assert_eq!(f.vlan_create(v(5)), Err(FabricError::Exists));
+    assert_eq!(f.vlan_create(v(4094)), Err(FabricError::Invalid));
+    f.vlan_remove(v(5)).unwrap();
 }
 
 #[test]
 fn create_zero_and_createauto_reuse_an_inactive_allocatable_port() {
     let mut f = Fabric::new(8, false, 128, 16);
     f.attach(PortChoice::Any, &root(), ep(1)).unwrap();
-    f.detach(1, 1).unwrap();
+    f.detach(p(1), 1).unwrap();
     // Port 1 is inactive and allocatable: createauto takes it back.
-    assert_eq!(f.create_port_auto(), Ok(1));
-    assert!(!f.port(1).unwrap().allocatable);
+    assert_eq!(f.create_port_auto(), Ok(p(1)));
+    assert!(!f.port(p(1)).unwrap().allocatable);
     // port/create 0 means "any", never port 0.
-    f.create_port(0).unwrap();
-    assert!(f.port(0).is_none());
-    assert!(f.port(2).is_some());
+    f.create_port(p(0)).unwrap();
+    assert!(f.port(p(0)).is_none());
+    assert!(f.port(p(2)).is_some());
 }

@@ -1,45 +1,45 @@
-//! The `vde_switch` event loop: accepts control connections, runs handshakes,
-//! owns one connected datagram socket per endpoint and moves frames between
-//! them as the fabric decides. It only moves bytes; decisions are the fabric's.
+//! The event loop of `vde_switch` and `uml_switch`. It only dispatches: each
+//! port kind ([`ports`]) owns its fds and handles their events, the data path
+//! ([`plane`]) moves frames between links and the fabric, the console
+//! ([`console`]) answers commands, and decisions are the fabric's.
+//!
+//! [`Server`] is what the binaries see; [`Switch`] is what every subscriber
+//! handling an event gets: the data path, the console's state, the fd
+//! registrations and the timers.
 
 pub mod console;
-mod control;
 pub mod ctl_dir;
-mod data;
-mod endpoint;
+mod listening;
+mod mgmt;
+pub mod plane;
+pub mod ports;
+pub mod reactor;
 pub mod signals;
+pub mod slab;
+pub mod stdin;
+pub mod timers;
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll};
 
 use crate::config::{Config, UmlConfig};
-use crate::fabric::{EndpointId, Fabric};
+use crate::fabric::{Event, Fabric, MacTimers};
 use crate::sys::log::RateLimit;
 use crate::{log_info, log_warn};
 
-use control::Conn;
 use ctl_dir::Modes;
-use endpoint::{Channel, EndpointIo};
+use plane::{Env, Plane};
+use reactor::{Io, Subscriber, Subscribers, Target};
+use timers::{Due, Timers};
 
-const LISTENER: Token = Token(0);
-const SIGNALS: Token = Token(1);
-const MGMT: Token = Token(2);
-const STDIN: Token = Token(3);
-/// Control connections: token = CONN_BASE + fd.
-const CONN_BASE: usize = 1 << 24;
-/// Endpoint data sockets: token = DATA_BASE + endpoint id.
-const DATA_BASE: usize = 2 << 24;
-/// Management sessions: token = SESSION_BASE + fd.
-pub(crate) const SESSION_BASE: usize = 3 << 24;
 /// uml_switch has no port limit of its own; this many is plenty for a lab.
 const UML_PORTS: usize = 4096;
+/// The tick: uptime and MAC ageing count in seconds.
+const TICK: Duration = Duration::from_secs(1);
 
 /// How long a client may take to send its whole request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -49,7 +49,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 pub enum Exit {
     /// A fatal signal; the caller cleans up, then exits as the signal says.
     Signal(i32),
-    /// `shutdown` from a console.
+    /// `shutdown` from a console, or the end of a terminal on stdin.
     Shutdown,
 }
 
@@ -64,329 +64,136 @@ pub enum Flavor {
     Uml,
 }
 
-pub struct Server {
-    flavor: Flavor,
-    ctl: PathBuf,
-    poll: Poll,
-    cfg: Config,
-    dir: PathBuf,
-    modes: Modes,
-    listener: UnixListener,
-    accept_paused: bool,
-    conns: HashMap<RawFd, Conn>,
-    endpoints: HashMap<EndpointId, EndpointIo>,
-    pub fabric: Fabric,
-    /// The switch's own MAC (shown by `showinfo`, FSTP bridge id).
-    pub mac: [u8; 6],
-    mgmt: Option<UnixListener>,
-    sessions: HashMap<RawFd, console::session::Session>,
-    /// Where the command being executed came from.
-    origin: console::Origin,
-    fstp: console::cmd_fstp::FstpSettings,
-    stdin_console: Option<console::stdin::StdinConsole>,
-    start: Instant,
-    tick: u64,
-    last_gc: u64,
-    signals: signals::SignalPipe,
-    deliveries: Vec<crate::fabric::Delivery>,
-    /// Endpoints whose socket may still hold frames (read budget exhausted,
-    /// or resumed after a pause).
-    backlog: Vec<EndpointId>,
-    /// Receive batch and the per-destination staging of the frames in it.
-    rx: Option<data::RxBatch>,
-    /// Endpoints with frames waiting in their output queue.
-    blocked: usize,
-    limits: Limits,
+/// A line on stdout, flushed at once (uml_switch's event log; callers pipe it).
+pub fn say(line: &str) {
+    use std::io::Write;
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// Rate limits of noisy log lines.
 #[derive(Default)]
-struct Limits {
-    refused: RateLimit,
-    moved: RateLimit,
-    full: RateLimit,
-    send: RateLimit,
-    stuck: RateLimit,
-    accept: RateLimit,
+pub struct Limits {
+    pub refused: RateLimit,
+    pub moved: RateLimit,
+    pub full: RateLimit,
+    pub accept: RateLimit,
 }
 
-impl Server {
-    /// Bind the control socket in `dir` and get ready to run (before daemonising,
-    /// so errors reach the terminal).
-    pub fn bind(cfg: Config, default_dir: PathBuf) -> Result<Server, ctl_dir::SetupError> {
-        let modes = Modes::derive(cfg.mode, cfg.dirmode);
-        let want = cfg.sock_dir.clone().unwrap_or(default_dir);
-        let signals = Server::install_signals(Flavor::Vde, &want.join("ctl"))?;
-        let dir = ctl_dir::prepare_dir(&want, modes, cfg.group)?;
-        let ctl = dir.join("ctl");
-        let listener = ctl_dir::bind_listener(&ctl)?;
-        let setup_err = |err| ctl_dir::SetupError::Bind {
-            path: ctl.clone(),
-            err,
-        };
-        crate::sys::unix::chmod(&ctl, modes.ctl).map_err(setup_err)?;
-        crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
-        let mut s = Server::new(Flavor::Vde, signals, cfg, dir, ctl, listener, modes)?;
-        if let Some(path) = s.cfg.mgmt.clone() {
-            s.mgmt = console::session::bind_mgmt(&path, s.cfg.mgmtmode, s.cfg.mgmtgroup);
+/// Connections still in their handshake, in all and per user.
+#[derive(Default)]
+pub struct Handshakes {
+    all: usize,
+    per_uid: HashMap<u32, usize>,
+}
+
+impl Handshakes {
+    /// Count one more for `uid`, unless that makes more than `max` in all or `max_per_uid`
+    /// of `uid`: then the counts as they are.
+    pub fn admit(
+        &mut self,
+        uid: u32,
+        max: usize,
+        max_per_uid: usize,
+    ) -> Result<(), (usize, usize)> {
+        let of_user = self.per_uid.get(&uid).copied().unwrap_or(0);
+        if self.all >= max || of_user >= max_per_uid {
+            return Err((self.all, of_user));
         }
-        Ok(s)
-    }
-
-    /// Bind `uml_switch`'s control socket (mode from the umask, as the original).
-    pub fn bind_uml(ucfg: &UmlConfig) -> Result<Server, ctl_dir::SetupError> {
-        let cfg = Config {
-            numports: UML_PORTS,
-            hub: ucfg.hub,
-            taps: ucfg.tap.iter().cloned().collect(),
-            ..Config::default()
-        };
-        let ctl = ucfg.ctl.clone();
-        let signals = Server::install_signals(Flavor::Uml, &ctl)?;
-        let listener = ctl_dir::bind_listener(&ctl)?;
-        let dir = ctl.parent().map(PathBuf::from).unwrap_or_default();
-        let mut s = Server::new(
-            Flavor::Uml,
-            signals,
-            cfg,
-            dir,
-            ctl,
-            listener,
-            Modes::derive(None, None),
-        )?;
-        // uml_switch moves a MAC to its new port at once.
-        s.fabric.macs.timers.min_persistence = -1;
-        Ok(s)
-    }
-
-    /// Handlers go in before any socket is bound, so a signal right after
-    /// `ctl` appears is never fatal (SIGHUP) nor skips the cleanup.
-    fn install_signals(
-        flavor: Flavor,
-        ctl: &std::path::Path,
-    ) -> Result<signals::SignalPipe, ctl_dir::SetupError> {
-        let handled: &[i32] = match flavor {
-            Flavor::Vde => &[libc::SIGINT, libc::SIGTERM],
-            Flavor::Uml => &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP],
-        };
-        let ignored = match flavor {
-            Flavor::Vde => [signals::IGNORED, &[libc::SIGHUP][..]].concat(),
-            Flavor::Uml => signals::IGNORED.to_vec(),
-        };
-        signals::install(handled, &ignored).map_err(|err| ctl_dir::SetupError::Bind {
-            path: ctl.to_path_buf(),
-            err,
-        })
-    }
-
-    fn new(
-        flavor: Flavor,
-        signals: signals::SignalPipe,
-        cfg: Config,
-        dir: PathBuf,
-        ctl: PathBuf,
-        listener: UnixListener,
-        modes: Modes,
-    ) -> Result<Server, ctl_dir::SetupError> {
-        let setup_err = |err| ctl_dir::SetupError::Bind {
-            path: ctl.clone(),
-            err,
-        };
-        listener.set_nonblocking(true).map_err(setup_err)?;
-
-        let poll = Poll::new().map_err(setup_err)?;
-        let fabric = Fabric::new(cfg.numports, cfg.hub, cfg.hashsize, cfg.max_macs);
-        Ok(Server {
-            flavor,
-            ctl,
-            poll,
-            dir,
-            modes,
-            listener,
-            accept_paused: false,
-            conns: HashMap::new(),
-            endpoints: HashMap::new(),
-            fabric,
-            mac: cfg.macaddr.unwrap_or_else(random_mac),
-            mgmt: None,
-            sessions: HashMap::new(),
-            origin: console::Origin::RcFile,
-            fstp: Default::default(),
-            stdin_console: None,
-            start: Instant::now(),
-            tick: 0,
-            last_gc: 0,
-            signals,
-            deliveries: Vec::new(),
-            backlog: Vec::new(),
-            rx: Some(data::RxBatch::new(cfg.max_frame)),
-            blocked: 0,
-            limits: Limits::default(),
-            cfg,
-        })
-    }
-
-    /// A line on stdout, flushed at once (uml_switch's event log; callers pipe it).
-    fn say(&self, line: &str) {
-        if self.flavor == Flavor::Uml {
-            use std::io::Write;
-            let mut out = io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
-    }
-
-    /// The canonical control directory.
-    pub fn dir(&self) -> &PathBuf {
-        &self.dir
-    }
-
-    /// Seconds since the loop started (the reference's tick counter).
-    pub fn uptime(&self) -> u64 {
-        self.tick
-    }
-
-    /// Attach the `-t` tap interfaces, each to an automatically allocated port
-    /// (before daemonising: opening a tap usually needs privileges).
-    pub fn attach_taps(&mut self) -> Result<(), String> {
-        for name in self.cfg.taps.clone() {
-            let tap = crate::sys::tap::Tap::open(&name)
-                .map_err(|e| format!("cannot open tap interface '{name}': {e} (creating taps needs root or CAP_NET_ADMIN)"))?;
-            let id = tap.as_raw_fd() as EndpointId;
-            let endpoint = crate::fabric::Endpoint {
-                id,
-                kind: crate::fabric::EndpointKind::Tuntap,
-                description: name.clone(),
-            };
-            let port = self
-                .fabric
-                .attach(
-                    crate::fabric::PortChoice::Any,
-                    &Default::default(),
-                    endpoint,
-                )
-                .map_err(|e| format!("tap interface '{name}': {e}"))?;
-            self.poll
-                .registry()
-                .register(
-                    &mut SourceFd(&(id as RawFd)),
-                    Token(DATA_BASE + id as usize),
-                    Interest::READABLE,
-                )
-                .map_err(|e| format!("tap interface '{name}': {e}"))?;
-            self.endpoints
-                .insert(id, EndpointIo::new(Channel::Tap(tap), port, PathBuf::new()));
-        }
+        self.all += 1;
+        *self.per_uid.entry(uid).or_default() += 1;
         Ok(())
     }
 
-    /// Take commands from stdin from now on.
-    pub fn enable_stdin_console(&mut self) -> io::Result<()> {
-        self.start_stdin_console(STDIN)
-    }
-
-    /// Run until a fatal signal or a shutdown command.
-    pub fn run(&mut self) -> io::Result<Exit> {
-        self.start = Instant::now();
-        let reg = self.poll.registry();
-        reg.register(
-            &mut SourceFd(&self.listener.as_raw_fd()),
-            LISTENER,
-            Interest::READABLE,
-        )?;
-        reg.register(
-            &mut SourceFd(&self.signals.reader.as_raw_fd()),
-            SIGNALS,
-            Interest::READABLE,
-        )?;
-        if let Some(m) = &self.mgmt {
-            reg.register(&mut SourceFd(&m.as_raw_fd()), MGMT, Interest::READABLE)?;
-        }
-        let mut events = Events::with_capacity(256);
-        loop {
-            let next_tick = self.start + Duration::from_secs(self.tick + 1);
-            // Sockets left unread when their budget ran out have no new edge
-            // coming: serve them before sleeping.
-            let timeout = if !self.backlog.is_empty() {
-                Duration::ZERO
-            } else if self.blocked > 0 {
-                // Check often whether a blocked receiver has become stuck.
-                data::STUCK_CHECK.min(next_tick.saturating_duration_since(Instant::now()))
-            } else {
-                next_tick.saturating_duration_since(Instant::now())
-            };
-            match self.poll.poll(&mut events, Some(timeout)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-            for ev in events.iter() {
-                match ev.token() {
-                    LISTENER => self.accept_all(),
-                    MGMT => self.accept_sessions(),
-                    STDIN => {
-                        if let Some(exit) = self.on_stdin() {
-                            return Ok(exit);
-                        }
-                    }
-                    SIGNALS => {
-                        if let Some(&sig) = self.signals.take().first() {
-                            return Ok(Exit::Signal(sig));
-                        }
-                    }
-                    Token(t) if t >= SESSION_BASE => {
-                        if let Some(exit) = self.on_session((t - SESSION_BASE) as RawFd) {
-                            return Ok(exit);
-                        }
-                    }
-                    Token(t) if t >= DATA_BASE => {
-                        let id = (t - DATA_BASE) as EndpointId;
-                        if ev.is_writable() {
-                            self.on_writable(id);
-                        }
-                        if ev.is_readable() {
-                            self.on_data(id);
-                        }
-                    }
-                    Token(t) if t >= CONN_BASE => self.on_control((t - CONN_BASE) as RawFd),
-                    _ => {}
-                }
-            }
-            for id in std::mem::take(&mut self.backlog) {
-                self.on_data(id);
-            }
-            if self.blocked > 0 {
-                self.check_stuck();
-            }
-            self.drain_events();
-            let now = self.start.elapsed().as_secs();
-            if now > self.tick {
-                self.tick = now;
-                self.on_tick();
+    /// A handshake of `uid` ended (served, refused or closed).
+    pub fn done(&mut self, uid: u32) {
+        if let Some(n) = self.per_uid.get_mut(&uid) {
+            *n -= 1;
+            self.all -= 1;
+            if *n == 0 {
+                self.per_uid.remove(&uid);
             }
         }
     }
+}
 
-    fn on_tick(&mut self) {
-        let gc = self.fabric.macs.timers.gc_interval;
-        if gc > 0 && self.tick >= self.last_gc + gc as u64 {
-            self.last_gc = self.tick;
-            self.fabric.expire_macs(self.tick);
-        }
-        self.expire_handshakes();
-        if self.accept_paused {
-            self.accept_all();
-        }
-        self.drain_events();
-        crate::service::ports_changed(&self.fabric);
+/// The switch as the loop's subscribers see it.
+pub struct Switch {
+    pub flavor: Flavor,
+    pub io: Io,
+    pub timers: Timers,
+    pub plane: Plane,
+    /// What the console shows about the switch.
+    pub info: console::Info,
+    pub fstp: console::FstpSettings,
+    pub start: Instant,
+    /// Whole seconds since `start` (the reference's tick counter).
+    pub tick: u64,
+    last_gc: u64,
+    pub limits: Limits,
+    pub handshakes: Handshakes,
+    /// Subscribers started while handling an event, added once it returns.
+    started: Vec<Box<dyn Subscriber>>,
+    /// Set to stop the loop.
+    pub exit: Option<Exit>,
+}
+
+impl Switch {
+    /// Start a subscriber (an accepted connection) once the current one returns.
+    pub fn start(&mut self, sub: Box<dyn Subscriber>) {
+        self.started.push(sub);
     }
 
-    /// Turn fabric events into log lines (rate limited where they can flood).
-    pub(crate) fn drain_events(&mut self) {
-        use crate::fabric::Event;
-        for ev in std::mem::take(&mut self.fabric.events) {
-            self.broadcast_debug(&ev);
-            match ev {
+    /// The data path and what it borrows from the loop.
+    pub fn plane_env(&mut self) -> (&mut Plane, Env<'_>) {
+        (
+            &mut self.plane,
+            Env {
+                io: &mut self.io,
+                timers: &mut self.timers,
+                tick: self.tick,
+            },
+        )
+    }
+
+    /// A line on stdout for uml_switch; nothing for vde_switch.
+    pub fn say(&self, line: &str) {
+        if self.flavor == Flavor::Uml {
+            say(line);
+        }
+    }
+
+    /// The console's view, for a command from a session with `subscriptions` or elsewhere.
+    pub fn console_ctx(
+        &mut self,
+        subscriptions: Option<console::Subscriptions>,
+    ) -> console::Ctx<'_> {
+        console::Ctx::new(
+            self.plane.fabric_mut(),
+            &mut self.fstp,
+            &self.info,
+            self.tick,
+            subscriptions,
+        )
+    }
+
+    /// Carry out what a console command asked for (subscriptions are the session's own).
+    pub fn apply(&mut self, effect: console::Effect) {
+        match effect {
+            console::Effect::CloseEndpoint { id, .. } => {
+                let (plane, mut env) = self.plane_env();
+                plane.close_endpoint(&mut env, id);
+            }
+            console::Effect::Subscribe(_) => {}
+        }
+    }
+
+    /// The fabric's events since the last call, logged (rate limited where they can flood).
+    pub fn take_events(&mut self) -> Vec<Event> {
+        let events: Vec<Event> = self.plane.fabric_mut().drain_events().collect();
+        for ev in &events {
+            match *ev {
                 Event::MacLearned { mac, port, .. } => {
                     self.say(&format!(" Addr: {mac} New port {port}"))
                 }
@@ -408,7 +215,7 @@ impl Server {
                     if let Some(skipped) = self.limits.full.allow(self.tick, 60, 1) {
                         log_warn!(
                             "MAC table full ({} entries): {} on port {} forwarded but not learned (raise --maxmacs){}",
-                            self.fabric.macs.capacity(),
+                            self.plane.fabric().macs().capacity(),
                             mac,
                             port,
                             suppressed(skipped)
@@ -418,45 +225,341 @@ impl Server {
                 _ => {}
             }
         }
+        events
+    }
+
+    /// Once a second: uptime, and MAC ageing every `hash/setgcint` seconds.
+    fn on_tick(&mut self) {
+        self.tick = self.start.elapsed().as_secs();
+        let next = self.start + Duration::from_secs(self.tick + 1);
+        self.timers.set(next, Due::Tick);
+        let gc = self.plane.fabric().macs().timers().gc_interval;
+        if gc > 0 && self.tick >= self.last_gc + gc as u64 {
+            self.last_gc = self.tick;
+            let tick = self.tick;
+            self.plane.fabric_mut().expire_macs(tick);
+        }
+        crate::service::ports_changed(self.plane.fabric());
+    }
+}
+
+/// The console for commands from no session (rc files, stdin): no debug subscriptions.
+struct PlainHost<'a>(&'a mut Switch);
+
+impl console::Host for PlainHost<'_> {
+    fn ctx(&mut self) -> console::Ctx<'_> {
+        self.0.console_ctx(None)
+    }
+
+    fn apply(&mut self, effect: console::Effect) {
+        self.0.apply(effect);
+    }
+}
+
+/// A switch ready to run: sockets bound, subscribers registered.
+pub struct Server {
+    poll: Poll,
+    subs: Subscribers,
+    sw: Switch,
+    cfg: Config,
+}
+
+impl Server {
+    /// Bind the control socket in `dir` and get ready to run (before daemonising,
+    /// so errors reach the terminal).
+    pub fn bind(cfg: Config, default_dir: PathBuf) -> Result<Server, ctl_dir::SetupError> {
+        let modes = Modes::derive(cfg.mode, cfg.dirmode);
+        let want = cfg.sock_dir.clone().unwrap_or(default_dir);
+        let signals = Server::install_signals(Flavor::Vde, &want.join("ctl"))?;
+        let dir = ctl_dir::prepare_dir(&want, modes, cfg.group)?;
+        let ctl = dir.join("ctl");
+        let listener = ctl_dir::bind_listener(&ctl)?;
+        let setup_err = |err| ctl_dir::SetupError::Bind {
+            path: ctl.clone(),
+            err,
+        };
+        crate::sys::unix::chmod(&ctl, modes.ctl).map_err(setup_err)?;
+        crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
+        let mgmt = cfg
+            .mgmt
+            .as_ref()
+            .and_then(|path| mgmt::bind(path, cfg.mgmtmode, cfg.mgmtgroup));
+        let mut s = Server::new(Flavor::Vde, cfg, dir, ctl, listener, modes)?;
+        s.add(signals, &want)?;
+        if let Some(m) = mgmt {
+            s.add(m, &want)?;
+        }
+        Ok(s)
+    }
+
+    /// Bind `uml_switch`'s control socket (mode from the umask, as the original).
+    pub fn bind_uml(ucfg: &UmlConfig) -> Result<Server, ctl_dir::SetupError> {
+        let cfg = Config {
+            numports: UML_PORTS,
+            hub: ucfg.hub,
+            taps: ucfg.tap.iter().cloned().collect(),
+            ..Config::default()
+        };
+        let ctl = ucfg.ctl.clone();
+        let signals = Server::install_signals(Flavor::Uml, &ctl)?;
+        let listener = ctl_dir::bind_listener(&ctl)?;
+        let dir = ctl.parent().map(PathBuf::from).unwrap_or_default();
+        let mut s = Server::new(
+            Flavor::Uml,
+            cfg,
+            dir,
+            ctl.clone(),
+            listener,
+            Modes::derive(None, None),
+        )?;
+        s.add(signals, &ctl)?;
+        // uml_switch moves a MAC to its new port at once.
+        let fabric = s.sw.plane.fabric_mut();
+        let timers = MacTimers {
+            min_persistence: -1,
+            ..fabric.macs().timers()
+        };
+        fabric.set_mac_timers(timers);
+        Ok(s)
+    }
+
+    /// Handlers go in before any socket is bound, so a signal right after
+    /// `ctl` appears is never fatal (SIGHUP) nor skips the cleanup.
+    fn install_signals(
+        flavor: Flavor,
+        ctl: &std::path::Path,
+    ) -> Result<signals::SignalWatch, ctl_dir::SetupError> {
+        use nix::sys::signal::Signal;
+        let handled: &[i32] = match flavor {
+            Flavor::Vde => &[libc::SIGINT, libc::SIGTERM],
+            Flavor::Uml => &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP],
+        };
+        let ignored = match flavor {
+            Flavor::Vde => [signals::IGNORED, &[Signal::SIGHUP][..]].concat(),
+            Flavor::Uml => signals::IGNORED.to_vec(),
+        };
+        signals::install(handled, &ignored).map_err(|err| ctl_dir::SetupError::Bind {
+            path: ctl.to_path_buf(),
+            err,
+        })
+    }
+
+    fn new(
+        flavor: Flavor,
+        cfg: Config,
+        dir: PathBuf,
+        ctl: PathBuf,
+        listener: std::os::unix::net::UnixListener,
+        modes: Modes,
+    ) -> Result<Server, ctl_dir::SetupError> {
+        let setup_err = |err| ctl_dir::SetupError::Bind {
+            path: ctl.clone(),
+            err,
+        };
+        listener.set_nonblocking(true).map_err(setup_err)?;
+        let poll = Poll::new().map_err(setup_err)?;
+        let registry = poll.registry().try_clone().map_err(setup_err)?;
+        let fabric = Fabric::new(cfg.numports, cfg.hub, cfg.hashsize, cfg.max_macs);
+        let info = console::Info {
+            pid: std::process::id(),
+            mac: cfg.macaddr.unwrap_or_else(random_mac),
+            priority: cfg.priority,
+            mgmt: cfg.mgmt.clone().map(|p| (p, cfg.mgmtmode)),
+            ctl_dir: dir.clone(),
+            ctl_mode: modes.ctl,
+        };
+        let sw = Switch {
+            flavor,
+            io: Io::new(registry),
+            timers: Timers::default(),
+            plane: Plane::new(fabric, cfg.max_frame),
+            info,
+            fstp: Default::default(),
+            start: Instant::now(),
+            tick: 0,
+            last_gc: 0,
+            limits: Limits::default(),
+            handshakes: Handshakes::default(),
+            started: Vec::new(),
+            exit: None,
+        };
+        let control = ports::vde::Control::new(
+            listener,
+            ctl.clone(),
+            ports::vde::Settings {
+                flavor,
+                dir,
+                modes,
+                group: cfg.group,
+                mgmt_mode: cfg.mgmtmode,
+                mgmt_group: cfg.mgmtgroup,
+                allow_foreign_abstract: cfg.allow_foreign_abstract,
+            },
+        );
+        let mut s = Server {
+            poll,
+            subs: Subscribers::default(),
+            sw,
+            cfg,
+        };
+        s.add(control, &ctl)?;
+        Ok(s)
+    }
+
+    fn add(
+        &mut self,
+        sub: impl Subscriber + 'static,
+        path: &std::path::Path,
+    ) -> Result<(), ctl_dir::SetupError> {
+        self.subs
+            .add(Box::new(sub), &mut self.sw)
+            .map(|_| ())
+            .map_err(|err| ctl_dir::SetupError::Bind {
+                path: path.to_path_buf(),
+                err,
+            })
+    }
+
+    /// The canonical control directory.
+    pub fn dir(&self) -> &PathBuf {
+        &self.sw.info.ctl_dir
+    }
+
+    /// Seconds since the loop started (the reference's tick counter).
+    pub fn uptime(&self) -> u64 {
+        self.sw.tick
+    }
+
+    /// Attach the `-t` tap interfaces, each to an automatically allocated port
+    /// (before daemonising: opening a tap usually needs privileges).
+    pub fn attach_taps(&mut self) -> Result<(), String> {
+        let (plane, mut env) = self.sw.plane_env();
+        ports::tap::attach_all(&self.cfg.taps, plane, &mut env)
+    }
+
+    /// Take commands from stdin from now on.
+    pub fn enable_stdin_console(&mut self) -> io::Result<()> {
+        let console = stdin::StdinConsole::new(self.sw.flavor);
+        self.subs.add(Box::new(console), &mut self.sw).map(|_| ())
+    }
+
+    /// The forwarding fabric, read only (what the service manager is told about).
+    pub fn fabric(&self) -> &Fabric {
+        self.sw.plane.fabric()
+    }
+
+    /// Run an rc file at start (see [`console::run_rc_file`]).
+    pub fn run_rc_file(&mut self, path: &std::path::Path) -> io::Result<console::Outcome> {
+        let outcome = console::run_rc_file(&mut PlainHost(&mut self.sw), path)?;
+        if outcome == console::Outcome::Shutdown {
+            log_info!("Shutdown from mgmt command");
+        }
+        Ok(outcome)
+    }
+
+    /// Run until a fatal signal or a shutdown command.
+    pub fn run(&mut self) -> io::Result<Exit> {
+        let sw = &mut self.sw;
+        sw.start = Instant::now();
+        sw.timers.set(sw.start + TICK, Due::Tick);
+        let mut events = Events::with_capacity(256);
+        loop {
+            // Links left unread when their budget ran out have no new edge
+            // coming: serve them before sleeping.
+            let timeout = if self.sw.plane.has_work() {
+                Duration::ZERO
+            } else {
+                self.sw
+                    .timers
+                    .next()
+                    .map_or(TICK, |t| t.saturating_duration_since(Instant::now()))
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            for ev in events.iter() {
+                self.dispatch(ev);
+                if let Some(exit) = self.sw.exit {
+                    return Ok(exit);
+                }
+            }
+            let (plane, mut env) = self.sw.plane_env();
+            plane.serve_backlog(&mut env);
+            self.fire_timers();
+            let events = self.sw.take_events();
+            if !events.is_empty() {
+                self.subs.fabric_events(&events, &mut self.sw);
+            }
+            if let Some(exit) = self.sw.exit {
+                return Ok(exit);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, ev: &mio::event::Event) {
+        let token = ev.token();
+        match self.sw.io.target(token) {
+            Some(Target::Sub(key)) => {
+                self.subs
+                    .with(key, &mut self.sw, |sub, sw| sub.ready(token, ev, sw));
+            }
+            Some(Target::Link(key, fd)) => {
+                let (plane, mut env) = self.sw.plane_env();
+                plane.ready(&mut env, key, fd, ev);
+            }
+            // Released while this round's events were pending.
+            None => {}
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(due) = self.sw.timers.pop_due(now) {
+            match due {
+                Due::Tick => self.sw.on_tick(),
+                Due::StuckCheck => {
+                    let (plane, mut env) = self.sw.plane_env();
+                    plane.check_stuck(&mut env);
+                }
+                Due::Sub(key, tag) => {
+                    self.subs
+                        .with(key, &mut self.sw, |sub, sw| sub.timer(tag, sw));
+                }
+                Due::Link(key, tag) => {
+                    let (plane, mut env) = self.sw.plane_env();
+                    plane.link_timer(&mut env, key, tag);
+                }
+                Due::Hook(key, tag) => {
+                    let (plane, mut env) = self.sw.plane_env();
+                    plane.hook_timer(&mut env, key, tag);
+                }
+            }
+        }
     }
 
     /// Close every endpoint and remove the files the switch made.
     pub fn cleanup(&mut self) {
-        for (_, ep) in self.endpoints.drain() {
-            let _ = std::fs::remove_file(&ep.path);
-        }
-        self.conns.clear();
-        self.sessions.clear();
-        if let (Some(m), Some(path)) = (self.mgmt.take(), &self.cfg.mgmt) {
-            drop(m);
-            let _ = std::fs::remove_file(path);
-        }
-        if crate::sys::unix::other_listener_at(&self.ctl, self.listener.as_raw_fd()) {
-            log_warn!("Cleanup not removing files");
-            return;
-        }
-        let _ = std::fs::remove_file(&self.ctl);
-        if self.flavor == Flavor::Vde {
-            if let Err(e) = std::fs::remove_dir(&self.dir) {
-                log_warn!("Cleanup: could not remove {}: {}", self.dir.display(), e);
-            }
-        }
+        let (plane, mut env) = self.sw.plane_env();
+        plane.close_all(&mut env);
+        self.subs.close_all(&mut self.sw);
     }
 }
 
 /// `00:ff:` plus four random bytes, as the reference picks its MAC.
-fn random_mac() -> [u8; 6] {
+fn random_mac() -> vde_protocol::MacAddr {
+    use std::io::Read;
     let mut r = [0u8; 4];
-    // SAFETY: getrandom writes at most r.len() bytes into r.
-    let got = unsafe { libc::getrandom(r.as_mut_ptr().cast(), r.len(), 0) };
-    if got != r.len() as isize {
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut r));
+    if random.is_err() {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos() ^ std::process::id())
             .unwrap_or(0);
         r = t.to_le_bytes();
     }
-    [0x00, 0xff, r[0], r[1], r[2], r[3]]
+    vde_protocol::MacAddr([0x00, 0xff, r[0], r[1], r[2], r[3]])
 }
 
 fn suppressed(n: u64) -> String {

@@ -6,6 +6,8 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+use nix::syslog::{Facility, LogFlags, Priority, Severity};
+
 static PROG: OnceLock<String> = OnceLock::new();
 static SYSLOG: AtomicBool = AtomicBool::new(false);
 /// syslog keeps the ident pointer, so it must live forever.
@@ -20,13 +22,14 @@ pub enum Level {
 }
 
 impl Level {
-    fn priority(self) -> libc::c_int {
-        match self {
-            Level::Err => libc::LOG_ERR,
-            Level::Warning => libc::LOG_WARNING,
-            Level::Info => libc::LOG_INFO,
-            Level::Debug => libc::LOG_DEBUG,
-        }
+    fn priority(self) -> Priority {
+        let severity = match self {
+            Level::Err => Severity::LOG_ERR,
+            Level::Warning => Severity::LOG_WARNING,
+            Level::Info => Severity::LOG_INFO,
+            Level::Debug => Severity::LOG_DEBUG,
+        };
+        Priority::new(severity, Facility::LOG_USER)
     }
 }
 
@@ -40,9 +43,15 @@ pub fn use_syslog() {
     let prog = PROG.get().map(String::as_str).unwrap_or("vde_switch");
     let base = prog.rsplit('/').next().unwrap_or(prog);
     let ident = IDENT.get_or_init(|| CString::new(base).unwrap_or_default());
-    // SAFETY: ident is 'static and NUL-terminated.
-    unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_USER) };
-    SYSLOG.store(true, Ordering::Relaxed);
+    if nix::syslog::openlog(
+        Some(ident.as_c_str()),
+        LogFlags::LOG_PID,
+        Facility::LOG_USER,
+    )
+    .is_ok()
+    {
+        SYSLOG.store(true, Ordering::Relaxed);
+    }
 }
 
 pub fn prog() -> &'static str {
@@ -51,9 +60,7 @@ pub fn prog() -> &'static str {
 
 pub fn log(level: Level, msg: &str) {
     if SYSLOG.load(Ordering::Relaxed) {
-        let text = CString::new(msg.replace('\0', "")).unwrap_or_default();
-        // SAFETY: "%s" with a valid C string.
-        unsafe { libc::syslog(level.priority(), c"%s".as_ptr(), text.as_ptr()) };
+        let _ = nix::syslog::syslog(level.priority(), msg.replace('\0', "").as_str());
     } else {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{}: {}", prog(), msg);

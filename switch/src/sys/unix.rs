@@ -1,96 +1,142 @@
-//! Unix-domain sockets addressed by raw `sockaddr_un` bytes.
+//! Unix-domain sockets: the endpoints' datagram sockets with batched I/O, peer credentials,
+//! and who holds a socket path.
 
-use std::ffi::CString;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::cell::RefCell;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
 
-use vde_protocol::sockaddr::{SockAddrUn, SOCKADDR_UN_LEN};
+use nix::sys::socket::{
+    self, sockopt, AddressFamily, MsgFlags, MultiHeaders, SockFlag, SockType, UnixAddr,
+};
+use nix::unistd::AccessFlags;
+use vde_protocol::sockaddr::SockAddrUn;
 
-use super::cvt;
+/// Most datagrams moved by one `recvmmsg`/`sendmmsg` call.
+pub const MAX_BATCH: usize = 64;
 
-fn to_libc(addr: &SockAddrUn) -> libc::sockaddr_un {
-    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    sa.sun_family = addr.family() as libc::sa_family_t;
-    for (d, s) in sa.sun_path.iter_mut().zip(addr.raw_path().iter()) {
-        *d = *s as libc::c_char;
-    }
-    sa
+thread_local! {
+    /// Message headers of the batched calls, made once: the data path runs on one thread
+    /// and must not allocate per batch.
+    static HEADERS: RefCell<(MultiHeaders<()>, MultiHeaders<()>)> = RefCell::new((
+        MultiHeaders::preallocate(MAX_BATCH, None),
+        MultiHeaders::preallocate(MAX_BATCH, None),
+    ));
+}
+
+/// The address for the system: the path of a pathname address, the whole 107-byte name of
+/// an abstract one (UML's abstract names include padding bytes that are part of the name).
+fn unix_addr(addr: &SockAddrUn) -> io::Result<UnixAddr> {
+    let a = match (addr.path(), addr.abstract_name()) {
+        (Some(p), _) => UnixAddr::new(p),
+        (None, Some(name)) => UnixAddr::new_abstract(name),
+        (None, None) => unreachable!("an address is a path or an abstract name"),
+    };
+    Ok(a?)
 }
 
 /// A non-blocking `SOCK_DGRAM` Unix socket.
 #[derive(Debug)]
 pub struct Dgram {
-    fd: OwnedFd,
+    sock: UnixDatagram,
 }
 
 impl Dgram {
     pub fn new() -> io::Result<Dgram> {
-        // SAFETY: plain socket(2) call; the fd is owned right away.
-        let fd = cvt(unsafe {
-            libc::socket(
-                libc::AF_UNIX,
-                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        })?;
-        // SAFETY: fd was just returned by socket(2) and is not owned elsewhere.
+        let fd = socket::socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
         Ok(Dgram {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            sock: UnixDatagram::from(fd),
         })
     }
 
-    /// Connect with the full 110-byte address, byte for byte: UML's abstract
-    /// names include padding bytes that are part of the name.
     pub fn connect(&self, addr: &SockAddrUn) -> io::Result<()> {
-        let sa = to_libc(addr);
-        // SAFETY: sa is a valid sockaddr_un of the length passed.
-        cvt(unsafe {
-            libc::connect(
-                self.fd.as_raw_fd(),
-                &sa as *const _ as *const libc::sockaddr,
-                SOCKADDR_UN_LEN as libc::socklen_t,
-            )
-        })?;
-        Ok(())
+        Ok(socket::connect(self.sock.as_raw_fd(), &unix_addr(addr)?)?)
     }
 
     pub fn bind(&self, addr: &SockAddrUn) -> io::Result<()> {
-        let sa = to_libc(addr);
-        // SAFETY: as in connect.
-        cvt(unsafe {
-            libc::bind(
-                self.fd.as_raw_fd(),
-                &sa as *const _ as *const libc::sockaddr,
-                SOCKADDR_UN_LEN as libc::socklen_t,
-            )
-        })?;
-        Ok(())
+        Ok(socket::bind(self.sock.as_raw_fd(), &unix_addr(addr)?)?)
     }
 
     /// Ask for larger kernel buffers (best effort).
-    pub fn set_buffers(&self, bytes: i32) {
-        for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
-            // SAFETY: setsockopt with a valid int pointer and length.
-            unsafe {
-                libc::setsockopt(
-                    self.fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    opt,
-                    &bytes as *const i32 as *const libc::c_void,
-                    std::mem::size_of::<i32>() as libc::socklen_t,
-                );
+    pub fn set_buffers(&self, bytes: usize) {
+        let _ = socket::setsockopt(&self.sock, sockopt::SndBuf, &bytes);
+        let _ = socket::setsockopt(&self.sock, sockopt::RcvBuf, &bytes);
+    }
+
+    /// Receive up to `bufs.len()` datagrams in one call (`recvmmsg`). `lens[i]`
+    /// gets each datagram's real length, larger than its buffer when it was
+    /// cut (MSG_TRUNC), so oversize frames can be refused.
+    pub fn recv_batch(&self, bufs: &mut [Vec<u8>], lens: &mut [usize]) -> io::Result<usize> {
+        let n = bufs.len().min(lens.len()).min(MAX_BATCH);
+        let caps: [usize; MAX_BATCH] = std::array::from_fn(|i| bufs.get(i).map_or(0, Vec::len));
+        HEADERS.with_borrow_mut(|(rx, _)| {
+            // The slices borrow the buffers for the call only, from a stack array.
+            let mut iovs: [[IoSliceMut<'_>; 1]; MAX_BATCH] =
+                std::array::from_fn(|_| [IoSliceMut::new(&mut [])]);
+            for (iov, buf) in iovs.iter_mut().zip(bufs.iter_mut()).take(n) {
+                *iov = [IoSliceMut::new(buf)];
             }
+            let got = socket::recvmmsg(
+                self.sock.as_raw_fd(),
+                rx,
+                iovs[..n].iter_mut(),
+                MsgFlags::MSG_DONTWAIT,
+                None,
+            )?;
+            let mut count = 0;
+            for (i, msg) in got.enumerate() {
+                lens[i] = if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+                    // Cut: only "longer than the buffer" matters to the caller.
+                    msg.bytes.max(caps[i] + 1)
+                } else {
+                    msg.bytes
+                };
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+
+    /// Send datagrams in order on a connected socket in one call
+    /// (`sendmmsg`); returns how many went (fewer when the peer is full).
+    pub fn send_batch(&self, frames: &[&[u8]]) -> io::Result<usize> {
+        let n = frames.len().min(MAX_BATCH);
+        if n == 0 {
+            return Ok(0);
         }
+        let iovs: [[IoSlice<'_>; 1]; MAX_BATCH] =
+            std::array::from_fn(|i| [IoSlice::new(frames.get(i).copied().unwrap_or(&[]))]);
+        let addrs: [Option<()>; MAX_BATCH] = [None; MAX_BATCH];
+        HEADERS.with_borrow_mut(|(_, tx)| {
+            let sent = socket::sendmmsg(
+                self.sock.as_raw_fd(),
+                tx,
+                iovs[..n].iter(),
+                &addrs[..n],
+                [],
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+            )?;
+            Ok(sent.count())
+        })
     }
 }
 
 impl AsRawFd for Dgram {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.sock.as_raw_fd()
+    }
+}
+
+impl AsFd for Dgram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
     }
 }
 
@@ -103,44 +149,23 @@ pub struct PeerCred {
 }
 
 pub fn peer_cred(stream: &UnixStream) -> io::Result<PeerCred> {
-    // SAFETY: ucred is POD; getsockopt writes at most len bytes.
-    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    cvt(unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            &mut cred as *mut _ as *mut libc::c_void,
-            &mut len,
-        )
-    })?;
+    let c = socket::getsockopt(stream, sockopt::PeerCredentials)?;
     Ok(PeerCred {
-        pid: cred.pid,
-        uid: cred.uid,
-        gid: cred.gid,
+        pid: c.pid(),
+        uid: c.uid(),
+        gid: c.gid(),
     })
-}
-
-pub fn c_path(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
 /// `access(path, R_OK|W_OK)` as the reference checks client sockets.
 pub fn can_read_write(path: &Path) -> bool {
-    match c_path(path) {
-        // SAFETY: p is a valid NUL-terminated string.
-        Ok(p) => unsafe { libc::access(p.as_ptr(), libc::R_OK | libc::W_OK) == 0 },
-        Err(_) => false,
-    }
+    nix::unistd::access(path, AccessFlags::R_OK | AccessFlags::W_OK).is_ok()
 }
 
+/// chmod.
 pub fn chmod(path: &Path, mode: u32) -> io::Result<()> {
-    let p = c_path(path)?;
-    // SAFETY: valid C string.
-    cvt(unsafe { libc::chmod(p.as_ptr(), mode as libc::mode_t) })?;
-    Ok(())
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 /// chown with `None` meaning "leave unchanged".
@@ -148,15 +173,11 @@ pub fn chown(path: &Path, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> 
     if uid.is_none() && gid.is_none() {
         return Ok(());
     }
-    let p = c_path(path)?;
-    // SAFETY: valid C string; -1 means unchanged.
-    cvt(unsafe { libc::chown(p.as_ptr(), uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX)) })?;
-    Ok(())
+    std::os::unix::fs::chown(path, uid, gid)
 }
 
 pub fn euid() -> u32 {
-    // SAFETY: geteuid never fails.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
 /// Whether a live server answers on the stream socket at `path`.
@@ -223,70 +244,31 @@ pub fn other_listener_at(path: &Path, ours: RawFd) -> bool {
         .any(|ino| Some(ino) != our_ino)
 }
 
-/// Most datagrams moved by one `recvmmsg`/`sendmmsg` call.
-pub const MAX_BATCH: usize = 64;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Dgram {
-    /// Receive up to `bufs.len()` datagrams in one call (`recvmmsg`). `lens[i]`
-    /// gets each datagram's real length, larger than its buffer when it was
-    /// cut (MSG_TRUNC), so oversize frames can be refused.
-    pub fn recv_batch(&self, bufs: &mut [Vec<u8>], lens: &mut [usize]) -> io::Result<usize> {
-        let n = bufs.len().min(lens.len()).min(MAX_BATCH);
-        // SAFETY: zeroed iovec/mmsghdr are valid; every pointer set below
-        // refers to a live buffer of the stated length for the whole call.
-        let mut iov: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
-        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
-        for i in 0..n {
-            iov[i].iov_base = bufs[i].as_mut_ptr().cast();
-            iov[i].iov_len = bufs[i].len();
-            msgs[i].msg_hdr.msg_iov = &mut iov[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+    #[test]
+    fn batches_go_through_and_oversize_is_seen() {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let (a, b) = (Dgram { sock: a }, Dgram { sock: b });
+        let frames: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 20 + usize::from(i)]).collect();
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        assert_eq!(a.send_batch(&refs).unwrap(), 5);
+        a.send_batch(&[&[7u8; 100]]).unwrap();
+        let mut bufs = vec![vec![0u8; 50]; 8];
+        let mut lens = vec![0; 8];
+        assert_eq!(b.recv_batch(&mut bufs, &mut lens).unwrap(), 6);
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(&bufs[i][..lens[i]], &f[..]);
         }
-        let got = cvt(unsafe {
-            libc::recvmmsg(
-                self.fd.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        })? as usize;
-        for i in 0..got {
-            let len = msgs[i].msg_len as usize;
-            lens[i] = if msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
-                // Cut: only "longer than the buffer" matters to the caller.
-                len.max(bufs[i].len() + 1)
-            } else {
-                len
-            };
-        }
-        Ok(got)
-    }
-
-    /// Send datagrams in order on a connected socket in one call
-    /// (`sendmmsg`); returns how many went (fewer when the peer is full).
-    pub fn send_batch(&self, frames: &[&[u8]]) -> io::Result<usize> {
-        let n = frames.len().min(MAX_BATCH);
-        if n == 0 {
-            return Ok(0);
-        }
-        // SAFETY: as in recv_batch; the kernel only reads the frames.
-        let mut iov: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
-        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
-        for i in 0..n {
-            iov[i].iov_base = frames[i].as_ptr() as *mut libc::c_void;
-            iov[i].iov_len = frames[i].len();
-            msgs[i].msg_hdr.msg_iov = &mut iov[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-        }
-        let sent = cvt(unsafe {
-            libc::sendmmsg(
-                self.fd.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        })?;
-        Ok(sent as usize)
+        assert!(
+            lens[5] > 50,
+            "a cut datagram reads as longer than its buffer"
+        );
+        let e = b.recv_batch(&mut bufs, &mut lens).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
     }
 }

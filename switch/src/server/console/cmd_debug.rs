@@ -3,122 +3,87 @@
 
 use std::fmt::Write;
 
-use super::{CmdResult, Origin};
-use crate::fabric::Event;
-use crate::server::Server;
+use serde_json::{json, Value};
+use vde_protocol::console::debug_line;
+
+use super::view::View;
+use super::{CmdResult, Ctx, Effect};
+use crate::fabric::{Event, VlanId};
 
 /// A debug category: path, tag, help, in the reference's order.
 pub struct Category {
     pub path: &'static str,
-    pub tag: u32,
+    pub tag: u16,
     pub help: &'static str,
 }
 
+const fn category(path: &'static str, tag: u16, help: &'static str) -> Category {
+    Category { path, tag, help }
+}
+
 pub const CATEGORIES: &[Category] = &[
-    Category {
-        path: "hash/+",
-        tag: 0o11,
-        help: "hash: new element",
-    },
-    Category {
-        path: "hash/-",
-        tag: 0o12,
-        help: "hash: discarded element",
-    },
-    Category {
-        path: "fstp/status",
-        tag: 0o44,
-        help: "fstp: status change",
-    },
-    Category {
-        path: "fstp/root",
-        tag: 0o45,
-        help: "fstp: rootswitch/port change",
-    },
-    Category {
-        path: "fstp/+",
-        tag: 0o41,
-        help: "fstp: port becomes active",
-    },
-    Category {
-        path: "fstp/-",
-        tag: 0o42,
-        help: "fstp: port becomes inactive",
-    },
-    Category {
-        path: "port/+",
-        tag: 0o21,
-        help: "new port",
-    },
-    Category {
-        path: "port/-",
-        tag: 0o22,
-        help: "closed port",
-    },
-    Category {
-        path: "port/descr",
-        tag: 0o23,
-        help: "set port description",
-    },
-    Category {
-        path: "port/ep/+",
-        tag: 0o31,
-        help: "new endpoint",
-    },
-    Category {
-        path: "port/ep/-",
-        tag: 0o32,
-        help: "closed endpoint",
-    },
+    category("hash/+", 0o11, "hash: new element"),
+    category("hash/-", 0o12, "hash: discarded element"),
+    category("fstp/status", 0o44, "fstp: status change"),
+    category("fstp/root", 0o45, "fstp: rootswitch/port change"),
+    category("fstp/+", 0o41, "fstp: port becomes active"),
+    category("fstp/-", 0o42, "fstp: port becomes inactive"),
+    category("port/+", 0o21, "new port"),
+    category("port/-", 0o22, "closed port"),
+    category("port/descr", 0o23, "set port description"),
+    category("port/ep/+", 0o31, "new endpoint"),
+    category("port/ep/-", 0o32, "closed endpoint"),
 ];
 
-/// Bit set of subscribed categories (index into CATEGORIES).
+/// Bit set of subscribed categories (bit i: `CATEGORIES[i]`).
 pub type Subscriptions = u32;
 
-fn session_subs(s: &mut Server) -> Result<&mut Subscriptions, i32> {
-    match s.origin {
-        Origin::Session(fd) => s
-            .sessions
-            .get_mut(&fd)
-            .map(|sess| &mut sess.debug)
-            .ok_or(libc::EBADF),
-        _ => Err(libc::EBADF),
+/// `debug/list [PREFIX]`: the matching categories and whether this session gets them.
+struct DebugList {
+    rows: Vec<(&'static Category, bool)>,
+}
+
+impl View for DebugList {
+    fn text(&self, out: &mut String) {
+        let _ = writeln!(out, "{:<22} {:<3} {:<6} HELP", "CATEGORY", "TAG", "STATUS");
+        let _ = writeln!(
+            out,
+            "{:<22} {:<3} {:<6} ----",
+            "------------", "---", "------"
+        );
+        for (c, on) in &self.rows {
+            let on = if *on { "ON" } else { "OFF" };
+            let _ = writeln!(out, "{:<22} {:03o} {:<6} {}", c.path, c.tag, on, c.help);
+        }
+    }
+
+    fn json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|(c, on)| json!({ "category": c.path, "tag": c.tag, "on": on, "help": c.help }))
+            .collect();
+        json!({ "categories": rows })
+    }
+
+    fn status(&self) -> CmdResult {
+        if self.rows.is_empty() {
+            Err(libc::ENOENT)
+        } else {
+            Ok(())
+        }
     }
 }
 
-pub fn list(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
-    let subs = match s.origin {
-        Origin::Session(fd) => s.sessions.get(&fd).map_or(0, |x| x.debug),
-        _ => 0,
-    };
-    out.push_str(&format!("{:<22} {:<3} {:<6} ", "CATEGORY", "TAG", "STATUS"));
-    out.push_str(
-        "HELP
-",
-    );
-    out.push_str(&format!(
-        "{:<22} {:<3} {:<6} ",
-        "------------", "---", "------"
-    ));
-    out.push_str(
-        "----
-",
-    );
-    let mut any = false;
-    for (i, c) in CATEGORIES
+pub fn list(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
+    let subs = cx.session.unwrap_or(0);
+    let rows = CATEGORIES
         .iter()
         .enumerate()
         .filter(|(_, c)| c.path.starts_with(args))
-    {
-        any = true;
-        let on = if subs & (1 << i) != 0 { "ON" } else { "OFF" };
-        let _ = writeln!(out, "{:<22} {:03o} {:<6} {}", c.path, c.tag, on, c.help);
-    }
-    if any {
-        Ok(())
-    } else {
-        Err(libc::ENOENT)
-    }
+        .map(|(i, c)| (c, subs & (1 << i) != 0))
+        .collect();
+    Ok(Box::new(DebugList { rows }))
 }
 
 fn matching(args: &str) -> Subscriptions {
@@ -129,29 +94,29 @@ fn matching(args: &str) -> Subscriptions {
         .fold(0, |acc, (i, _)| acc | (1 << i))
 }
 
-pub fn add(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+pub fn add(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let subs = cx.session.ok_or(libc::EBADF)?;
     let want = matching(args);
-    let subs = session_subs(s)?;
     if want == 0 {
         return Err(libc::EINVAL);
     }
-    if *subs & want == want {
+    if subs & want == want {
         return Err(libc::EEXIST);
     }
-    *subs |= want;
+    cx.effect(Effect::Subscribe(subs | want));
     Ok(())
 }
 
-pub fn del(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+pub fn del(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let subs = cx.session.ok_or(libc::EBADF)?;
     let want = matching(args);
-    let subs = session_subs(s)?;
     if want == 0 {
         return Err(libc::EINVAL);
     }
-    if *subs & want == 0 {
+    if subs & want == 0 {
         return Err(libc::ENOENT);
     }
-    *subs &= !want;
+    cx.effect(Effect::Subscribe(subs & !want));
     Ok(())
 }
 
@@ -162,66 +127,37 @@ fn index_of(path: &str) -> usize {
         .expect("known category")
 }
 
-/// The category and text of a fabric event, as the reference prints it.
-pub fn render(s: &Server, ev: &Event) -> Vec<(usize, String)> {
-    let hash = |mac: &vde_protocol::MacAddr, vlan: u16, port: usize| {
-        format!(
-            "{} VLAN {:02x}:{:02x} Port {}",
-            mac,
-            vlan & 0xff,
-            vlan >> 8,
-            port
-        )
+/// The debug lines of a fabric event, each with the category bit a session needs to get it,
+/// as the reference prints them.
+pub fn debug_lines(ev: &Event) -> Vec<(Subscriptions, String)> {
+    let line = |path: &str, text: String| {
+        let i = index_of(path);
+        (1 << i, debug_line(CATEGORIES[i].tag, path, &text))
+    };
+    // The reference prints the VLAN low byte first.
+    let hash = |mac: &vde_protocol::MacAddr, vlan: VlanId, port| {
+        let v = vlan.get();
+        format!("{} VLAN {:02x}:{:02x} Port {}", mac, v & 0xff, v >> 8, port)
     };
     match ev {
-        Event::PortAllocated(p) => vec![(index_of("port/+"), format!("{p:02}"))],
-        Event::PortDeactivated(p) => vec![(index_of("port/-"), format!("{p:02}"))],
-        Event::EndpointAdded { port, id } => {
-            let descr = s
-                .fabric
-                .port(*port)
-                .and_then(|p| p.endpoints.iter().find(|e| e.id == *id))
-                .map(|e| e.description.clone())
-                .unwrap_or_default();
-            vec![
-                (index_of("port/ep/+"), format!("Port {port:02} FD {id:2}")),
-                (
-                    index_of("port/descr"),
-                    format!("Port {port:02} FD {id:2} -> \"{descr}\""),
-                ),
-            ]
-        }
+        Event::PortAllocated(p) => vec![line("port/+", format!("{p:02}"))],
+        Event::PortDeactivated(p) => vec![line("port/-", format!("{p:02}"))],
+        Event::EndpointAdded {
+            port,
+            id,
+            description,
+        } => vec![
+            line("port/ep/+", format!("Port {port:02} FD {id:2}")),
+            line(
+                "port/descr",
+                format!("Port {port:02} FD {id:2} -> \"{description}\""),
+            ),
+        ],
         Event::EndpointRemoved { port, id } => {
-            vec![(index_of("port/ep/-"), format!("Port {port:02} FD {id:2}"))]
+            vec![line("port/ep/-", format!("Port {port:02} FD {id:2}"))]
         }
-        Event::MacLearned { mac, vlan, port } => {
-            vec![(index_of("hash/+"), hash(mac, *vlan, *port))]
-        }
-        Event::MacForgotten { mac, vlan, port } => {
-            vec![(index_of("hash/-"), hash(mac, *vlan, *port))]
-        }
+        Event::MacLearned { mac, vlan, port } => vec![line("hash/+", hash(mac, *vlan, port))],
+        Event::MacForgotten { mac, vlan, port } => vec![line("hash/-", hash(mac, *vlan, port))],
         Event::MacMoved { .. } | Event::MacTableFull { .. } => Vec::new(),
-    }
-}
-
-impl Server {
-    /// Send an event's lines to the sessions subscribed to its category.
-    pub(crate) fn broadcast_debug(&mut self, ev: &Event) {
-        if self.sessions.values().all(|x| x.debug == 0) {
-            return;
-        }
-        for (cat, text) in render(self, ev) {
-            let c = &CATEGORIES[cat];
-            let line = format!("3{:03o} {} {}\n", c.tag, c.path, text);
-            let fds: Vec<_> = self
-                .sessions
-                .iter()
-                .filter(|(_, x)| x.debug & (1 << cat) != 0)
-                .map(|(&fd, _)| fd)
-                .collect();
-            for fd in fds {
-                self.queue_session_output(fd, line.as_bytes());
-            }
-        }
     }
 }

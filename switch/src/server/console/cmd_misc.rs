@@ -2,183 +2,297 @@
 
 use std::fmt::Write;
 
-use super::parse::atoi;
-use super::{CmdResult, Origin, BANNER, TABLE};
-use crate::server::Server;
+use serde_json::{json, Value};
+use vde_protocol::console::BANNER;
+use vde_protocol::MacAddr;
 
-pub fn help(_: &mut Server, args: &str, out: &mut String) -> CmdResult {
-    let rows = [
-        ("COMMAND PATH", "SYNTAX", "HELP"),
-        ("------------", "--------------", "------------"),
-    ]
-    .into_iter()
-    .chain(
-        TABLE
+use super::view::View;
+use super::{Action, CmdResult, Ctx, TABLE};
+use crate::cnum::atoi;
+use crate::fabric::{MacTimers, PortId, VlanId};
+
+/// `help [PREFIX]`: the table rows whose path starts with the prefix.
+struct Help {
+    rows: Vec<&'static super::CommandSpec>,
+}
+
+impl View for Help {
+    fn text(&self, out: &mut String) {
+        let header = [
+            ("COMMAND PATH", "SYNTAX", "HELP"),
+            ("------------", "--------------", "------------"),
+        ];
+        let rows = self.rows.iter().map(|c| (c.path, c.syntax, c.help));
+        for (path, syntax, help) in header.into_iter().chain(rows) {
+            let _ = writeln!(out, "{path:<18} {syntax:<15} {help}");
+        }
+    }
+
+    fn json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
             .iter()
-            .filter(|c| c.path.starts_with(args))
-            .map(|c| (c.path, c.syntax, c.help)),
-    );
-    for (path, syntax, help) in rows {
-        let _ = writeln!(out, "{path:<18} {syntax:<15} {help}");
+            .map(|c| {
+                json!({
+                    "path": c.path,
+                    "syntax": c.syntax,
+                    "help": c.help,
+                    "menu": matches!(c.action, Action::Menu),
+                })
+            })
+            .collect();
+        json!({ "commands": rows })
     }
-    Ok(())
 }
 
-pub fn showinfo(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
-    out.push_str(BANNER);
-    let m = s.mac;
-    let _ = writeln!(
-        out,
-        "\npid {} MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} uptime {}",
-        std::process::id(),
-        m[0],
-        m[1],
-        m[2],
-        m[3],
-        m[4],
-        m[5],
-        s.uptime()
-    );
-    if let Some(path) = &s.cfg.mgmt {
-        let _ = writeln!(out, "mgmt {} perm {:04o}", path.display(), s.cfg.mgmtmode);
+pub fn help(_: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
+    let rows = TABLE.iter().filter(|c| c.path.starts_with(args)).collect();
+    Ok(Box::new(Help { rows }))
+}
+
+/// `showinfo`: version, pid, MAC, uptime and the management socket.
+struct ShowInfo {
+    pid: u32,
+    mac: MacAddr,
+    uptime: u64,
+    mgmt: Option<(String, u32)>,
+}
+
+impl View for ShowInfo {
+    fn text(&self, out: &mut String) {
+        out.push_str(BANNER);
+        let _ = writeln!(
+            out,
+            "\npid {} MAC {} uptime {}",
+            self.pid, self.mac, self.uptime
+        );
+        if let Some((path, mode)) = &self.mgmt {
+            let _ = writeln!(out, "mgmt {path} perm {mode:04o}");
+        }
     }
-    Ok(())
+
+    fn json(&self) -> Value {
+        json!({
+            "version": "2.3.2",
+            "pid": self.pid,
+            "mac": self.mac.to_string(),
+            "uptime": self.uptime,
+            "mgmt": self.mgmt.as_ref().map(|m| &m.0),
+            "mgmt_mode": self.mgmt.as_ref().map(|m| format!("{:04o}", m.1)),
+        })
+    }
 }
 
-pub fn ds_showinfo(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
-    let _ = writeln!(out, "ctl dir {}", s.dir.display());
-    let _ = writeln!(out, "std mode {:04o}", s.modes.ctl);
-    Ok(())
+pub fn showinfo(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    Ok(Box::new(ShowInfo {
+        pid: cx.info.pid,
+        mac: cx.info.mac,
+        uptime: cx.uptime,
+        mgmt: cx
+            .info
+            .mgmt
+            .as_ref()
+            .map(|(p, m)| (p.display().to_string(), *m)),
+    }))
 }
 
-pub fn hash_showinfo(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
-    let t = &s.fabric.macs;
-    let _ = writeln!(out, "Hash size {}", t.buckets);
-    let _ = writeln!(out, "GC interval {} secs", t.timers.gc_interval);
-    let _ = writeln!(out, "GC expire {} secs", t.timers.expire);
-    let _ = writeln!(out, "Min persistence {} secs", t.timers.min_persistence);
-    Ok(())
+/// `ds/showinfo`: the control directory and the mode of its sockets.
+struct DsInfo {
+    dir: String,
+    mode: u32,
 }
 
-pub fn hash_setsize(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+impl View for DsInfo {
+    fn text(&self, out: &mut String) {
+        let _ = writeln!(out, "ctl dir {}", self.dir);
+        let _ = writeln!(out, "std mode {:04o}", self.mode);
+    }
+
+    fn json(&self) -> Value {
+        json!({ "ctl_dir": self.dir, "mode": format!("{:04o}", self.mode) })
+    }
+}
+
+pub fn ds_showinfo(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    Ok(Box::new(DsInfo {
+        dir: cx.info.ctl_dir.display().to_string(),
+        mode: cx.info.ctl_mode,
+    }))
+}
+
+/// `hash/showinfo`: size and ageing of the MAC table.
+struct HashInfo {
+    buckets: usize,
+    timers: MacTimers,
+    entries: usize,
+    capacity: usize,
+    unlearned: u64,
+}
+
+impl View for HashInfo {
+    fn text(&self, out: &mut String) {
+        let t = &self.timers;
+        let _ = writeln!(out, "Hash size {}", self.buckets);
+        let _ = writeln!(out, "GC interval {} secs", t.gc_interval);
+        let _ = writeln!(out, "GC expire {} secs", t.expire);
+        let _ = writeln!(out, "Min persistence {} secs", t.min_persistence);
+    }
+
+    fn json(&self) -> Value {
+        let t = &self.timers;
+        json!({
+            "size": self.buckets,
+            "gc_interval": t.gc_interval,
+            "expire": t.expire,
+            "min_persistence": t.min_persistence,
+            "entries": self.entries,
+            "capacity": self.capacity,
+            "unlearned": self.unlearned,
+        })
+    }
+}
+
+pub fn hash_showinfo(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    let t = cx.fabric.macs();
+    Ok(Box::new(HashInfo {
+        buckets: t.buckets(),
+        timers: t.timers(),
+        entries: t.len(),
+        capacity: t.capacity(),
+        unlearned: cx.fabric.unlearned_total(),
+    }))
+}
+
+pub fn hash_setsize(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
     let n = atoi(args);
     if n <= 0 {
         return Err(libc::EINVAL);
     }
-    let rounded = (n as usize).next_power_of_two();
-    if rounded != n as usize {
+    let n = usize::try_from(n).map_err(|_| libc::EINVAL)?;
+    let rounded = n.checked_next_power_of_two().ok_or(libc::EINVAL)?;
+    if rounded != n {
         crate::log_info!(
             "Hash size must be a power of 2. {} rounded to {}",
             n,
             rounded
         );
     }
-    s.fabric.set_hash_buckets(rounded);
+    cx.fabric.set_hash_buckets(rounded);
     Ok(())
 }
 
-pub fn hash_setgcint(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    s.fabric.macs.timers.gc_interval = atoi(args);
+fn set_timers(cx: &mut Ctx<'_>, change: impl FnOnce(&mut MacTimers)) -> CmdResult {
+    let mut t = cx.fabric.macs().timers();
+    change(&mut t);
+    cx.fabric.set_mac_timers(t);
     Ok(())
 }
 
-pub fn hash_setexpire(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    s.fabric.macs.timers.expire = atoi(args);
-    Ok(())
+pub fn hash_setgcint(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    set_timers(cx, |t| t.gc_interval = atoi(args))
 }
 
-pub fn hash_setminper(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    s.fabric.macs.timers.min_persistence = atoi(args);
-    Ok(())
+pub fn hash_setexpire(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    set_timers(cx, |t| t.expire = atoi(args))
 }
 
-pub fn hash_print(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
-    let now = s.uptime();
-    for (bucket, mac, vlan, e) in s.fabric.macs.entries_in_print_order() {
+pub fn hash_setminper(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    set_timers(cx, |t| t.min_persistence = atoi(args))
+}
+
+/// One MAC table entry as `hash/print` and `hash/find` show it.
+struct HashEntry {
+    bucket: usize,
+    mac: MacAddr,
+    vlan: VlanId,
+    port: PortId,
+    age: i64,
+}
+
+impl HashEntry {
+    /// `shown_port` is the port the text prints (`hash/find` adds one, as the reference).
+    fn text(&self, out: &mut String, shown_port: usize) {
         let _ = writeln!(
             out,
             "Hash: {:04} Addr: {} VLAN {:04} to port: {:03}  age {} secs",
+            self.bucket, self.mac, self.vlan, shown_port, self.age
+        );
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "mac": self.mac.to_string(),
+            "vlan": self.vlan.get(),
+            "port": self.port.0,
+            "age": self.age,
+        })
+    }
+}
+
+/// `hash/print`: the whole table in the reference's order.
+struct HashPrint(Vec<HashEntry>);
+
+impl View for HashPrint {
+    fn text(&self, out: &mut String) {
+        for e in &self.0 {
+            e.text(out, e.port.index());
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({ "entries": self.0.iter().map(HashEntry::json).collect::<Vec<_>>() })
+    }
+}
+
+fn age(now: u64, seen: u64) -> i64 {
+    now as i64 - seen as i64
+}
+
+pub fn hash_print(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    let rows = cx
+        .fabric
+        .macs()
+        .entries_in_print_order()
+        .into_iter()
+        .map(|(bucket, mac, vlan, e)| HashEntry {
             bucket,
             mac,
             vlan,
-            e.port,
-            now as i64 - e.last_seen as i64
-        );
-    }
-    Ok(())
+            port: e.port,
+            age: age(cx.uptime, e.last_seen),
+        })
+        .collect();
+    Ok(Box::new(HashPrint(rows)))
 }
 
-/// `load PATH`: run a script, echoing each line before its output. Lines
-/// are handled as the reference reads them: only a newline of a line longer
-/// than one character is removed, so an empty line is the command "\n"
-/// (answered 1038), and `logout`/`shutdown` inside a script do nothing.
-pub fn load(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
-    let origin = s.origin;
-    if !matches!(origin, Origin::Session(_)) {
-        return Err(libc::EBADF);
+/// `hash/find MAC [VLAN]`: one entry.
+struct HashFound(HashEntry);
+
+impl View for HashFound {
+    fn text(&self, out: &mut String) {
+        // The reference prints the port plus one here; kept for byte-compatibility.
+        self.0.text(out, self.0.port.index() + 1);
     }
-    let text = std::fs::read(args).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-    let text = String::from_utf8_lossy(&text);
-    for raw in text.split_inclusive('\n') {
-        let line = if raw.len() > 1 {
-            raw.strip_suffix('\n').unwrap_or(raw)
-        } else {
-            raw
-        };
-        out.push_str(&format!("vde[{args}]: {line}\n"));
-        if line == "\n" {
-            out.push_str(&format!(
-                "1{:03} {}\n",
-                libc::ENOSYS,
-                super::strerror(libc::ENOSYS)
-            ));
-            continue;
-        }
-        let mut answer = String::new();
-        let outcome = s.execute(line, &mut answer);
-        if outcome == super::Outcome::Continue {
-            out.push_str(&answer);
-        }
-        // execute() may have run a nested load from another origin; restore ours.
-        s.origin = origin;
+
+    fn json(&self) -> Value {
+        // The real port.
+        self.0.json()
     }
-    Ok(())
 }
 
-/// Parse a MAC for `hash/find` like the reference's sscanf: `%x:%x:...` or `%x.%x...`.
-fn scan_mac(text: &str) -> Option<vde_protocol::MacAddr> {
-    let sep = if text.contains(':') { ':' } else { '.' };
-    let mut mac = [0u8; 6];
-    let mut parts = text.split(sep);
-    for b in mac.iter_mut() {
-        let part = parts.next()?.trim_start();
-        let digits: String = part
-            .trim_start_matches("0x")
-            .chars()
-            .take_while(char::is_ascii_hexdigit)
-            .collect();
-        if digits.is_empty() {
-            return None;
-        }
-        *b = u32::from_str_radix(&digits[digits.len().saturating_sub(8)..], 16).ok()? as u8;
-    }
-    Some(vde_protocol::MacAddr(mac))
-}
-
-pub fn hash_find(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
+pub fn hash_find(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
     let mut words = args.split_whitespace();
-    let mac = words.next().and_then(scan_mac).ok_or(libc::EINVAL)?;
+    let mac = words.next().and_then(MacAddr::scan).ok_or(libc::EINVAL)?;
+    // `%d`, then used as a 16-bit VLAN number: ids beyond 4095 find nothing.
     let vlan = words.next().map_or(0, atoi) as u16;
-    let e = *s.fabric.macs.get(mac, vlan).ok_or(libc::ENODEV)?;
-    // The reference prints the port plus one here; kept for byte-compatibility.
-    let _ = writeln!(
-        out,
-        "Hash: {:04} Addr: {} VLAN {:04} to port: {:03}  age {} secs",
-        s.fabric.macs.bucket_of(mac, vlan),
+    let vlan = VlanId::new(vlan).ok_or(libc::ENODEV)?;
+    let t = cx.fabric.macs();
+    let e = *t.get(mac, vlan).ok_or(libc::ENODEV)?;
+    Ok(Box::new(HashFound(HashEntry {
+        bucket: t.bucket_of(mac, vlan),
         mac,
         vlan,
-        e.port + 1,
-        s.uptime() as i64 - e.last_seen as i64
-    );
-    Ok(())
+        port: e.port,
+        age: age(cx.uptime, e.last_seen),
+    })))
 }

@@ -1,20 +1,36 @@
-//! `plugin/*`: the reference loads C shared objects; this switch loads none
-//! and answers as the reference does when nothing is loaded or loadable.
+//! `plugin/*`: C plugins cannot be loaded here; the commands answer as the
+//! reference does when nothing is loaded or loadable.
 
-use std::fmt::Write;
+use serde_json::{json, Value};
 
-use super::CmdResult;
-use crate::server::Server;
+use super::view::View;
+use super::{CmdResult, Ctx};
 
-pub fn list(_: &mut Server, _: &str, out: &mut String) -> CmdResult {
-    let _ = writeln!(out, "{:<22} HELP", "NAME");
-    let _ = writeln!(out, "{:<22} ----", "------------");
-    Err(libc::ENOENT)
+/// `plugin/list`: the header, and no plugin (ENOENT).
+struct PluginList;
+
+impl View for PluginList {
+    fn text(&self, out: &mut String) {
+        out.push_str(&format!("{:<22} HELP\n", "NAME"));
+        out.push_str(&format!("{:<22} ----\n", "------------"));
+    }
+
+    fn json(&self) -> Value {
+        json!({ "plugins": [] })
+    }
+
+    fn status(&self) -> CmdResult {
+        Err(libc::ENOENT)
+    }
+}
+
+pub fn list(_: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    Ok(Box::new(PluginList))
 }
 
 /// A library that cannot be found is ENOENT as in the reference; one that
 /// exists is refused as "not a plugin" (EINVAL), since C plugins cannot run here.
-pub fn add(_: &mut Server, args: &str, _: &mut String) -> CmdResult {
+pub fn add(_: &mut Ctx<'_>, args: &str) -> CmdResult {
     let home = std::env::var("HOME").unwrap_or_default();
     let candidates = [
         args.to_string(),
@@ -31,6 +47,6 @@ pub fn add(_: &mut Server, args: &str, _: &mut String) -> CmdResult {
     Err(libc::ENOENT)
 }
 
-pub fn del(_: &mut Server, _: &str, _: &mut String) -> CmdResult {
+pub fn del(_: &mut Ctx<'_>, _: &str) -> CmdResult {
     Err(libc::ENOENT)
 }

@@ -2,117 +2,132 @@
 
 use std::fmt::Write;
 
-use super::parse::{atoi, scan_ints};
-use super::CmdResult;
-use crate::fabric::{FabricError, Port, PortId};
-use crate::server::Server;
+use serde_json::{json, Value};
+
+use super::view::View;
+use super::{CmdResult, Ctx, Effect};
+use crate::cnum::{atoi, scan_ints};
+use crate::fabric::{Acl, FabricError, Port, PortId};
 
 fn err(e: FabricError) -> i32 {
     e.errno()
 }
 
-pub fn showinfo(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
-    let _ = writeln!(out, "Numports={}", s.fabric.numports());
-    let _ = writeln!(out, "HUB={}", s.fabric.hub());
-    out.push_str("counters=true\n");
+/// `port/showinfo`.
+struct PortInfo {
+    numports: usize,
+    hub: bool,
+}
+
+impl View for PortInfo {
+    fn text(&self, out: &mut String) {
+        let _ = writeln!(out, "Numports={}", self.numports);
+        let _ = writeln!(out, "HUB={}", self.hub);
+        out.push_str("counters=true\n");
+    }
+
+    fn json(&self) -> Value {
+        json!({ "numports": self.numports, "hub": self.hub, "counters": true })
+    }
+}
+
+pub fn showinfo(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    Ok(Box::new(PortInfo {
+        numports: cx.fabric.numports(),
+        hub: cx.fabric.hub(),
+    }))
+}
+
+pub fn setnumports(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let n = usize::try_from(atoi(args)).map_err(|_| libc::EINVAL)?;
+    cx.fabric.set_numports(n).map_err(err)
+}
+
+pub fn sethub(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    cx.fabric.set_hub(atoi(args) != 0);
     Ok(())
 }
 
-pub fn setnumports(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    s.fabric.set_numports(atoi(args)).map_err(err)
+/// A port argument: a number below `numports`, else EINVAL.
+fn port_number(cx: &Ctx<'_>, n: i64) -> Result<PortId, i32> {
+    PortId::from_arg(n)
+        .filter(|p| p.index() < cx.fabric.numports())
+        .ok_or(libc::EINVAL)
 }
 
-pub fn sethub(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    s.fabric.set_hub(atoi(args) != 0);
-    Ok(())
+fn port_arg(cx: &Ctx<'_>, args: &str) -> Result<PortId, i32> {
+    port_number(cx, atoi(args))
 }
 
-pub fn setvlan(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+pub fn setvlan(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
     let v = scan_ints(args, 2).ok_or(libc::EINVAL)?;
-    s.fabric.set_port_vlan(v[0], v[1]).map_err(err)
+    let p = port_number(cx, v[0])?;
+    let vlan = crate::fabric::VlanId::from_arg(v[1]).ok_or(libc::EINVAL)?;
+    cx.fabric.set_port_vlan(p, vlan).map_err(err)
 }
 
-pub fn createauto(s: &mut Server, _: &str, out: &mut String) -> CmdResult {
-    let p = s.fabric.create_port_auto().map_err(err)?;
-    let _ = writeln!(out, "Port {p:04}");
-    Ok(())
-}
+/// `port/createauto`: the port it created.
+struct Created(PortId);
 
-fn port_arg(s: &Server, args: &str) -> Result<usize, i32> {
-    let n = atoi(args);
-    if n < 0 || n as usize >= s.fabric.numports() {
-        return Err(libc::EINVAL);
+impl View for Created {
+    fn text(&self, out: &mut String) {
+        let _ = writeln!(out, "Port {:04}", self.0);
     }
-    Ok(n as usize)
+
+    fn json(&self) -> Value {
+        json!({ "port": self.0 .0 })
+    }
 }
 
-pub fn create(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    let p = port_arg(s, args)?;
-    s.fabric.create_port(p).map_err(err)
+pub fn createauto(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    let p = cx.fabric.create_port_auto().map_err(err)?;
+    Ok(Box::new(Created(p)))
 }
 
-pub fn remove(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    let p = port_arg(s, args)?;
-    s.fabric.remove_port(p).map_err(err)
+pub fn create(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let p = port_arg(cx, args)?;
+    cx.fabric.create_port(p).map_err(err)
 }
 
-pub fn allocatable(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+pub fn remove(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let p = port_arg(cx, args)?;
+    cx.fabric.remove_port(p).map_err(err)
+}
+
+pub fn allocatable(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
     let v = scan_ints(args, 2).ok_or(libc::EINVAL)?;
-    if v[0] < 0 || v[0] as usize >= s.fabric.numports() {
-        return Err(libc::EINVAL);
-    }
-    s.fabric
-        .set_allocatable(v[0] as usize, v[1] != 0)
-        .map_err(err)
+    let p = port_number(cx, v[0])?;
+    cx.fabric.set_allocatable(p, v[1] != 0).map_err(err)
 }
 
-pub fn epclose(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
+pub fn epclose(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
     let v = scan_ints(args, 2).ok_or(libc::EINVAL)?;
-    if v[0] < 0 || v[0] as usize >= s.fabric.numports() {
-        return Err(libc::EINVAL);
-    }
-    let (p, id) = (v[0] as usize, v[1]);
-    let known = s
+    let p = port_number(cx, v[0])?;
+    let known = cx
         .fabric
         .port(p)
-        .is_some_and(|port| port.endpoints.iter().any(|e| i64::from(e.id) == id));
-    if !known {
-        // The reference runs its port-close path anyway, which announces an
-        // inactive port as closed again (`port/-`) before failing.
-        if s.fabric.port(p).is_some_and(|port| !port.is_active()) {
-            s.fabric
-                .events
-                .push(crate::fabric::Event::PortDeactivated(p));
-        }
+        .and_then(|port| port.endpoints.iter().find(|e| i64::from(e.id) == v[1]))
+        .map(|e| e.id);
+    let Some(id) = known else {
+        cx.fabric.announce_if_inactive(p);
         return Err(libc::ENXIO);
-    }
-    if s.conns.contains_key(&(id as i32)) {
-        s.close_conn(id as i32);
-    } else {
-        s.close_endpoint(p, id as u32);
-    }
+    };
+    cx.effect(Effect::CloseEndpoint { port: p, id });
     Ok(())
 }
 
-pub fn resetcounter(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    if args.is_empty() {
-        let ids: Vec<PortId> = s.fabric.ports().map(|(i, _)| i).collect();
-        for i in ids {
-            if let Some(p) = s.fabric.port_mut(i) {
-                p.counters.reset();
-            }
-        }
-        return Ok(());
-    }
-    let p = port_arg(s, args)?;
-    if let Some(port) = s.fabric.port_mut(p) {
-        port.counters.reset();
-    }
+pub fn resetcounter(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let which = if args.is_empty() {
+        None
+    } else {
+        Some(port_arg(cx, args)?)
+    };
+    cx.fabric.reset_counters(which);
     Ok(())
 }
 
 /// Name of a uid for display: user name, else the number, else NONE.
-pub fn user_name(uid: Option<u32>) -> String {
+fn user_name(uid: Option<u32>) -> String {
     match uid {
         None => "NONE".into(),
         Some(u) => crate::sys::users::user_name(u).unwrap_or_else(|| u.to_string()),
@@ -120,112 +135,167 @@ pub fn user_name(uid: Option<u32>) -> String {
 }
 
 /// Name of a gid for display.
-pub fn group_name(gid: Option<u32>) -> String {
+fn group_name(gid: Option<u32>) -> String {
     match gid {
         None => "NONE".into(),
         Some(g) => crate::sys::users::group_name(g).unwrap_or_else(|| g.to_string()),
     }
 }
 
-fn print_port(out: &mut String, i: PortId, p: &Port) {
-    let _ = writeln!(
-        out,
-        "Port {:04} untagged_vlan={:04} {} - {}Unnamed Allocatable",
-        i,
-        p.untagged_vlan,
-        if p.is_active() { "ACTIVE" } else { "INACTIVE" },
-        if p.allocatable { "" } else { "NOT " }
-    );
-    let _ = writeln!(
-        out,
-        " Current User: {} Access Control: (User: {} - Group: {})",
-        user_name(p.current_user),
-        user_name(p.acl_user),
-        group_name(p.acl_group)
-    );
-    let c = &p.counters;
-    let _ = writeln!(
-        out,
-        " IN:  pkts {:10}          bytes {:20}",
-        c.in_pkts, c.in_bytes
-    );
-    let _ = writeln!(
-        out,
-        " OUT: pkts {:10}          bytes {:20}",
-        c.out_pkts, c.out_bytes
-    );
-    for e in &p.endpoints {
-        let descr = if e.description.is_empty() {
-            "no endpoint description"
-        } else {
-            &e.description
-        };
-        let _ = writeln!(
-            out,
-            "  -- endpoint ID {:04} module {:<12}: {}",
-            e.id,
-            e.kind.module_name(),
-            descr
-        );
+/// The ports a listing shows, with the names of their users looked up once.
+struct PortRows(Vec<(PortId, Port, [String; 3])>);
+
+impl PortRows {
+    fn of(ports: Vec<(PortId, &Port)>) -> PortRows {
+        PortRows(
+            ports
+                .into_iter()
+                .map(|(i, p)| {
+                    let names = [
+                        user_name(p.current_user),
+                        user_name(p.acl_user),
+                        group_name(p.acl_group),
+                    ];
+                    (i, p.clone(), names)
+                })
+                .collect(),
+        )
+    }
+
+    fn json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .0
+            .iter()
+            .map(|(i, p, [current, user, group])| {
+                let c = &p.counters;
+                json!({
+                    "port": i.0,
+                    "untagged_vlan": p.untagged_vlan.get(),
+                    "active": p.is_active(),
+                    "allocatable": p.allocatable,
+                    "current_user": current,
+                    "acl_user": user,
+                    "acl_group": group,
+                    "in": { "pkts": c.in_pkts, "bytes": c.in_bytes },
+                    "out": { "pkts": c.out_pkts, "bytes": c.out_bytes },
+                    "drops": {
+                        "runts": c.runts, "oversize": c.oversize, "vlan": c.vlan_drops,
+                        "send": c.send_drops, "unlearned": c.unlearned,
+                    },
+                    "endpoints": p.endpoints.iter().map(|e| json!({
+                        "id": e.id, "module": e.module, "description": e.description,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({ "ports": rows })
+    }
+}
+
+/// `port/print [N]`, `port/allprint [N]`.
+struct PortPrint(PortRows);
+
+impl View for PortPrint {
+    fn text(&self, out: &mut String) {
+        for (i, p, [current, user, group]) in &self.0 .0 {
+            let _ = writeln!(
+                out,
+                "Port {:04} untagged_vlan={:04} {} - {}Unnamed Allocatable",
+                i,
+                p.untagged_vlan,
+                if p.is_active() { "ACTIVE" } else { "INACTIVE" },
+                if p.allocatable { "" } else { "NOT " }
+            );
+            let _ = writeln!(
+                out,
+                " Current User: {current} Access Control: (User: {user} - Group: {group})"
+            );
+            let c = &p.counters;
+            let _ = writeln!(
+                out,
+                " IN:  pkts {:10}          bytes {:20}",
+                c.in_pkts, c.in_bytes
+            );
+            let _ = writeln!(
+                out,
+                " OUT: pkts {:10}          bytes {:20}",
+                c.out_pkts, c.out_bytes
+            );
+            for e in &p.endpoints {
+                let descr = if e.description.is_empty() {
+                    "no endpoint description"
+                } else {
+                    &e.description
+                };
+                let _ = writeln!(
+                    out,
+                    "  -- endpoint ID {:04} module {:<12}: {}",
+                    e.id, e.module, descr
+                );
+            }
+        }
+    }
+
+    fn json(&self) -> Value {
+        self.0.json()
     }
 }
 
 /// The ports `port/print [N]` (or `allprint` when `all`) shows.
-pub(super) fn selected_ports<'a>(
-    s: &'a Server,
-    args: &str,
-    all: bool,
-) -> Result<Vec<(PortId, &'a Port)>, i32> {
+fn print_ports(cx: &mut Ctx<'_>, args: &str, all: bool) -> Result<Box<dyn View>, i32> {
     let shown = |p: &Port| all || p.is_active();
-    if args.is_empty() {
-        return Ok(s.fabric.ports().filter(|(_, p)| shown(p)).collect());
+    let ports = if args.is_empty() {
+        cx.fabric.ports().filter(|(_, p)| shown(p)).collect()
+    } else {
+        let n = port_arg(cx, args)?;
+        match cx.fabric.port(n) {
+            Some(p) if shown(p) => vec![(n, p)],
+            _ => return Err(libc::ENXIO),
+        }
+    };
+    Ok(Box::new(PortPrint(PortRows::of(ports))))
+}
+
+pub fn print(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
+    print_ports(cx, args, false)
+}
+
+pub fn allprint(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
+    print_ports(cx, args, true)
+}
+
+/// `port/stats [N]` (our extension): where frames were lost, per allocated port.
+struct PortStats(PortRows);
+
+impl View for PortStats {
+    fn text(&self, out: &mut String) {
+        for (i, p, _) in &self.0 .0 {
+            let c = &p.counters;
+            let _ = writeln!(
+                out,
+                "Port {:04} runts {} oversize {} vlan_drops {} send_drops {} unlearned {}",
+                i, c.runts, c.oversize, c.vlan_drops, c.send_drops, c.unlearned
+            );
+        }
     }
-    let n = port_arg(s, args)?;
-    match s.fabric.port(n) {
-        Some(p) if shown(p) => Ok(vec![(n, p)]),
-        _ => Err(libc::ENXIO),
+
+    fn json(&self) -> Value {
+        self.0.json()
     }
 }
 
-fn print_ports(s: &Server, args: &str, out: &mut String, all: bool) -> CmdResult {
-    for (i, p) in selected_ports(s, args, all)? {
-        print_port(out, i, p);
-    }
-    Ok(())
-}
-
-pub fn print(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
-    print_ports(s, args, out, false)
-}
-
-pub fn allprint(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
-    print_ports(s, args, out, true)
-}
-
-/// The ports `port/stats [N]` shows: all allocated, or N.
-pub(super) fn stats_ports<'a>(s: &'a Server, args: &str) -> Result<Vec<(PortId, &'a Port)>, i32> {
-    if args.is_empty() {
-        return Ok(s.fabric.ports().collect());
-    }
-    let n = port_arg(s, args)?;
-    s.fabric.port(n).map(|p| vec![(n, p)]).ok_or(libc::ENXIO)
-}
-
-/// Our extension: where frames were lost, per allocated port.
-pub fn stats(s: &mut Server, args: &str, out: &mut String) -> CmdResult {
-    for (i, p) in stats_ports(s, args)? {
-        let c = &p.counters;
-        let _ = writeln!(
-            out,
-            "Port {:04} runts {} oversize {} vlan_drops {} send_drops {} unlearned {}",
-            i, c.runts, c.oversize, c.vlan_drops, c.send_drops, c.unlearned
-        );
-    }
-    Ok(())
+pub fn stats(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
+    let ports = if args.is_empty() {
+        cx.fabric.ports().collect()
+    } else {
+        let n = port_arg(cx, args)?;
+        vec![(n, cx.fabric.port(n).ok_or(libc::ENXIO)?)]
+    };
+    Ok(Box::new(PortStats(PortRows::of(ports))))
 }
 
 /// A user or group argument: a name, a number, or NONE/ANY (no restriction).
-fn id_arg(text: &str, lookup: fn(&str) -> Option<u32>) -> Result<Option<u32>, i32> {
+fn id_arg(text: &str, lookup: fn(&[u8]) -> Option<u32>) -> Result<Option<u32>, i32> {
     let text = text.trim();
     match text {
         "" => Err(libc::EINVAL),
@@ -234,41 +304,28 @@ fn id_arg(text: &str, lookup: fn(&str) -> Option<u32>) -> Result<Option<u32>, i3
             if let Ok(n) = text.parse::<i64>() {
                 return Ok(u32::try_from(n).ok());
             }
-            lookup(text).map(Some).ok_or(libc::EINVAL)
+            lookup(text.as_bytes()).map(Some).ok_or(libc::EINVAL)
         }
     }
 }
 
-fn uid_by_name(name: &str) -> Option<u32> {
-    crate::sys::users::uid_by_name(name.as_bytes())
-}
-
-fn gid_by_name(name: &str) -> Option<u32> {
-    crate::sys::users::gid_by_name(name.as_bytes())
-}
-
 /// Split `N rest` for setuser/setgroup.
-fn port_and_rest<'a>(s: &Server, args: &'a str) -> Result<(usize, &'a str), i32> {
+fn port_and_rest<'a>(cx: &Ctx<'_>, args: &'a str) -> Result<(PortId, &'a str), i32> {
     let (num, rest) = args.split_once([' ', '\t']).unwrap_or((args, ""));
     if num.is_empty() {
         return Err(libc::EINVAL);
     }
-    let p = port_arg(s, num)?;
-    Ok((p, rest))
+    Ok((port_arg(cx, num)?, rest))
 }
 
-pub fn setuser(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    let (p, rest) = port_and_rest(s, args)?;
-    let uid = id_arg(rest, uid_by_name)?;
-    let port = s.fabric.port_mut(p).ok_or(libc::ENXIO)?;
-    port.acl_user = uid;
-    Ok(())
+pub fn setuser(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let (p, rest) = port_and_rest(cx, args)?;
+    let uid = id_arg(rest, crate::sys::users::uid_by_name)?;
+    cx.fabric.set_acl(p, Acl::Set(uid), Acl::Keep).map_err(err)
 }
 
-pub fn setgroup(s: &mut Server, args: &str, _: &mut String) -> CmdResult {
-    let (p, rest) = port_and_rest(s, args)?;
-    let gid = id_arg(rest, gid_by_name)?;
-    let port = s.fabric.port_mut(p).ok_or(libc::ENXIO)?;
-    port.acl_group = gid;
-    Ok(())
+pub fn setgroup(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let (p, rest) = port_and_rest(cx, args)?;
+    let gid = id_arg(rest, crate::sys::users::gid_by_name)?;
+    cx.fabric.set_acl(p, Acl::Keep, Acl::Set(gid)).map_err(err)
 }

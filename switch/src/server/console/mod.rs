@@ -1,6 +1,11 @@
-//! The management console: one command table serving the `-M` socket and rc
-//! files, with the reference's framing (`0000 DATA END WITH '.'` blocks,
-//! `1000 Success`, `1NNN <strerror>`, the `\nvde$ ` prompt).
+//! The management console: one command table serving `-M` sessions, the console on stdin and
+//! rc files, answering with the reference's bytes (the wire format is
+//! [`vde_protocol::console`]).
+//!
+//! Commands see the switch through a narrow [`Ctx`] (the fabric, the FSTP settings, fixed
+//! facts about the switch) and ask for anything beyond it with [`Effect`]s, which the caller
+//! (a [`Host`]) applies before the next command runs. Data commands build a view
+//! ([`view::View`]) that renders both the reference's text and the `json` extension.
 
 mod cmd_debug;
 pub mod cmd_fstp;
@@ -8,19 +13,24 @@ mod cmd_misc;
 mod cmd_plugin;
 mod cmd_port;
 mod cmd_vlan;
-pub mod json;
-mod parse;
-pub mod session;
-pub mod stdin;
+mod json;
 mod table;
+#[cfg(test)]
+mod tests;
+pub mod view;
 
-use super::Server;
+use std::path::PathBuf;
+
+use vde_protocol::console::{write_data_block, Status, END_OF_SESSION};
+use vde_protocol::MacAddr;
+
+use crate::fabric::{EndpointId, Fabric, PortId};
+pub use cmd_debug::{debug_lines, Subscriptions};
+pub use cmd_fstp::FstpSettings;
 pub use table::{Action, CommandSpec, TABLE};
 
-pub const BANNER: &str =
-    "VDE switch V.2.3.2\n(C) Virtual Square Team (coord. R. Davoli) 2005,2006,2007 - GPLv2\n";
-pub const PROMPT: &str = "\nvde$ ";
-pub const END_OF_SESSION: &str = "9999 END OF SESSION";
+/// Result of one command: success or an errno.
+pub type CmdResult = Result<(), i32>;
 
 /// What the session must do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,107 +40,225 @@ pub enum Outcome {
     Shutdown,
 }
 
-/// Where a command comes from: sessions can subscribe to debug events and
-/// `load` scripts; rc files and stdin cannot (EBADF, as in the reference).
+/// Where a command comes from: sessions can log out, subscribe to debug events and `load`
+/// scripts; rc files and stdin cannot (EBADF, as in the reference).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    Session(std::os::fd::RawFd),
+    Session,
     RcFile,
     Stdin,
 }
 
-/// Result of one command: status 0 or an errno.
-pub type CmdResult = Result<(), i32>;
-
-/// `strerror` texts for the codes the console produces (glibc wording).
-pub fn strerror(errno: i32) -> String {
-    // SAFETY: strerror returns a valid NUL-terminated string for any value.
-    unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno)) }
-        .to_string_lossy()
-        .into_owned()
+/// Facts about the switch that commands show and never change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    pub pid: u32,
+    /// The switch's own MAC (`showinfo`, the FSTP bridge id).
+    pub mac: MacAddr,
+    /// FSTP priority (`--priority`).
+    pub priority: u16,
+    /// The management socket as given on the command line, and its mode.
+    pub mgmt: Option<(PathBuf, u32)>,
+    /// The control directory and the mode of its sockets (`ds/showinfo`).
+    pub ctl_dir: PathBuf,
+    pub ctl_mode: u32,
 }
 
-impl Server {
-    /// Run one command line (no trailing newline needed) and append exactly
-    /// what the reference writes for it, without the prompt.
-    pub fn execute(&mut self, input: &str, out: &mut String) -> Outcome {
-        let line = input.strip_suffix('\n').unwrap_or(input);
-        let line = line.trim_start_matches([' ', '\t']);
-        if line.is_empty() || line.starts_with('#') {
-            return Outcome::Continue;
+/// The switch as a command sees it.
+pub struct Ctx<'a> {
+    pub fabric: &'a mut Fabric,
+    pub fstp: &'a mut FstpSettings,
+    pub info: &'a Info,
+    /// Seconds since the switch started (the reference's tick counter).
+    pub uptime: u64,
+    /// The debug subscriptions of the session running the command; `None` when the command
+    /// does not come from a session.
+    pub session: Option<Subscriptions>,
+    effects: Vec<Effect>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        fabric: &'a mut Fabric,
+        fstp: &'a mut FstpSettings,
+        info: &'a Info,
+        uptime: u64,
+        session: Option<Subscriptions>,
+    ) -> Ctx<'a> {
+        Ctx {
+            fabric,
+            fstp,
+            info,
+            uptime,
+            session,
+            effects: Vec::new(),
         }
-        let Some(spec) = TABLE
-            .iter()
-            .find(|c| !matches!(c.action, Action::Menu) && line.starts_with(c.path))
-        else {
-            out.push_str(&format!(
-                "1{:03} {}\n",
-                libc::ENOSYS,
-                strerror(libc::ENOSYS)
-            ));
-            return Outcome::Continue;
-        };
-        let args = line[spec.path.len()..].trim_start_matches([' ', '\t']);
-        let (result, outcome) = match spec.action {
-            Action::Menu => unreachable!("menus are skipped above"),
-            // Only a management session can log out; elsewhere it does nothing.
-            Action::Logout if !matches!(self.origin, Origin::Session(_)) => {
-                return Outcome::Continue;
-            }
-            Action::Logout => {
-                out.push_str(END_OF_SESSION);
-                return Outcome::Logout;
-            }
-            Action::Shutdown => {
-                crate::log_info!("Shutdown from mgmt command");
-                out.push_str(END_OF_SESSION);
-                return Outcome::Shutdown;
-            }
-            Action::Run(f) => {
-                // Commands reach the origin through the server (handlers are plain fns).
-                let mut body = String::new();
-                let r = f(self, args, &mut body);
-                if spec.data {
-                    out.push_str("0000 DATA END WITH '.'\n");
-                    out.push_str(&body);
-                    out.push_str(".\n");
-                } else {
-                    // `load` writes the echoed script lines and their answers.
-                    out.push_str(&body);
-                }
-                (r, Outcome::Continue)
-            }
-        };
-        match result {
-            Ok(()) => out.push_str("1000 Success\n"),
-            Err(e) => out.push_str(&format!("1{:03} {}\n", e, strerror(e))),
-        }
-        outcome
     }
 
-    /// Run an rc file at start: every line a command; a failing line is
-    /// reported with file and line number (the reference stays silent).
-    pub fn run_rc_file(&mut self, path: &std::path::Path) -> std::io::Result<Outcome> {
-        let text = std::fs::read_to_string(path)?;
-        self.origin = Origin::RcFile;
-        for (i, line) in text.lines().enumerate() {
-            let mut out = String::new();
-            let outcome = self.execute(line, &mut out);
-            if let Some(status) = out.lines().last() {
-                if !status.starts_with("1000") && !status.starts_with("9999") {
-                    crate::log_warn!(
-                        "{}:{}: '{}': {}",
-                        path.display(),
-                        i + 1,
-                        line.trim(),
-                        status
-                    );
-                }
-            }
-            if outcome == Outcome::Shutdown {
-                return Ok(outcome);
+    /// Ask the host for something beyond the context.
+    pub fn effect(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+}
+
+/// What a command asks of the switch beyond its context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Close an endpoint the way its port kind does when the client leaves (`port/epclose`).
+    CloseEndpoint { port: PortId, id: EndpointId },
+    /// The running session's debug subscriptions are now these.
+    Subscribe(Subscriptions),
+}
+
+/// Whoever runs console commands: gives them their context, applies their effects.
+pub trait Host {
+    fn ctx(&mut self) -> Ctx<'_>;
+    fn apply(&mut self, effect: Effect);
+}
+
+/// `strerror` text (glibc wording) of an errno, as status lines show it.
+pub fn strerror(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    // std writes "<strerror> (os error N)".
+    match text.rfind(" (os error ") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
+fn status_of(result: CmdResult) -> Status {
+    match result {
+        Ok(()) => Status::success(),
+        Err(e) => Status::failure(u16::try_from(e).unwrap_or(999), strerror(e)),
+    }
+}
+
+/// The command a line runs: the first in table order whose path is a prefix of the line and
+/// which is not a menu header (`showinfoXYZ` runs `showinfo`); the rest is its argument.
+pub fn lookup(line: &str) -> Option<(&'static CommandSpec, &str)> {
+    let spec = TABLE
+        .iter()
+        .find(|c| !matches!(c.action, Action::Menu) && line.starts_with(c.path))?;
+    Some((
+        spec,
+        line[spec.path.len()..].trim_start_matches([' ', '\t']),
+    ))
+}
+
+/// Run one command line (one trailing newline is dropped) from `origin` and append exactly
+/// what the reference writes for it, without the prompt.
+pub fn run(host: &mut dyn Host, origin: Origin, input: &str, out: &mut String) -> Outcome {
+    let line = input.strip_suffix('\n').unwrap_or(input);
+    let line = line.trim_start_matches([' ', '\t']);
+    if line.is_empty() || line.starts_with('#') {
+        return Outcome::Continue;
+    }
+    let Some((spec, args)) = lookup(line) else {
+        status_of(Err(libc::ENOSYS)).write(out);
+        return Outcome::Continue;
+    };
+    let result = match spec.action {
+        Action::Menu => unreachable!("lookup skips menus"),
+        // Only a management session can log out; elsewhere it does nothing.
+        Action::Logout if origin != Origin::Session => return Outcome::Continue,
+        Action::Logout => {
+            out.push_str(END_OF_SESSION);
+            return Outcome::Logout;
+        }
+        Action::Shutdown => {
+            out.push_str(END_OF_SESSION);
+            return Outcome::Shutdown;
+        }
+        Action::Load => load(host, origin, args, out),
+        Action::Run(handler) => {
+            let mut ctx = host.ctx();
+            let result = handler(&mut ctx, args);
+            let effects = ctx.effects;
+            apply(host, effects);
+            result
+        }
+        Action::Show(show) => {
+            let mut ctx = host.ctx();
+            let mut body = String::new();
+            let result = show(&mut ctx, args).and_then(|view| {
+                view.text(&mut body);
+                view.status()
+            });
+            let effects = ctx.effects;
+            apply(host, effects);
+            write_data_block(out, &body);
+            result
+        }
+        Action::Json => {
+            let mut ctx = host.ctx();
+            let mut body = String::new();
+            let result = json::run(&mut ctx, args, &mut body);
+            let effects = ctx.effects;
+            apply(host, effects);
+            write_data_block(out, &body);
+            result
+        }
+    };
+    status_of(result).write(out);
+    Outcome::Continue
+}
+
+fn apply(host: &mut dyn Host, effects: Vec<Effect>) {
+    for e in effects {
+        host.apply(e);
+    }
+}
+
+/// `load PATH`: run a script, echoing each line before its output. Lines are handled as the
+/// reference reads them: only a newline of a line longer than one character is removed, so an
+/// empty line is the command "\n" (answered 1038), and `logout`/`shutdown` inside a script do
+/// nothing.
+fn load(host: &mut dyn Host, origin: Origin, path: &str, out: &mut String) -> CmdResult {
+    if origin != Origin::Session {
+        return Err(libc::EBADF);
+    }
+    let text = std::fs::read(path).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let text = String::from_utf8_lossy(&text);
+    for raw in text.split_inclusive('\n') {
+        let line = if raw.len() > 1 {
+            raw.strip_suffix('\n').unwrap_or(raw)
+        } else {
+            raw
+        };
+        out.push_str(&format!("vde[{path}]: {line}\n"));
+        if line == "\n" {
+            status_of(Err(libc::ENOSYS)).write(out);
+            continue;
+        }
+        let mut answer = String::new();
+        if run(host, origin, line, &mut answer) == Outcome::Continue {
+            out.push_str(&answer);
+        }
+    }
+    Ok(())
+}
+
+/// Run an rc file at start: every line a command; a failing line is reported with file and
+/// line number (the reference stays silent). Stops at `shutdown`.
+pub fn run_rc_file(host: &mut dyn Host, path: &std::path::Path) -> std::io::Result<Outcome> {
+    let text = std::fs::read_to_string(path)?;
+    for (i, line) in text.lines().enumerate() {
+        let mut out = String::new();
+        let outcome = run(host, Origin::RcFile, line, &mut out);
+        if let Some(status) = out.lines().last().and_then(Status::parse) {
+            if !status.is_success() {
+                crate::log_warn!(
+                    "{}:{}: '{}': {}",
+                    path.display(),
+                    i + 1,
+                    line.trim(),
+                    status
+                );
             }
         }
-        Ok(Outcome::Continue)
+        if outcome == Outcome::Shutdown {
+            return Ok(outcome);
+        }
     }
+    Ok(Outcome::Continue)
 }

@@ -1,6 +1,6 @@
 //! Operation model of the forwarding fabric, shared by the `fabric` fuzz target
 //! (`fuzz/fuzz_targets/fabric.rs`) and the property tests of the switch
-//! (`switch/tests/fabric_properties.rs`, which includes this file by `#[path]`).
+//! (`switch/tests/fabric_properties.rs`).
 //!
 //! A run is a [`Setup`] and a list of [`Op`]s: attaching and detaching
 //! endpoints, configuration with in- and out-of-range numbers, frames on
@@ -17,10 +17,44 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use vde_protocol::MacAddr;
+pub use vdeswitch::fabric::Tagging;
 use vdeswitch::fabric::{
-    AttachError, Credentials, Delivery, Endpoint, EndpointId, EndpointKind, Fabric, MacTimers,
-    PortChoice, PortCounters, PortId, Tagging, NO_VLAN,
+    Acl, AttachError, Credentials, Endpoint, EndpointId, Fabric, FabricError, MacTimers,
+    PortChoice, PortCounters, PortId, VlanId,
 };
+
+/// A port number as the model counts it: the fabric's [`PortId::index`]. The model keeps its
+/// own plain numbers so that it does not share the fabric's types' rules.
+pub type Port = usize;
+
+/// One copy of a frame: where it goes (as the model counts ports) and how it is changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub port: Port,
+    pub tagging: Tagging,
+}
+
+impl From<&vdeswitch::fabric::Delivery> for Delivery {
+    fn from(d: &vdeswitch::fabric::Delivery) -> Delivery {
+        Delivery {
+            port: d.port.index(),
+            tagging: d.tagging,
+        }
+    }
+}
+
+/// Insert a tag with VLAN `vid`.
+pub fn tag(vid: u16) -> Tagging {
+    Tagging::Tag(VlanId::from_vid(vid))
+}
+
+/// "No untagged VLAN".
+const NO_VLAN: u16 = VlanId::NONE.get();
+
+/// The fabric's id of a port the model knows to exist.
+fn pid(p: Port) -> PortId {
+    PortId::from_index(p).expect("a port of the table")
+}
 
 /// A few addresses, so that sources and destinations collide: four unicast,
 /// broadcast, the STP group address, an IPv6 multicast group and all zeros.
@@ -349,11 +383,11 @@ pub fn decode(data: &[u8]) -> (Setup, Vec<Op>) {
 pub struct State {
     pub numports: usize,
     pub hub: bool,
-    pub ports: BTreeMap<PortId, PortState>,
+    pub ports: BTreeMap<Port, PortState>,
     /// VLAN → (untagged members, tagged members).
-    pub vlans: BTreeMap<u16, (Vec<PortId>, Vec<PortId>)>,
+    pub vlans: BTreeMap<u16, (Vec<Port>, Vec<Port>)>,
     /// (MAC, VLAN) → (port, last seen).
-    pub macs: BTreeMap<(MacAddr, u16), (PortId, u64)>,
+    pub macs: BTreeMap<(MacAddr, u16), (Port, u64)>,
     pub mac_capacity: usize,
     pub buckets: usize,
     pub timers: MacTimers,
@@ -381,10 +415,10 @@ impl State {
                 .ports()
                 .map(|(i, p)| {
                     (
-                        i,
+                        i.index(),
                         PortState {
                             endpoints: p.endpoints.iter().map(|e| e.id).collect(),
-                            untagged_vlan: p.untagged_vlan,
+                            untagged_vlan: p.untagged_vlan.get(),
                             acl_user: p.acl_user,
                             acl_group: p.acl_group,
                             current_user: p.current_user,
@@ -397,41 +431,43 @@ impl State {
             vlans: vlan_ids
                 .iter()
                 .filter_map(|&i| {
-                    f.vlan(i)
-                        .map(|v| (i, (v.untagged.iter().collect(), v.tagged.iter().collect())))
+                    let members =
+                        |set: &vdeswitch::fabric::PortSet| set.iter().map(PortId::index).collect();
+                    f.vlan(VlanId::new(i)?)
+                        .map(|v| (i, (members(&v.untagged), members(&v.tagged))))
                 })
                 .collect(),
             macs: f
-                .macs
+                .macs()
                 .entries_in_print_order()
                 .into_iter()
-                .map(|(_, mac, vlan, e)| ((mac, vlan), (e.port, e.last_seen)))
+                .map(|(_, mac, vlan, e)| ((mac, vlan.get()), (e.port.index(), e.last_seen)))
                 .collect(),
-            mac_capacity: f.macs.capacity(),
-            buckets: f.macs.buckets,
-            timers: f.macs.timers,
+            mac_capacity: f.macs().capacity(),
+            buckets: f.macs().buckets(),
+            timers: f.macs().timers(),
         }
     }
 
-    fn active(&self, p: PortId) -> bool {
+    fn active(&self, p: Port) -> bool {
         self.ports.get(&p).is_some_and(|s| !s.endpoints.is_empty())
     }
 
     /// Member of VLAN `v` untagged (its untagged VLAN) or tagged.
-    fn member(&self, p: PortId, v: u16) -> bool {
+    fn member(&self, p: Port, v: u16) -> bool {
         self.untagged_member(p, v) || self.tagged_member(p, v)
     }
 
-    fn untagged_member(&self, p: PortId, v: u16) -> bool {
+    fn untagged_member(&self, p: Port, v: u16) -> bool {
         self.ports.get(&p).is_some_and(|s| s.untagged_vlan == v)
     }
 
-    fn tagged_member(&self, p: PortId, v: u16) -> bool {
+    fn tagged_member(&self, p: Port, v: u16) -> bool {
         self.vlans.get(&v).is_some_and(|(_, t)| t.contains(&p))
     }
 
     /// VLANs `p` belongs to.
-    fn vlans_of(&self, p: PortId) -> Vec<u16> {
+    fn vlans_of(&self, p: Port) -> Vec<u16> {
         self.vlans
             .iter()
             .filter(|(_, (u, t))| u.contains(&p) || t.contains(&p))
@@ -507,14 +543,11 @@ pub struct Harness {
     pub f: Fabric,
     /// Every VLAN id that may exist (0 and whatever `vlan_create` was asked for).
     vlan_ids: BTreeSet<u16>,
-    /// Skip the ops that would trigger the fabric bugs in [`Harness::known_bug`],
-    /// so that a search goes on past them.
-    pub skip_known_bugs: bool,
     pub now: u64,
     next_id: EndpointId,
     /// Live endpoints (port, id), in attach order.
-    endpoints: Vec<(PortId, EndpointId)>,
-    out: Vec<Delivery>,
+    endpoints: Vec<(Port, EndpointId)>,
+    out: Vec<vdeswitch::fabric::Delivery>,
 }
 
 fn creds(who: u8) -> Credentials {
@@ -581,7 +614,8 @@ fn parse(data: &[u8]) -> Option<Parsed> {
     })
 }
 
-fn to_port(n: i64) -> usize {
+/// A port number as the client asked for it (negative numbers become huge, out of range).
+fn to_port(n: i64) -> Port {
     n as usize
 }
 
@@ -593,7 +627,6 @@ impl Harness {
         Harness {
             f,
             vlan_ids,
-            skip_known_bugs: true,
             now: 0,
             next_id: 1,
             endpoints: Vec::new(),
@@ -602,9 +635,8 @@ impl Harness {
     }
 
     /// Run a whole sequence.
-    pub fn run(setup: Setup, ops: &[Op], skip_known_bugs: bool) -> Harness {
+    pub fn run(setup: Setup, ops: &[Op]) -> Harness {
         let mut h = Harness::new(setup);
-        h.skip_known_bugs = skip_known_bugs;
         for op in ops {
             h.apply(op);
         }
@@ -616,15 +648,15 @@ impl Harness {
         &mut self,
         choice: PortChoice,
         who: &Credentials,
-    ) -> (EndpointId, Result<PortId, AttachError>) {
+    ) -> (EndpointId, Result<Port, AttachError>) {
         let id = self.next_id;
         self.next_id += 1;
         let ep = Endpoint {
             id,
-            kind: EndpointKind::UnixProg,
+            module: "unix prog",
             description: format!("ep{id}"),
         };
-        let r = self.f.attach(choice, who, ep);
+        let r = self.f.attach(choice, who, ep).map(PortId::index);
         if let Ok(p) = r {
             self.endpoints.push((p, id));
         }
@@ -633,9 +665,6 @@ impl Harness {
 
     /// Perform one op and check everything it must and must not change.
     pub fn apply(&mut self, op: &Op) {
-        if self.skip_known_bugs && self.known_bug(op).is_some() {
-            return;
-        }
         if let Op::VlanCreate(v) = *op {
             if let Ok(v) = u16::try_from(v) {
                 self.vlan_ids.insert(v);
@@ -643,7 +672,7 @@ impl Harness {
         }
         let pre = State::of(&self.f, &self.vlan_ids);
         let outcome = self.exec(op, &pre);
-        self.f.events.clear();
+        self.f.drain_events();
         let post = State::of(&self.f, &self.vlan_ids);
         post.check_consistent();
         match outcome {
@@ -681,15 +710,6 @@ impl Harness {
         }
     }
 
-    /// Whether `op` would trigger a fabric bug found by this model and not fixed
-    /// yet; names the reproduction in `switch/tests/fabric_properties.rs`.
-    pub fn known_bug(&self, op: &Op) -> Option<&'static str> {
-        let timers = &self.f.macs.timers;
-        // No open fabric bug to step around at the moment.
-        let _ = (timers, op);
-        None
-    }
-
     fn exec(&mut self, op: &Op, pre: &State) -> Outcome {
         use Outcome::*;
         let f = &mut self.f;
@@ -725,7 +745,7 @@ impl Harness {
                         Unchanged
                     }
                     Err(AttachError::Denied { port }) => {
-                        let s = pre.ports.get(&port).expect("denied on a free port");
+                        let s = pre.ports.get(&port.index()).expect("denied on a free port");
                         assert_ne!(s.current_user, who.uid, "denied its current user");
                         Unchanged
                     }
@@ -736,7 +756,7 @@ impl Harness {
                     return Unchanged;
                 }
                 let (p, id) = self.endpoints.remove(usize::from(n) % self.endpoints.len());
-                assert_eq!(f.detach(p, id), Ok(()), "detach of a live endpoint");
+                assert_eq!(f.detach(pid(p), id), Ok(()), "detach of a live endpoint");
                 let post = State::of(f, &self.vlan_ids);
                 let s = &post.ports[&p];
                 assert!(!s.endpoints.contains(&id));
@@ -755,9 +775,12 @@ impl Harness {
                 ConfigDone
             }
             Op::DetachBogus { port, id } => {
-                let p = to_port(port);
-                let live = self.endpoints.contains(&(p, id));
+                let Some(p) = PortId::from_arg(port) else {
+                    return Unchanged;
+                };
+                let live = self.endpoints.contains(&(p.index(), id));
                 let r = f.detach(p, id);
+                let p = p.index();
                 if live {
                     // Rare: the guess was right.
                     assert_eq!(r, Ok(()));
@@ -769,7 +792,7 @@ impl Harness {
                 }
             }
             // port/create 0 means "any port", like createauto.
-            Op::CreatePort(n) if to_port(n) == 0 => match f.create_port(0) {
+            Op::CreatePort(0) => match f.create_port(PortId(0)) {
                 Ok(()) => {
                     let post = State::of(f, &self.vlan_ids);
                     assert_eq!(
@@ -786,7 +809,7 @@ impl Harness {
                     Unchanged
                 }
             },
-            Op::CreatePort(n) => match f.create_port(to_port(n)) {
+            Op::CreatePort(n) => match with_port(n, |p| f.create_port(p)) {
                 Ok(()) => {
                     let p = to_port(n);
                     assert!(!pre.ports.contains_key(&p) && p < pre.numports);
@@ -803,6 +826,7 @@ impl Harness {
             // allocatable), made not allocatable; a reused port keeps its state.
             Op::CreatePortAuto => match f.create_port_auto() {
                 Ok(p) => {
+                    let p = p.index();
                     assert_eq!(
                         Some(p),
                         auto_choice(pre),
@@ -817,7 +841,7 @@ impl Harness {
                     Unchanged
                 }
             },
-            Op::RemovePort(n) => match f.remove_port(to_port(n)) {
+            Op::RemovePort(n) => match with_port(n, |p| f.remove_port(p)) {
                 Ok(()) => {
                     let p = to_port(n);
                     assert!(!pre.active(p), "removed active port {p}");
@@ -831,7 +855,7 @@ impl Harness {
                 }
                 Err(_) => Unchanged,
             },
-            Op::SetPortVlan(p, v) => match f.set_port_vlan(p, v) {
+            Op::SetPortVlan(p, v) => match with_port_vlan(p, v, |p, v| f.set_port_vlan(p, v)) {
                 Ok(()) => {
                     let (p, v) = (to_port(p), v as u16);
                     let post = State::of(f, &self.vlan_ids);
@@ -847,7 +871,7 @@ impl Harness {
                 }
                 Err(_) => Unchanged,
             },
-            Op::VlanCreate(v) => match f.vlan_create(v) {
+            Op::VlanCreate(v) => match with_vlan(v, |v| f.vlan_create(v)) {
                 Ok(()) => {
                     assert!((1..=4093).contains(&v));
                     assert!(!pre.vlans.contains_key(&(v as u16)));
@@ -855,7 +879,7 @@ impl Harness {
                 }
                 Err(_) => Unchanged,
             },
-            Op::VlanRemove(v) => match f.vlan_remove(v) {
+            Op::VlanRemove(v) => match with_vlan(v, |v| f.vlan_remove(v)) {
                 Ok(()) => {
                     assert_ne!(v, 0, "VLAN 0 removed");
                     let (u, t) = &pre.vlans[&(v as u16)];
@@ -864,7 +888,7 @@ impl Harness {
                 }
                 Err(_) => Unchanged,
             },
-            Op::VlanAddport(v, p) => match f.vlan_addport(v, p) {
+            Op::VlanAddport(v, p) => match with_port_vlan(p, v, |p, v| f.vlan_addport(v, p)) {
                 Ok(()) => {
                     let (v, p) = (v as u16, to_port(p));
                     let post = State::of(f, &self.vlan_ids);
@@ -880,7 +904,7 @@ impl Harness {
                 }
                 Err(_) => Unchanged,
             },
-            Op::VlanDelport(v, p) => match f.vlan_delport(v, p) {
+            Op::VlanDelport(v, p) => match with_port_vlan(p, v, |p, v| f.vlan_delport(v, p)) {
                 Ok(()) => {
                     let (v, p) = (v as u16, to_port(p));
                     let post = State::of(f, &self.vlan_ids);
@@ -901,41 +925,35 @@ impl Harness {
                 assert_eq!(f.hub(), on);
                 ConfigDone
             }
-            Op::SetNumports(n) => match f.set_numports(n) {
-                Ok(()) => {
+            Op::SetNumports(n) => match usize::try_from(n).map(|n| f.set_numports(n)) {
+                Ok(Ok(())) => {
                     assert_eq!(f.numports() as i64, n);
                     ConfigDone
                 }
-                Err(_) => Unchanged,
+                _ => Unchanged,
             },
-            Op::SetAllocatable(p, yes) => match f.set_allocatable(to_port(p), yes) {
+            Op::SetAllocatable(p, yes) => match with_port(p, |p| f.set_allocatable(p, yes)) {
                 Ok(()) => {
-                    assert_eq!(f.port(to_port(p)).map(|s| s.allocatable), Some(yes));
+                    assert_eq!(f.port(pid(to_port(p))).map(|s| s.allocatable), Some(yes));
                     ConfigDone
                 }
                 Err(_) => Unchanged,
             },
-            Op::SetAcl { port, user, group } => match f.port_mut(to_port(port)) {
-                Some(s) => {
-                    s.acl_user = ACL[usize::from(user) % ACL.len()];
-                    s.acl_group = ACL[usize::from(group) % ACL.len()];
-                    ConfigDone
+            Op::SetAcl { port, user, group } => {
+                let user = Acl::Set(ACL[usize::from(user) % ACL.len()]);
+                let group = Acl::Set(ACL[usize::from(group) % ACL.len()]);
+                match with_port(port, |p| f.set_acl(p, user, group)) {
+                    Ok(()) => ConfigDone,
+                    Err(_) => Unchanged,
                 }
-                None => Unchanged,
-            },
+            }
             Op::ResetCounters(which) => {
                 match which {
-                    None => {
-                        let ids: Vec<PortId> = f.ports().map(|(i, _)| i).collect();
-                        for i in ids {
-                            f.port_mut(i).expect("listed").counters.reset();
-                        }
-                    }
-                    Some(p) => {
-                        if let Some(s) = f.port_mut(to_port(p)) {
-                            s.counters.reset();
-                        }
-                    }
+                    None => f.reset_counters(None),
+                    Some(p) => match PortId::from_arg(p) {
+                        Some(p) => f.reset_counters(Some(p)),
+                        None => return Unchanged,
+                    },
                 }
                 let post = State::of(f, &self.vlan_ids);
                 for (p, s) in &post.ports {
@@ -950,22 +968,28 @@ impl Harness {
                 Checked
             }
             Op::SetExpire(v) => {
-                f.macs.timers.expire = v;
+                f.set_mac_timers(MacTimers {
+                    expire: v,
+                    ..f.macs().timers()
+                });
                 ConfigDone
             }
             Op::SetMinPersistence(v) => {
-                f.macs.timers.min_persistence = v;
+                f.set_mac_timers(MacTimers {
+                    min_persistence: v,
+                    ..f.macs().timers()
+                });
                 ConfigDone
             }
             Op::SetHashBuckets(n) => {
                 f.set_hash_buckets(n as usize);
-                assert!(f.macs.is_empty(), "hash/setsize did not flush");
-                assert_eq!(f.macs.buckets, (n as usize).max(1).next_power_of_two());
+                assert!(f.macs().is_empty(), "hash/setsize did not flush");
+                assert_eq!(f.macs().buckets(), (n as usize).max(1).next_power_of_two());
                 ConfigDone
             }
             Op::FlushAll => {
                 f.flush_all();
-                assert!(f.macs.is_empty());
+                assert!(f.macs().is_empty());
                 ConfigDone
             }
             Op::Tick(d) => {
@@ -994,7 +1018,7 @@ impl Harness {
             } => {
                 let in_port = match port {
                     InPort::Active(n) => {
-                        let active: Vec<PortId> = pre
+                        let active: Vec<Port> = pre
                             .ports
                             .iter()
                             .filter(|(_, s)| !s.endpoints.is_empty())
@@ -1006,11 +1030,14 @@ impl Harness {
                         active[usize::from(n) % active.len()]
                     }
                     InPort::Stray(n) => {
-                        let p = to_port(n);
-                        if pre.ports.contains_key(&p) {
+                        // The data path only has ports of the table to read from.
+                        let Some(p) = PortId::from_arg(n) else {
+                            return Unchanged;
+                        };
+                        if pre.ports.contains_key(&p.index()) {
                             return Unchanged;
                         }
-                        p
+                        p.index()
                     }
                 };
                 let data = frame_bytes(mac(dst), mac(src), kind);
@@ -1021,10 +1048,10 @@ impl Harness {
     }
 
     /// Forward `data` from `in_port` and check the decision, learning and counters.
-    pub fn frame(&mut self, in_port: PortId, data: &[u8], pre: &State) {
+    pub fn frame(&mut self, in_port: Port, data: &[u8], pre: &State) {
         let now = self.now;
-        self.f.forward(in_port, data, now, &mut self.out);
-        let out = self.out.clone();
+        self.f.forward(pid(in_port), data, now, &mut self.out);
+        let out: Vec<Delivery> = self.out.iter().map(Delivery::from).collect();
         let post = State::of(&self.f, &self.vlan_ids);
         let ctx = || format!("frame {data:02x?} on port {in_port} at {now}: {out:?}");
 
@@ -1142,15 +1169,15 @@ impl Harness {
     fn decide(
         &self,
         pre: &State,
-        macs: &BTreeMap<(MacAddr, u16), (PortId, u64)>,
+        macs: &BTreeMap<(MacAddr, u16), (Port, u64)>,
         fr: &Parsed,
         vid: u16,
-        in_port: PortId,
+        in_port: Port,
     ) -> Vec<Delivery> {
         let tagged_in = fr.tag.is_some();
         let tagging = |to_tagged: bool| match (tagged_in, to_tagged) {
             (true, false) => Tagging::Untag,
-            (false, true) => Tagging::Tag(vid),
+            (false, true) => tag(vid),
             _ => Tagging::AsIs,
         };
         let known = if fr.dst.is_multicast() {
@@ -1169,7 +1196,7 @@ impl Harness {
             }];
         }
         // Flood: every other active member once, same tag-ness first, ascending.
-        let members: Vec<PortId> = pre
+        let members: Vec<Port> = pre
             .ports
             .keys()
             .copied()
@@ -1192,11 +1219,11 @@ impl Harness {
 
 /// The reference's learning step (`docs/vde-switch.md` §3.3, step 3) on a copy of the table.
 fn learn(
-    macs: &mut BTreeMap<(MacAddr, u16), (PortId, u64)>,
+    macs: &mut BTreeMap<(MacAddr, u16), (Port, u64)>,
     pre: &State,
     src: MacAddr,
     vid: u16,
-    in_port: PortId,
+    in_port: Port,
     now: u64,
 ) {
     match macs.get_mut(&(src, vid)) {
@@ -1215,13 +1242,38 @@ fn learn(
     }
 }
 
+/// A configuration call with a port number as the console passes it on: a number no port can
+/// have is refused before the fabric sees it (the console's EINVAL).
+fn with_port(
+    n: i64,
+    call: impl FnOnce(PortId) -> Result<(), FabricError>,
+) -> Result<(), FabricError> {
+    call(PortId::from_arg(n).ok_or(FabricError::Invalid)?)
+}
+
+fn with_vlan(
+    n: i64,
+    call: impl FnOnce(VlanId) -> Result<(), FabricError>,
+) -> Result<(), FabricError> {
+    call(VlanId::from_arg(n).ok_or(FabricError::Invalid)?)
+}
+
+fn with_port_vlan(
+    p: i64,
+    v: i64,
+    call: impl FnOnce(PortId, VlanId) -> Result<(), FabricError>,
+) -> Result<(), FabricError> {
+    let p = PortId::from_arg(p).ok_or(FabricError::Invalid)?;
+    call(p, VlanId::from_arg(v).ok_or(FabricError::Invalid)?)
+}
+
 /// Post-conditions of a successful attach.
 fn check_attached(
     pre: &State,
     post: &State,
     c: PortChoice,
     who: &Credentials,
-    p: PortId,
+    p: Port,
     id: EndpointId,
 ) {
     assert!(p < pre.numports);
@@ -1230,7 +1282,7 @@ fn check_attached(
         PortChoice::Port(n) => assert_eq!(p, n),
         PortChoice::Any => {
             assert!(p >= 1, "automatic allocation gave port 0");
-            let free = |i: &PortId| {
+            let free = |i: &Port| {
                 pre.ports
                     .get(i)
                     .is_none_or(|s| s.endpoints.is_empty() && s.allocatable)

@@ -1,0 +1,670 @@
+//! The console in process, command by command, against the bytes the reference `vde_switch`
+//! 2.3.2 answers (captured from sessions with two `vde_plug` clients; run-specific values such
+//! as the pid, MAC, uptime and endpoint ids are given the captured values here). The prompt is
+//! the session's business and is not part of these answers.
+
+use std::path::PathBuf;
+
+use vde_protocol::MacAddr;
+
+use super::*;
+use crate::fabric::{Credentials, Endpoint, Event, PortChoice, VlanId};
+
+/// A switch as the console sees it, with no sockets: effects are applied to the fabric.
+struct TestHost {
+    fabric: Fabric,
+    fstp: FstpSettings,
+    info: Info,
+    uptime: u64,
+    /// `Some` when commands come from a session.
+    session: Option<Subscriptions>,
+    closed: Vec<(PortId, EndpointId)>,
+}
+
+impl Host for TestHost {
+    fn ctx(&mut self) -> Ctx<'_> {
+        Ctx::new(
+            &mut self.fabric,
+            &mut self.fstp,
+            &self.info,
+            self.uptime,
+            self.session,
+        )
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::CloseEndpoint { port, id } => {
+                self.fabric.detach(port, id).unwrap();
+                self.closed.push((port, id));
+            }
+            Effect::Subscribe(s) => self.session = Some(s),
+        }
+    }
+}
+
+fn root() -> Credentials {
+    Credentials {
+        uid: Some(0),
+        gids: vec![0],
+    }
+}
+
+fn frame(dst: u8, src: u8, len: usize) -> Vec<u8> {
+    let dst = if dst == 0xff {
+        [0xff; 6]
+    } else {
+        [2, 0, 0, 0, 0, dst]
+    };
+    let mut f = Vec::with_capacity(len);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&[2, 0, 0, 0, 0, src]);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.resize(len, 0);
+    f
+}
+
+impl TestHost {
+    fn new() -> TestHost {
+        TestHost {
+            fabric: Fabric::new(32, false, 128, 65536),
+            fstp: FstpSettings::default(),
+            info: Info {
+                pid: 11433,
+                mac: MacAddr([0x00, 0xff, 0x2a, 0xb8, 0xc6, 0x3d]),
+                priority: 0x8000,
+                mgmt: Some((PathBuf::from("/tmp/sw2.mgmt"), 0o600)),
+                ctl_dir: PathBuf::from("/tmp/sw2"),
+                ctl_mode: 0o600,
+            },
+            uptime: 0,
+            session: Some(0),
+            closed: Vec::new(),
+        }
+    }
+
+    /// The captured session: two plugs (ports 2 then 1), MAC 01 behind port 2 and 02 behind
+    /// port 1, the traffic the counters show.
+    fn two_plugs() -> TestHost {
+        let mut h = TestHost::new();
+        let attach = |h: &mut TestHost, port, id, description: &str| {
+            let ep = Endpoint {
+                id,
+                module: "unix prog",
+                description: description.into(),
+            };
+            h.fabric
+                .attach(PortChoice::Port(port), &root(), ep)
+                .unwrap();
+        };
+        attach(&mut h, 2, 7, "vdeplug: user=root pid=11441");
+        attach(&mut h, 1, 3, "second plug user=root pid=11442");
+        let mut out = Vec::new();
+        h.fabric
+            .forward(PortId(1), &frame(0xff, 2, 114), 4, &mut out);
+        h.fabric.forward(PortId(2), &frame(2, 1, 160), 5, &mut out);
+        h.fabric.forward(PortId(2), &frame(2, 1, 114), 5, &mut out);
+        h.fabric.drain_events();
+        h.uptime = 8;
+        h
+    }
+
+    fn run_from(&mut self, origin: Origin, line: &str) -> (String, Outcome) {
+        let mut out = String::new();
+        let outcome = run(self, origin, line, &mut out);
+        (out, outcome)
+    }
+
+    /// The answer to a line sent on a session.
+    fn answer(&mut self, line: &str) -> String {
+        self.run_from(Origin::Session, line).0
+    }
+}
+
+/// `0000 DATA END WITH '.'`, the lines, `.`, then `1000 Success`.
+fn data(body: &str) -> String {
+    format!("0000 DATA END WITH '.'\n{body}.\n1000 Success\n")
+}
+
+const PORT_PRINT_1: &str = "Port 0001 untagged_vlan=0000 ACTIVE - Unnamed Allocatable
+ Current User: root Access Control: (User: NONE - Group: NONE)
+ IN:  pkts          1          bytes                  114
+ OUT: pkts          2          bytes                  274
+  -- endpoint ID 0003 module unix prog   : second plug user=root pid=11442
+";
+
+const PORT_PRINT_2: &str = "Port 0002 untagged_vlan=0000 ACTIVE - Unnamed Allocatable
+ Current User: root Access Control: (User: NONE - Group: NONE)
+ IN:  pkts          2          bytes                  274
+ OUT: pkts          1          bytes                  114
+  -- endpoint ID 0007 module unix prog   : vdeplug: user=root pid=11441
+";
+
+/// `help`: the reference's rows, then ours (marked) where they go.
+fn help_rows() -> String {
+    "COMMAND PATH       SYNTAX          HELP
+------------       --------------  ------------
+ds                 ============    DATA SOCKET MENU
+ds/showinfo                        show ds info
+help               [arg]           Help (limited to arg when specified)
+logout                             logout from this mgmt terminal
+shutdown                           shutdown of the switch
+showinfo                           show switch version and info
+load               path            load a configuration script
+debug              ============    DEBUG MENU
+debug/list                         list debug categories
+debug/add          dbgpath         enable debug info for a given category
+debug/del          dbgpath         disable debug info for a given category
+plugin             ============    PLUGINS MENU
+plugin/list                        list plugins
+plugin/add         library         load a plugin
+plugin/del         name            unload a plugin
+hash               ============    HASH TABLE MENU
+hash/showinfo                      show hash info
+hash/setsize       N               change hash size
+hash/setgcint      N               change garbage collector interval
+hash/setexpire     N               change hash entries expire time
+hash/setminper     N               minimum persistence time
+hash/print                         print the hash table
+hash/find          MAC [VLAN]      MAC lookup
+fstp               ============    FAST SPANNING TREE MENU
+fstp/showinfo                      show fstp info
+fstp/setfstp       0/1             Fast spanning tree protocol 1=ON 0=OFF
+fstp/setedge       VLAN PORT 1/0   Define an edge port for a vlan 1=Y 0=N
+fstp/bonus         VLAN PORT COST  set the port bonus for a vlan
+fstp/print         [N]             print fst data for the defined vlan
+port               ============    PORT STATUS MENU
+port/showinfo                      show port info
+port/setnumports   N               set the number of ports
+port/sethub        0/1             1=HUB 0=switch
+port/setvlan       N VLAN          set port VLAN (untagged)
+port/createauto                    create a port with an automatically allocated id (inactive|notallocatable)
+port/create        N               create the port N (inactive|notallocatable)
+port/remove        N               remove the port N
+port/allocatable   N 0/1           Is the port allocatable as unnamed? 1=Y 0=N
+port/setuser       N user          access control: set user
+port/setgroup      N user          access control: set group
+port/epclose       N ID            remove the endpoint port N/id ID
+port/resetcounter  [N]             reset the port (N) counters
+port/print         [N]             print the port/endpoint table
+port/allprint      [N]             print the port/endpoint table (including inactive port)
+OURS port/stats
+vlan               ============    VLAN MANAGEMENT MENU
+vlan/create        N               create the VLAN with tag N
+vlan/remove        N               remove the VLAN with tag N
+vlan/addport       N PORT          add port to the vlan N (tagged)
+vlan/delport       N PORT          add port to the vlan N (tagged)
+vlan/print         [N]             print the list of defined vlan
+vlan/allprint      [N]             print the list of defined vlan (including inactive port)
+OURS json
+"
+    .replace(
+        "OURS port/stats\n",
+        "port/stats         [N]             per-port drop counters: runts, oversize, vlan, send, unlearned\n",
+    )
+    .replace(
+        "OURS json\n",
+        "json               COMMAND [ARGS]  output of a data command as one JSON document\n",
+    )
+}
+
+#[test]
+fn help() {
+    let mut h = TestHost::new();
+    assert_eq!(h.answer("help\n"), data(&help_rows()));
+    let port_rows: String = help_rows()
+        .lines()
+        .filter(|l| l.starts_with("port") || l.starts_with("COMMAND") || l.starts_with("---"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(h.answer("help port\n"), data(&port_rows));
+    assert_eq!(
+        h.answer("help zzz\n"),
+        data("COMMAND PATH       SYNTAX          HELP\n------------       --------------  ------------\n")
+    );
+}
+
+#[test]
+fn showinfo_and_parsing() {
+    let mut h = TestHost::two_plugs();
+    h.uptime = 448;
+    let info = data(
+        "VDE switch V.2.3.2\n(C) Virtual Square Team (coord. R. Davoli) 2005,2006,2007 - GPLv2\n\n\
+         pid 11433 MAC 00:ff:2a:b8:c6:3d uptime 448\nmgmt /tmp/sw2.mgmt perm 0600\n",
+    );
+    assert_eq!(h.answer("showinfo"), info, "vdeterm sends no newline");
+    assert_eq!(h.answer("   showinfo\n"), info);
+    assert_eq!(
+        h.answer("showinfoXYZ\n"),
+        info,
+        "the first prefix in table order"
+    );
+    assert_eq!(h.answer("nosuchcmd\n"), "1038 Function not implemented\n");
+    assert_eq!(h.answer("port\n"), "1038 Function not implemented\n");
+    assert_eq!(h.answer("\n"), "");
+    assert_eq!(h.answer("# a comment\n"), "");
+    h.info.mgmt = None;
+    assert!(!h.answer("showinfo").contains("mgmt"));
+}
+
+#[test]
+fn the_two_plugs_session() {
+    let mut h = TestHost::two_plugs();
+    assert_eq!(
+        h.answer("port/showinfo\n"),
+        data("Numports=32\nHUB=false\ncounters=true\n")
+    );
+    let both = format!("{PORT_PRINT_1}{PORT_PRINT_2}");
+    assert_eq!(h.answer("port/print\n"), data(&both));
+    assert_eq!(h.answer("port/allprint\n"), data(&both));
+    assert_eq!(
+        h.answer("hash/print\n"),
+        data(
+            "Hash: 0043 Addr: 02:00:00:00:00:01 VLAN 0000 to port: 002  age 3 secs\n\
+             Hash: 0060 Addr: 02:00:00:00:00:02 VLAN 0000 to port: 001  age 4 secs\n"
+        )
+    );
+    assert_eq!(
+        h.answer("hash/showinfo\n"),
+        data("Hash size 128\nGC interval 2 secs\nGC expire 100 secs\nMin persistence 3 secs\n")
+    );
+    let vlan0 = "VLAN 0000\n -- Port 0001 tagged=0 active=1 status=Forwarding\n -- Port 0002 tagged=0 active=1 status=Forwarding\n";
+    assert_eq!(h.answer("vlan/print\n"), data(vlan0));
+    assert_eq!(h.answer("vlan/allprint\n"), data(vlan0));
+    assert_eq!(
+        h.answer("fstp/showinfo\n"),
+        data("MAC 00:ff:2a:b8:c6:3d Priority 32768 (0x8000)\nFSTP=false\n")
+    );
+    h.uptime = 10;
+    assert_eq!(
+        h.answer("fstp/print\n"),
+        data(
+            "FST DATA VLAN 0000 ROOTSWITCH FSTP IS DISABLED\n ++ root 80:00:00:ff:2a:b8:c6:3d\n \
+             ++ designated ff:ff:ff:ff:ff:ff:ff:ff\n ++ rootport 0000 cost 0 age 10 bonusport 0000 bonuscost 0\n \
+             -- Port 0001 tagged=0 portcost=20000000 role=Designated\n -- Port 0002 tagged=0 portcost=20000000 role=Designated\n"
+        )
+    );
+    assert_eq!(
+        h.answer("ds/showinfo\n"),
+        data("ctl dir /tmp/sw2\nstd mode 0600\n")
+    );
+    assert_eq!(
+        h.answer("debug/list\n"),
+        data(
+            "CATEGORY               TAG STATUS HELP\n------------           --- ------ ----\n\
+             hash/+                 011 OFF    hash: new element\n\
+             hash/-                 012 OFF    hash: discarded element\n\
+             fstp/status            044 OFF    fstp: status change\n\
+             fstp/root              045 OFF    fstp: rootswitch/port change\n\
+             fstp/+                 041 OFF    fstp: port becomes active\n\
+             fstp/-                 042 OFF    fstp: port becomes inactive\n\
+             port/+                 021 OFF    new port\n\
+             port/-                 022 OFF    closed port\n\
+             port/descr             023 OFF    set port description\n\
+             port/ep/+              031 OFF    new endpoint\n\
+             port/ep/-              032 OFF    closed endpoint\n"
+        )
+    );
+    assert_eq!(
+        h.answer("plugin/list\n"),
+        "0000 DATA END WITH '.'\nNAME                   HELP\n------------           ----\n.\n\
+         1002 No such file or directory\n"
+    );
+    // The reference shows the port plus one here.
+    assert_eq!(
+        h.answer("hash/find 02:00:00:00:00:01\n"),
+        data("Hash: 0043 Addr: 02:00:00:00:00:01 VLAN 0000 to port: 003  age 5 secs\n")
+    );
+    assert_eq!(h.answer("port/print 1\n"), data(PORT_PRINT_1));
+    assert_eq!(
+        h.answer("port/print 5\n"),
+        "0000 DATA END WITH '.'\n.\n1006 No such device or address\n"
+    );
+    assert_eq!(
+        h.answer("port/allprint 40\n"),
+        "0000 DATA END WITH '.'\n.\n1022 Invalid argument\n"
+    );
+}
+
+#[test]
+fn errors_and_argument_parsing() {
+    let mut h = TestHost::two_plugs();
+    let ok = "1000 Success\n";
+    let einval = "1022 Invalid argument\n";
+    assert_eq!(h.answer("vlan/create 5\n"), ok);
+    assert_eq!(h.answer("port/setvlan 1 5\n"), ok);
+    assert_eq!(h.answer("vlan/create 5\n"), "1017 File exists\n");
+    assert_eq!(h.answer("vlan/create 4095\n"), einval);
+    assert_eq!(h.answer("vlan/create 4094\n"), einval);
+    assert_eq!(h.answer("vlan/create 4093\n"), ok);
+    assert_eq!(h.answer("vlan/remove 4093\n"), ok);
+    assert_eq!(h.answer("vlan/remove 5\n"), "1098 Address already in use\n");
+    assert_eq!(h.answer("port/create 10\n"), ok);
+    assert_eq!(h.answer("port/create 10\n"), "1017 File exists\n");
+    assert_eq!(h.answer("port/createauto\n"), data("Port 0003\n"));
+    let port1_on_5 = PORT_PRINT_1.replace("untagged_vlan=0000", "untagged_vlan=0005");
+    let inactive = |p: &str| {
+        format!(
+            "Port {p} untagged_vlan=0000 INACTIVE - NOT Unnamed Allocatable\n \
+             Current User: NONE Access Control: (User: NONE - Group: NONE)\n \
+             IN:  pkts          0          bytes                    0\n \
+             OUT: pkts          0          bytes                    0\n"
+        )
+    };
+    assert_eq!(
+        h.answer("port/allprint\n"),
+        data(&format!(
+            "{port1_on_5}{PORT_PRINT_2}{}{}",
+            inactive("0003"),
+            inactive("0010")
+        ))
+    );
+    assert_eq!(h.answer("port/remove 10\n"), ok);
+    assert_eq!(h.answer("port/remove 99\n"), einval);
+    assert_eq!(
+        h.answer("port/epclose 1 999\n"),
+        "1006 No such device or address\n"
+    );
+    assert_eq!(
+        h.answer("debug/list zzz\n"),
+        "0000 DATA END WITH '.'\nCATEGORY               TAG STATUS HELP\n------------           --- ------ ----\n.\n\
+         1002 No such file or directory\n"
+    );
+    assert_eq!(h.answer("debug/add zzz\n"), einval);
+    assert_eq!(
+        h.answer("load /nonexistent\n"),
+        "1002 No such file or directory\n"
+    );
+    assert_eq!(
+        h.answer("hash/find zz\n"),
+        "0000 DATA END WITH '.'\n.\n1022 Invalid argument\n"
+    );
+    assert_eq!(
+        h.answer("hash/find 02:00:00:00:00:99\n"),
+        "0000 DATA END WITH '.'\n.\n1019 No such device\n"
+    );
+    // `%i` reads hex and octal; atoi stops at the first non-digit, and nothing is 0.
+    assert_eq!(h.answer("port/allocatable 0x3 0\n"), ok);
+    assert_eq!(h.answer("port/sethub\n"), ok);
+    assert!(!h.fabric.hub());
+    assert_eq!(h.answer("port/sethub 1junk\n"), ok);
+    assert!(h.fabric.hub());
+    assert_eq!(h.answer("port/setvlan 1\n"), einval);
+    assert_eq!(h.answer("port/setvlan 1 4096\n"), einval);
+    assert_eq!(
+        h.answer("port/setvlan 1 9\n"),
+        "1006 No such device or address\n"
+    );
+}
+
+#[test]
+fn ports_and_vlans() {
+    let mut h = TestHost::two_plugs();
+    let ok = "1000 Success\n";
+    assert_eq!(h.answer("port/setnumports 0\n"), "1022 Invalid argument\n");
+    assert_eq!(h.answer("port/setnumports -3\n"), "1022 Invalid argument\n");
+    assert_eq!(
+        h.answer("port/setnumports 2\n"),
+        "1098 Address already in use\n"
+    );
+    assert_eq!(h.answer("port/setnumports 64\n"), ok);
+    assert_eq!(h.answer("port/setuser 2 root\n"), ok);
+    assert_eq!(h.answer("port/setgroup 2 0\n"), ok);
+    assert_eq!(h.answer("port/setuser 2\n"), "1022 Invalid argument\n");
+    assert_eq!(
+        h.answer("port/setuser 9 root\n"),
+        "1006 No such device or address\n"
+    );
+    assert!(h
+        .answer("port/print 2\n")
+        .contains("Access Control: (User: root - Group: root)"));
+    assert_eq!(h.answer("port/setuser 2 NONE\n"), ok);
+    assert_eq!(h.answer("vlan/create 10\n"), ok);
+    assert_eq!(h.answer("vlan/addport 10 2\n"), ok);
+    assert_eq!(
+        h.answer("vlan/addport 11 2\n"),
+        "1006 No such device or address\n"
+    );
+    assert_eq!(h.answer("vlan/addport 4094 2\n"), "1022 Invalid argument\n");
+    assert_eq!(
+        h.answer("vlan/print 10\n"),
+        data("VLAN 0010\n -- Port 0002 tagged=1 active=1 status=Forwarding\n")
+    );
+    assert_eq!(
+        h.answer("vlan/delport 0 2\n"),
+        "1098 Address already in use\n"
+    );
+    // The reference refuses an explicit VLAN 0 in allprint only.
+    assert!(h.answer("vlan/print 0\n").ends_with(ok));
+    assert_eq!(
+        h.answer("vlan/allprint 0\n"),
+        "0000 DATA END WITH '.'\n.\n1022 Invalid argument\n"
+    );
+    h.uptime = 20;
+    assert_eq!(h.answer("fstp/setedge 10 2 1\n"), ok);
+    assert_eq!(h.answer("fstp/bonus 10 2 7\n"), ok);
+    assert_eq!(
+        h.answer("fstp/bonus 12 2 7\n"),
+        "1006 No such device or address\n"
+    );
+    assert_eq!(h.answer("fstp/bonus 10 2\n"), "1022 Invalid argument\n");
+    assert_eq!(
+        h.answer("fstp/print 4094\n"),
+        "0000 DATA END WITH '.'\n.\n1022 Invalid argument\n"
+    );
+    let fst = h.answer("fstp/print 10\n");
+    assert!(
+        fst.contains(" ++ rootport 0000 cost 0 age 12 bonusport 0002 bonuscost 7\n"),
+        "{fst}"
+    );
+    assert!(
+        fst.contains(" -- Port 0002 tagged=1 portcost=20000000 role=Unknown\n"),
+        "{fst}"
+    );
+    // Hub mode: vlan/print hides the members, fstp/setfstp only says why.
+    assert_eq!(h.answer("port/sethub 1\n"), ok);
+    assert_eq!(h.answer("vlan/print 0\n"), data("VLAN 0000\n"));
+    assert_eq!(
+        h.answer("fstp/setfstp 1\n"),
+        data("Can't use fstp in hub mode\n")
+    );
+    assert_eq!(h.answer("port/sethub 0\n"), ok);
+    assert_eq!(h.answer("fstp/setfstp 0\n"), data(""));
+    // Ours: FSTP cannot be turned on.
+    assert_eq!(
+        h.answer("fstp/setfstp 1\n"),
+        "0000 DATA END WITH '.'\n.\n1038 Function not implemented\n"
+    );
+    assert_eq!(h.answer("port/resetcounter\n"), ok);
+    assert_eq!(
+        h.answer("port/resetcounter 99\n"),
+        "1022 Invalid argument\n"
+    );
+    assert!(h
+        .answer("port/print 1\n")
+        .contains(" IN:  pkts          0 "));
+    assert_eq!(h.answer("hash/setsize 0\n"), "1022 Invalid argument\n");
+    assert_eq!(h.answer("hash/setsize 100\n"), ok);
+    assert_eq!(h.answer("hash/setminper -1\n"), ok);
+    assert!(h.answer("hash/showinfo\n").contains("Hash size 128\n"));
+    assert!(h
+        .answer("hash/showinfo\n")
+        .contains("Min persistence -1 secs\n"));
+}
+
+#[test]
+fn epclose_closes_through_the_host() {
+    let mut h = TestHost::two_plugs();
+    assert_eq!(h.answer("port/epclose 2 7\n"), "1000 Success\n");
+    assert_eq!(h.closed, vec![(PortId(2), 7)]);
+    let events: Vec<Event> = h.fabric.drain_events().collect();
+    assert!(events.contains(&Event::EndpointRemoved {
+        port: PortId(2),
+        id: 7
+    }));
+    assert!(events.contains(&Event::PortDeactivated(PortId(2))));
+    // An inactive port is announced closed again before the failure, as the reference does.
+    assert_eq!(
+        h.answer("port/epclose 2 7\n"),
+        "1006 No such device or address\n"
+    );
+    assert_eq!(
+        h.fabric.drain_events().collect::<Vec<_>>(),
+        vec![Event::PortDeactivated(PortId(2))]
+    );
+    assert_eq!(h.answer("port/epclose 40 7\n"), "1022 Invalid argument\n");
+}
+
+#[test]
+fn debug_subscriptions_and_lines() {
+    let mut h = TestHost::new();
+    assert_eq!(h.answer("debug/add port/ep\n"), "1000 Success\n");
+    assert_eq!(h.session, Some(0b110_0000_0000));
+    assert_eq!(h.answer("debug/add port/ep/+\n"), "1017 File exists\n");
+    assert!(h
+        .answer("debug/list port/ep\n")
+        .contains("port/ep/+              031 ON     new endpoint\n"));
+    assert_eq!(
+        h.answer("debug/del hash\n"),
+        "1002 No such file or directory\n"
+    );
+    assert_eq!(h.answer("debug/del port/ep/-\n"), "1000 Success\n");
+    assert_eq!(h.session, Some(0b010_0000_0000));
+    // Only sessions have subscriptions.
+    h.session = None;
+    assert_eq!(
+        h.run_from(Origin::RcFile, "debug/add port").0,
+        "1009 Bad file descriptor\n"
+    );
+    let added = Event::EndpointAdded {
+        port: PortId(1),
+        id: 6,
+        description: "vdeplug: user=root".into(),
+    };
+    let lines: Vec<String> = debug_lines(&added).into_iter().map(|l| l.1).collect();
+    assert_eq!(
+        lines,
+        [
+            "3031 port/ep/+ Port 01 FD  6\n",
+            "3023 port/descr Port 01 FD  6 -> \"vdeplug: user=root\"\n"
+        ]
+    );
+    let learned = Event::MacLearned {
+        mac: MacAddr([2, 0, 0, 0, 0, 1]),
+        vlan: VlanId::new(0x102).unwrap(),
+        port: PortId(2),
+    };
+    assert_eq!(
+        debug_lines(&learned)[0].1,
+        "3011 hash/+ 02:00:00:00:00:01 VLAN 02:01 Port 2\n"
+    );
+    assert_eq!(
+        debug_lines(&Event::PortDeactivated(PortId(1)))[0].1,
+        "3022 port/- 01\n"
+    );
+}
+
+#[test]
+fn origins_logout_shutdown_and_load() {
+    let mut h = TestHost::new();
+    assert_eq!(
+        h.run_from(Origin::Session, "logout\n"),
+        ("9999 END OF SESSION".to_string(), Outcome::Logout)
+    );
+    assert_eq!(
+        h.run_from(Origin::Stdin, "logout\n"),
+        (String::new(), Outcome::Continue)
+    );
+    assert_eq!(
+        h.run_from(Origin::Stdin, "shutdownnow\n"),
+        ("9999 END OF SESSION".to_string(), Outcome::Shutdown)
+    );
+    assert_eq!(
+        h.run_from(Origin::RcFile, "load /etc/hostname\n").0,
+        "1009 Bad file descriptor\n"
+    );
+    let dir = std::env::temp_dir().join(format!("vde-console-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("script");
+    std::fs::write(
+        &script,
+        "port/create 5\n\n  port/create 5\nlogout\nport/showinfo\n",
+    )
+    .unwrap();
+    let path = script.display().to_string();
+    let answer = h.answer(&format!("load {path}\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        answer,
+        format!(
+            "vde[{path}]: port/create 5\n1000 Success\n\
+             vde[{path}]: \n\n1038 Function not implemented\n\
+             vde[{path}]:   port/create 5\n1017 File exists\n\
+             vde[{path}]: logout\n\
+             vde[{path}]: port/showinfo\n0000 DATA END WITH '.'\nNumports=32\nHUB=false\ncounters=true\n.\n1000 Success\n\
+             1000 Success\n"
+        )
+    );
+}
+
+#[test]
+fn json_renders_the_same_views() {
+    let mut h = TestHost::two_plugs();
+    let body = |answer: String| -> serde_json::Value {
+        let json = answer
+            .strip_prefix("0000 DATA END WITH '.'\n")
+            .and_then(|a| a.split_once("\n.\n"))
+            .map(|(j, _)| j.to_string())
+            .unwrap_or_else(|| panic!("no data block: {answer}"));
+        serde_json::from_str(&json).unwrap()
+    };
+    let ports = body(h.answer("json port/print\n"));
+    assert_eq!(ports["ports"][0]["port"], 1);
+    assert_eq!(ports["ports"][0]["in"]["bytes"], 114);
+    assert_eq!(ports["ports"][1]["endpoints"][0]["id"], 7);
+    assert_eq!(ports["ports"][1]["endpoints"][0]["module"], "unix prog");
+    let found = body(h.answer("json hash/find 02:00:00:00:00:01\n"));
+    assert_eq!(found["port"], 2, "the real port");
+    assert_eq!(
+        body(h.answer("json showinfo\n"))["mac"],
+        "00:ff:2a:b8:c6:3d"
+    );
+    assert_eq!(
+        body(h.answer("json vlan/print\n"))["vlans"][0]["ports"][1]["port"],
+        2
+    );
+    let help = body(h.answer("json help vlan\n"));
+    assert_eq!(help["commands"][0]["menu"], true);
+    assert!(h
+        .answer("json plugin/list\n")
+        .ends_with("1002 No such file or directory\n"));
+    assert_eq!(
+        h.answer("json logout\n"),
+        "0000 DATA END WITH '.'\n.\n1022 Invalid argument\n"
+    );
+    assert_eq!(
+        h.answer("json port/print 9\n"),
+        "0000 DATA END WITH '.'\n.\n1006 No such device or address\n"
+    );
+    // Every data command has both renderings.
+    for spec in TABLE.iter().filter(|c| matches!(c.action, Action::Show(_))) {
+        let arg = if spec.path == "hash/find" {
+            " 2:0:0:0:0:1"
+        } else {
+            ""
+        };
+        let a = h.answer(&format!("json {}{arg}\n", spec.path));
+        assert!(
+            a.starts_with("0000 DATA END WITH '.'\n{"),
+            "{}: {a}",
+            spec.path
+        );
+    }
+}
+
+#[test]
+fn strerror_texts() {
+    assert_eq!(strerror(libc::ENOENT), "No such file or directory");
+    assert_eq!(strerror(libc::ENOSYS), "Function not implemented");
+    assert_eq!(strerror(libc::EADDRINUSE), "Address already in use");
+}

@@ -1,0 +1,186 @@
+//! Where something can watch, take or add frames at a port's edges: packet capture, port
+//! mirroring, impairments (delay, loss, rate), the switch's own protocols (FSTP BPDUs).
+//!
+//! A [`PortHook`] is called for the ports it watches only: frames entering a port before the
+//! fabric sees them ([`PortHook::ingress`]), copies leaving a port before they are queued for
+//! its endpoints ([`PortHook::egress`]), and its own timers. It never blocks and does no I/O
+//! that could (a capture sink drops and counts what it cannot write at once). To put frames
+//! into the switch (a mirror's copies, delayed frames released, a BPDU) it asks for an
+//! [`Injection`]; the data path carries them out after the hook returns.
+
+use std::time::Instant;
+
+use crate::fabric::{PortId, PortSet};
+use crate::server::slab::Key;
+use crate::server::timers::{Due, Timers};
+
+/// What becomes of a frame that entered a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// On to the fabric.
+    Forward,
+    /// The hook took it (a BPDU for the switch, a frame to delay or to lose).
+    Taken,
+}
+
+/// A frame the switch itself puts into a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Injection {
+    /// Out through `port`, to its endpoints, as if the fabric had sent it there.
+    Egress { port: PortId, frame: Vec<u8> },
+    /// In through `port`, to the fabric, as if a client had sent it.
+    Ingress { port: PortId, frame: Vec<u8> },
+}
+
+/// What a hook may use besides the frames.
+pub struct HookCx<'a> {
+    pub now: Instant,
+    me: Key,
+    timers: &'a mut Timers,
+    injections: &'a mut Vec<Injection>,
+}
+
+impl HookCx<'_> {
+    /// Be called back ([`PortHook::timer`]) at `at` with `tag`.
+    pub fn set_timer(&mut self, at: Instant, tag: u64) {
+        self.timers.set(at, Due::Hook(self.me, tag));
+    }
+
+    /// Put a frame into the switch once the hook returns.
+    pub fn inject(&mut self, injection: Injection) {
+        self.injections.push(injection);
+    }
+}
+
+pub trait PortHook {
+    /// A frame that entered `port`.
+    fn ingress(&mut self, _port: PortId, _frame: &[u8], _cx: &mut HookCx<'_>) -> Verdict {
+        Verdict::Forward
+    }
+
+    /// Copies about to leave through `port`; clear `keep[i]` to take frame `i`.
+    fn egress(
+        &mut self,
+        _port: PortId,
+        _frames: &[&[u8]],
+        _keep: &mut [bool],
+        _cx: &mut HookCx<'_>,
+    ) {
+    }
+
+    /// A timer it set is due.
+    fn timer(&mut self, _tag: u64, _cx: &mut HookCx<'_>) {}
+}
+
+struct Installed {
+    hook: Box<dyn PortHook>,
+    ports: PortSet,
+}
+
+/// The installed hooks and the ports any of them watches (one bit test per frame when none
+/// does).
+#[derive(Default)]
+pub struct Hooks {
+    installed: crate::server::slab::Slab<Installed>,
+    watched: PortSet,
+    /// Injections asked for and not carried out yet.
+    pub injections: Vec<Injection>,
+}
+
+impl Hooks {
+    pub fn add(&mut self, hook: Box<dyn PortHook>, ports: PortSet) -> Key {
+        let key = self.installed.insert(Installed { hook, ports });
+        self.rewatch();
+        key
+    }
+
+    pub fn remove(&mut self, key: Key) -> Option<Box<dyn PortHook>> {
+        let removed = self.installed.remove(key).map(|i| i.hook);
+        self.rewatch();
+        removed
+    }
+
+    /// Change the ports a hook watches.
+    pub fn set_ports(&mut self, key: Key, ports: PortSet) {
+        if let Some(i) = self.installed.get_mut(key) {
+            i.ports = ports;
+        }
+        self.rewatch();
+    }
+
+    fn rewatch(&mut self) {
+        self.watched = PortSet::default();
+        for (_, i) in self.installed.iter() {
+            for p in i.ports.iter() {
+                self.watched.insert(p);
+            }
+        }
+    }
+
+    /// Whether no hook watches any port (the data path then skips its hook places).
+    pub fn is_empty(&self) -> bool {
+        self.watched.is_empty()
+    }
+
+    /// Whether any hook watches `port`.
+    pub fn watches(&self, port: PortId) -> bool {
+        self.watched.contains(port)
+    }
+
+    pub fn ingress(
+        &mut self,
+        port: PortId,
+        frame: &[u8],
+        now: Instant,
+        timers: &mut Timers,
+    ) -> Verdict {
+        for (me, i) in self.installed.iter_mut() {
+            if !i.ports.contains(port) {
+                continue;
+            }
+            let mut cx = HookCx {
+                now,
+                me,
+                timers,
+                injections: &mut self.injections,
+            };
+            if i.hook.ingress(port, frame, &mut cx) == Verdict::Taken {
+                return Verdict::Taken;
+            }
+        }
+        Verdict::Forward
+    }
+
+    pub fn egress(
+        &mut self,
+        port: PortId,
+        frames: &[&[u8]],
+        keep: &mut [bool],
+        now: Instant,
+        timers: &mut Timers,
+    ) {
+        for (me, i) in self.installed.iter_mut() {
+            if i.ports.contains(port) {
+                let mut cx = HookCx {
+                    now,
+                    me,
+                    timers,
+                    injections: &mut self.injections,
+                };
+                i.hook.egress(port, frames, keep, &mut cx);
+            }
+        }
+    }
+
+    pub fn timer(&mut self, key: Key, tag: u64, now: Instant, timers: &mut Timers) {
+        if let Some(i) = self.installed.get_mut(key) {
+            let mut cx = HookCx {
+                now,
+                me: key,
+                timers,
+                injections: &mut self.injections,
+            };
+            i.hook.timer(tag, &mut cx);
+        }
+    }
+}
