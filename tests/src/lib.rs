@@ -30,6 +30,8 @@ pub mod bins;
 pub mod cow;
 pub mod frame;
 pub mod mgmt;
+pub mod needs;
+pub mod netns;
 pub mod plug;
 pub mod proc;
 pub mod pty;

@@ -12,6 +12,15 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+/// What [`Plug::recv`] got.
+#[derive(Debug)]
+pub enum Recv {
+    Frame(Vec<u8>),
+    Timeout,
+    /// vde_plug closed its stdout.
+    Closed,
+}
+
 /// A running `vde_plug` attached to a switch.
 pub struct Plug {
     child: Child,
@@ -55,7 +64,7 @@ impl Plug {
             new_sock.is_some()
         });
         if let Some(st) = exited {
-            std::thread::sleep(Duration::from_millis(20));
+            p.stderr.wait_eof(Duration::from_secs(2));
             panic!(
                 "vde_plug {url} exited ({st}) before attaching; stderr: {}",
                 p.stderr()
@@ -134,30 +143,61 @@ impl Plug {
             .unwrap_or_else(|e| panic!("writing to vde_plug {}: {e}", self.url));
     }
 
-    /// The next frame received, or `None` after `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<Vec<u8>> {
+    /// The next frame received, or that none came within `timeout`, or that none ever will
+    /// (vde_plug closed its stdout: it exited or lost the switch).
+    pub fn recv(&self, timeout: Duration) -> Recv {
         match self.rx.recv_timeout(timeout) {
-            Ok(f) => Some(f),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                // The plug's stdout closed: nothing will ever arrive; do not return early
-                // silently, the caller may be checking that nothing arrives.
-                None
-            }
+            Ok(f) => Recv::Frame(f),
+            Err(RecvTimeoutError::Timeout) => Recv::Timeout,
+            Err(RecvTimeoutError::Disconnected) => Recv::Closed,
         }
     }
-    /// Panics if a frame arrives within `timeout`.
-    pub fn expect_none(&self, timeout: Duration, context: &str) {
-        if let Some(f) = self.recv_timeout(timeout) {
-            panic!(
-                "{context}: port {} unexpectedly received a {}-byte frame: {}",
+    /// The next frame received, or `None` after `timeout`. Panics if vde_plug has closed its
+    /// stdout (no frame can ever arrive, and a caller waiting for silence must not take that
+    /// for one).
+    #[track_caller]
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Vec<u8>> {
+        match self.recv(timeout) {
+            Recv::Frame(f) => Some(f),
+            Recv::Timeout => None,
+            Recv::Closed => panic!(
+                "vde_plug {} (port {}) closed its stdout: it exited or lost the switch; its \
+                 stderr: {}",
+                self.url,
+                self.port,
+                self.stderr.text()
+            ),
+        }
+    }
+    /// Asserts that the next frame this plug receives is `marker`: a negative check with a
+    /// positive control. Send the frame that must not arrive here first, then `marker` along a
+    /// path that keeps the order (same sender, or after the first frame was seen elsewhere);
+    /// anything that arrives before the marker is a frame that should not have come.
+    #[track_caller]
+    pub fn expect_only(&self, marker: &[u8], context: &str) {
+        match self.recv_timeout(crate::SETTLE) {
+            None => panic!(
+                "{context}: port {} did not even receive the control frame within {:?} \
+                 ({}); vde_plug stderr: {}",
+                self.port,
+                crate::SETTLE,
+                hex(marker),
+                self.stderr.text()
+            ),
+            Some(f) => assert!(
+                f == marker,
+                "{context}: port {} received a frame that should not have come, before the \
+                 control frame\n  got     ({} bytes): {}\n  control ({} bytes): {}",
                 self.port,
                 f.len(),
-                hex(&f)
-            );
+                hex(&f),
+                marker.len(),
+                hex(marker)
+            ),
         }
     }
     /// Receives a frame and asserts it equals `expected` byte for byte.
+    #[track_caller]
     pub fn expect_frame(&self, expected: &[u8], timeout: Duration, context: &str) {
         match self.recv_timeout(timeout) {
             None => panic!(

@@ -2,12 +2,12 @@
 //! COW disks ping each other through our `vde_switch` (one over `eth0=vde`, one over
 //! `eth0=daemon`) with the course's own command lines; the "two disks" exercise; and the host
 //! workaround forced on (so that the seccomp filter is exercised with a real kernel on any host).
-//! Skipped, with a message, if no UML kernel is installed.
+//! Fail when no UML kernel is installed (see `integration_tests::needs`).
 
 use integration_tests::cow::{busybox_rootfs, e2fsck, ext4_cat};
-use integration_tests::uml::{host_has_amx, kernel_or_skip, kernel_version, Rootfs, RESULT_TAG};
+use integration_tests::uml::{host_has_amx, kernel_version, Rootfs, RESULT_TAG};
 use integration_tests::umlrun::{unique_umid, Running, Scratch};
-use integration_tests::Switch;
+use integration_tests::{needs, Switch};
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ fn workaround_expected(kernel: &Path) -> bool {
 
 #[test]
 fn umlrun_guests_on_cow_disks_ping_over_vde_and_daemon() {
-    let Some(kernel) = kernel_or_skip("umlrun_guests_on_cow_disks_ping_over_vde_and_daemon") else {
+    let Some(kernel) = needs::uml_kernel() else {
         return;
     };
     let rootfs = Rootfs::build();
@@ -108,7 +108,7 @@ halt -f
 /// empty ext4 image created on request and mounted in the guest.
 #[test]
 fn umlrun_two_disks_exercise() {
-    let Some(kernel) = kernel_or_skip("umlrun_two_disks_exercise") else {
+    let Some(kernel) = needs::uml_kernel() else {
         return;
     };
     let s = Scratch::new();
@@ -155,8 +155,7 @@ halt -f
 /// FXSAVE) with the glibc tunable, and the guest works.
 #[test]
 fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
-    let Some(kernel) = kernel_or_skip("umlrun_forced_host_workaround_boots_the_stock_kernel")
-    else {
+    let Some(kernel) = needs::uml_kernel() else {
         return;
     };
     if !cfg!(target_arch = "x86_64") {
