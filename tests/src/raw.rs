@@ -89,6 +89,17 @@ impl RawClient {
     pub fn try_write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.ctl.write_all(bytes)
     }
+    /// Waits until the switch has read everything written so far on the control connection
+    /// (the socket's output queue is empty); false if it has not within `timeout`.
+    pub fn wait_consumed(&self, timeout: Duration) -> bool {
+        use std::os::fd::AsRawFd;
+        crate::wait_until(timeout, || {
+            let mut unread: libc::c_int = 0;
+            // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one int.
+            let r = unsafe { libc::ioctl(self.ctl.as_raw_fd(), libc::TIOCOUTQ, &mut unread) };
+            r == 0 && unread == 0
+        })
+    }
     /// One read on the control connection, waiting at most `timeout`.
     pub fn read_reply(&mut self, timeout: Duration) -> Reply {
         self.ctl.set_read_timeout(Some(timeout)).unwrap();
