@@ -228,7 +228,9 @@ fn system_rc_file_and_ignore_system_rc() {
     assert_eq!(a, [without, DEFAULTS], "--ignore-system-rc");
     // HOME's file is still read.
     let a = vlans(
-        Switch::builder().system_rc(system).home_rc("vlan/create 9\n"),
+        Switch::builder()
+            .system_rc(system)
+            .home_rc("vlan/create 9\n"),
         &["--ignore-system-rc"],
     );
     assert_eq!(a[0], with_9, "--ignore-system-rc keeps HOME's rc file");

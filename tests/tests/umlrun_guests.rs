@@ -1,7 +1,8 @@
 //! The stock UML kernel booted through `umlrun` with no manual workaround: two busybox guests on
 //! COW disks ping each other through our `vde_switch` (one over `eth0=vde`, one over
 //! `eth0=daemon`) with the course's own command lines; the "two disks" exercise; and the host
-//! workaround forced on (so that the seccomp filter is exercised with a real kernel on any host).
+//! workaround forced on (so that the seccomp filter is exercised with a real kernel on any host),
+//! with a `--hostfs` directory; and `--console null`.
 //! Fail when no UML kernel is installed (see `integration_tests::needs`).
 
 use integration_tests::cow::{busybox_rootfs, e2fsck, ext4_cat};
@@ -145,30 +146,37 @@ fn umlrun_two_disks_exercise() {
 const WORKAROUND_INIT: &str = r#"#!/bin/sh
 export PATH=/bin
 mount -t proc proc /proc
+mount -t hostfs none /host
 echo "GUEST-CMDLINE $(cat /proc/cmdline)"
 echo GUEST-RUNS
-sleep 2
+i=0
+while [ ! -e /host/release ] && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done
+echo "written by the guest" > /host/from-guest
 halt -f
 "#;
 
 /// `--host-workaround on` on any host: the kernel runs under the seccomp filter (falls back to
-/// FXSAVE) with the glibc tunable, and the guest works.
+/// FXSAVE) with the glibc tunable, and the guest works. The guest waits, on a `--hostfs`
+/// directory, until the host has looked at the kernel, then writes a file there. (The
+/// workaround exists on x86_64 only.)
+#[cfg(target_arch = "x86_64")]
 #[test]
 fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
     let Some(kernel) = needs::uml_kernel() else {
         return;
     };
-    if !cfg!(target_arch = "x86_64") {
-        return;
-    }
     let s = Scratch::new();
     busybox_rootfs(&s.dir, WORKAROUND_INIT);
+    let shared = s.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
     let umid = unique_umid("fx");
     let mut cmd = s.umlrun(&[
         "--host-workaround",
         "on",
         "--umid",
         &umid,
+        "--hostfs",
+        "shared",
         "mem=96M",
         "root=/dev/ubda",
         "rw",
@@ -179,13 +187,12 @@ fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
     let mut g = Running::spawn(cmd);
     assert!(g.wait_stdout("GUEST-RUNS", GUEST_DEADLINE), "{}", g.log());
     assert!(g.stderr().contains("host workaround on"), "{}", g.log());
-    // The kernel process carries the filter and no-new-privs.
+    // The kernel process carries the filter and no-new-privs (the guest waits for us).
     let pid = g.kernel_pid().expect("umlrun announced the kernel pid");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    if !status.is_empty() {
-        assert!(status.contains("NoNewPrivs:\t1"), "{status}");
-        assert!(status.contains("Seccomp:\t2"), "{status}");
-    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("the kernel (pid {pid}) is gone while its guest runs: {e}"));
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
     let cmdline = g
         .stdout()
         .lines()
@@ -196,6 +203,65 @@ fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
         cmdline.contains("GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2"),
         "{cmdline}"
     );
+    std::fs::write(shared.join("release"), b"go").unwrap();
     let st = g.wait_exit(GUEST_DEADLINE);
     assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", g.log());
+    assert_eq!(
+        std::fs::read_to_string(shared.join("from-guest")).unwrap_or_default(),
+        "written by the guest\n",
+        "{}",
+        g.log()
+    );
+}
+
+const CONSOLE_NULL_INIT: &str = r#"#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t hostfs none /host
+echo GUEST-CONSOLE-LINE
+echo "the guest ran" > /host/ran
+halt -f
+"#;
+
+/// `--console null`: the guest runs (it leaves a file in its `--hostfs` directory) and nothing
+/// it writes on its console reaches umlrun's stdout (with the default console it does: see the
+/// tests above).
+#[test]
+fn umlrun_console_null_guest_runs_silently() {
+    let Some(kernel) = needs::uml_kernel() else {
+        return;
+    };
+    let s = Scratch::new();
+    busybox_rootfs(&s.dir, CONSOLE_NULL_INIT);
+    let shared = s.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let umid = unique_umid("cn");
+    let mut cmd = s.umlrun(&[
+        "--console",
+        "null",
+        "--umid",
+        &umid,
+        "--hostfs",
+        "shared",
+        "mem=96M",
+        "root=/dev/ubda",
+        "rw",
+        "init=/init",
+        "ubd0=root.cow,rootfs.ext4",
+    ]);
+    cmd.env("UML_KERNEL", &kernel);
+    let mut g = Running::spawn(cmd);
+    let st = g.wait_exit(GUEST_DEADLINE);
+    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", g.log());
+    assert_eq!(
+        std::fs::read_to_string(shared.join("ran")).unwrap_or_default(),
+        "the guest ran\n",
+        "{}",
+        g.log()
+    );
+    assert!(
+        !g.stdout().contains("GUEST-CONSOLE-LINE"),
+        "--console null, yet the guest's console reached stdout:\n{}",
+        g.log()
+    );
 }

@@ -167,7 +167,7 @@ fn sigint_and_sighup_stop_a_guest_without_mconsole() {
             "{}",
             g.log()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        // umlrun handles the signals before it starts the kernel.
         g.signal(sig);
         let st = g.wait_exit(Duration::from_secs(20));
         assert_eq!(
