@@ -150,6 +150,27 @@ impl RawClient {
             .connect(&p)
             .unwrap_or_else(|e| panic!("connect to switch data socket {}: {e}", p.display()));
     }
+    /// Connects the data socket to the switch's data socket exactly as `reply` gives it, all
+    /// 110 bytes (an abstract address, as `uml_switch` gives, included), as vdeplug4 does.
+    pub fn connect_data_as_given(&self, reply: &[u8]) {
+        use std::os::fd::AsRawFd;
+        assert_eq!(reply.len(), SOCKADDR_UN_LEN, "reply length");
+        // SAFETY: connect(2) with a 110-byte sockaddr_un we own.
+        let r = unsafe {
+            libc::connect(
+                self.data.as_raw_fd(),
+                reply.as_ptr().cast(),
+                SOCKADDR_UN_LEN as libc::socklen_t,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "connect to the switch's data socket {:?}: {}",
+            String::from_utf8_lossy(reply),
+            std::io::Error::last_os_error()
+        );
+    }
     pub fn send_frame(&self, frame: &[u8]) {
         self.data.send(frame).expect("send frame");
     }
