@@ -13,7 +13,7 @@ use integration_tests::mgmt::{lossy, PortStats, Session};
 use integration_tests::needs;
 use integration_tests::raw::{reply_path, sockaddr_un, RawClient, Reply, MAGIC, SOCKADDR_UN_LEN};
 use integration_tests::switch::port_of_data_socket;
-use integration_tests::{eth, is_reference, mac, payload, Plug, Switch, BROADCAST};
+use integration_tests::{eth, is_reference, mac, payload, Plug, Switch, BROADCAST, SETTLE};
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
@@ -337,4 +337,99 @@ fn a_full_mac_table_still_forwards() {
          (raise --maxmacs)",
         a.port
     ));
+}
+
+/// Sends `control` from `from` and waits until `to` receives it, skipping (and counting) the
+/// frames before it; then once more with `control2`. Once `control2` is through, every frame
+/// `from` sent before `control` has been handled, log lines included (the switch logs at the
+/// end of the turn of its loop that handled a frame, and `control2` left later than that).
+fn settle(from: &mut Plug, to: &Plug, control: &[u8], control2: &[u8]) -> usize {
+    from.send(control);
+    let mut skipped = 0;
+    loop {
+        let f = to
+            .recv_timeout(SETTLE)
+            .expect("the control frame did not arrive");
+        if f == control {
+            break;
+        }
+        skipped += 1;
+    }
+    from.send(control2);
+    to.expect_frame(control2, SETTLE, "the second control frame");
+    skipped
+}
+
+/// "MAC ... moved" is logged for every frame from a known source on another port (refused
+/// moves included): ours rate-limits it (20 lines per 10 s), and the first line after a quiet
+/// window says how many were suppressed, so that every event is accounted for.
+#[test]
+fn mac_moved_log_lines_are_rate_limited() {
+    if is_reference() {
+        note_reference("the reference logs every move (not rate limited)");
+        return;
+    }
+    // Moves are always refused (minimum persistence 1000 s): each frame is one event.
+    let sw = Switch::builder().rc("hash/setminper 1000\n").start();
+    let mut a = Plug::attach(&sw);
+    let mut b = Plug::attach(&sw);
+    let x = mac(0x5a);
+    let hello = eth(BROADCAST, x, ETH_P_TEST, &payload(46, 0));
+    a.send(&hello);
+    b.expect_frame(&hello, SETTLE, "x learned on a's port");
+    let control = |n: u8| eth(BROADCAST, mac(0x5b), ETH_P_TEST, &payload(46, n));
+    let moved = regex::Regex::new(&format!(
+        r"MAC 02:00:00:00:00:5a moved from port {} to port {}(?: \((\d+) similar messages suppressed\))?\n",
+        a.port, b.port
+    ))
+    .unwrap();
+    // Each line: how many it stands for (itself and those it says were suppressed).
+    let lines = |text: &str| -> Vec<u64> {
+        moved
+            .captures_iter(text)
+            .map(|c| 1 + c.get(1).map_or(0, |n| n.as_str().parse::<u64>().unwrap()))
+            .collect()
+    };
+
+    const K: u64 = 100;
+    let t0 = std::time::Instant::now();
+    let burst: Vec<Vec<u8>> = (0..K)
+        .map(|i| eth(BROADCAST, x, ETH_P_TEST, &payload(46, i as u8)))
+        .collect();
+    b.send_burst(&burst);
+    let forwarded = settle(&mut b, &a, &control(1), &control(2));
+    assert_eq!(forwarded as u64, K, "the frames themselves are forwarded");
+    let after_burst = lines(&sw.stderr());
+    if t0.elapsed() < Duration::from_secs(9) {
+        // One window: its 20 lines, the rest held back.
+        assert_eq!(after_burst, vec![1; 20], "{}", sw.stderr());
+    } else {
+        assert!(after_burst.len() < K as usize, "{}", sw.stderr());
+    }
+
+    // One more move a second until a line says how many were suppressed (a new window).
+    let mut events = K;
+    let deadline = integration_tests::Deadline::after(Duration::from_secs(30));
+    loop {
+        assert!(
+            !deadline.expired(),
+            "no line reported the suppressed ones: {}",
+            sw.stderr()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let probe = eth(BROADCAST, x, ETH_P_TEST, &payload(46, 0xee));
+        b.send(&probe);
+        events += 1;
+        assert_eq!(settle(&mut b, &a, &control(3), &control(4)), 1);
+        let now = lines(&sw.stderr());
+        if now.last().is_some_and(|&n| n > 1) {
+            assert_eq!(
+                now.iter().sum::<u64>(),
+                events,
+                "every move is logged or counted in a later line: {}",
+                sw.stderr()
+            );
+            break;
+        }
+    }
 }
