@@ -75,14 +75,21 @@ pub fn program(path: &str, package: &str) -> Option<PathBuf> {
     if is_executable(&p) {
         Some(p)
     } else {
-        missing(
-            &format!("{path}"),
-            &format!("install the Debian package {package}"),
-        )
+        missing(path, &format!("install the Debian package {package}"))
     }
 }
 
-/// The first of `names` found in `PATH`, from Debian package `package`.
+/// A file (data, not a program) at `path`, from Debian package `package`.
+pub fn file(path: &str, package: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(path);
+    if p.is_file() {
+        Some(p)
+    } else {
+        missing(path, &format!("install the Debian package {package}"))
+    }
+}
+
+/// The program `name` found in `PATH`, from Debian package `package`.
 pub fn in_path(name: &str, package: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)

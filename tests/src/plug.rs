@@ -3,8 +3,9 @@
 
 use crate::frame::hex;
 use crate::proc::{wait_until, Capture};
-use crate::switch::{client_sockets, data_socket_ids, port_of_data_socket, Switch};
+use crate::switch::{client_sockets, data_socket_ids, port_of_data_socket, DataSocketId, Switch};
 use crate::SETTLE;
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -252,6 +253,20 @@ fn spawn_frame_reader(mut r: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
     rx
 }
 
+/// Waits until each switch directory `dir` of `dirs` has a data socket that is not in its
+/// `before` (see [`data_socket_ids`]), and then until no vdeplug client socket is left in any of
+/// them (every handshake complete); false if not within [`SETTLE`].
+pub fn wait_new_endpoints(dirs: &[(&Path, BTreeSet<DataSocketId>)]) -> bool {
+    let attached = wait_until(SETTLE, || {
+        dirs.iter()
+            .all(|(d, before)| data_socket_ids(d).iter().any(|id| !before.contains(id)))
+    });
+    attached
+        && wait_until(SETTLE, || {
+            dirs.iter().all(|(d, _)| client_sockets(d).is_empty())
+        })
+}
+
 /// A cable between two switches: `dpipe vde_plug A = vde_plug B`, run in its own process group
 /// (dpipe forks the two plugs); the whole group is killed on drop.
 pub struct Cable {
@@ -279,14 +294,7 @@ impl Cable {
             .unwrap_or_else(|e| panic!("cannot run dpipe (package vde2): {e}"));
         let stderr = Capture::spawn(child.stderr.take().unwrap());
         let mut cable = Cable { child, stderr };
-        let attached = wait_until(SETTLE, || {
-            data_socket_ids(a).iter().any(|id| !before_a.contains(id))
-                && data_socket_ids(b).iter().any(|id| !before_b.contains(id))
-        });
-        let settled = attached
-            && wait_until(SETTLE, || {
-                client_sockets(a).is_empty() && client_sockets(b).is_empty()
-            });
+        let settled = wait_new_endpoints(&[(a, before_a), (b, before_b)]);
         assert!(
             settled,
             "dpipe cable between {} and {} did not attach to both switches within {SETTLE:?}; \

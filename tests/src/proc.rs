@@ -391,3 +391,70 @@ pub fn over_system_rc_dir(cmd: &mut Command, dir: &Path) {
         });
     }
 }
+
+/// A running program in a process group of its own, stdout and stderr captured, stdin a pipe
+/// kept open (some programs quit at its end). The whole group is killed (SIGKILL) and the
+/// program reaped on drop.
+pub struct Spawned {
+    pub child: Child,
+    pub out: Capture,
+    pub err: Capture,
+    _stdin: Option<std::process::ChildStdin>,
+    command: String,
+}
+
+impl Spawned {
+    /// Starts `cmd` (its stdio replaced as said above, unless the caller set stdin).
+    pub fn start(cmd: &mut Command) -> Spawned {
+        use std::os::unix::process::CommandExt;
+        let command = format!("{cmd:?}");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+        let out = Capture::spawn(child.stdout.take().unwrap());
+        let err = Capture::spawn(child.stderr.take().unwrap());
+        Spawned {
+            _stdin: child.stdin.take(),
+            child,
+            out,
+            err,
+            command,
+        }
+    }
+    /// Like [`start`](Self::start) with stdin a pipe that stays open.
+    pub fn start_with_open_stdin(cmd: &mut Command) -> Spawned {
+        Spawned::start(cmd.stdin(Stdio::piped()))
+    }
+    /// Waits until stdout contains `needle`; false if it does not within `timeout`, or the
+    /// program exits first.
+    pub fn wait_stdout(&mut self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.out.text().contains(needle) || matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        self.out.text().contains(needle)
+    }
+    /// True while it runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+    /// The command and everything it wrote, for assertion messages.
+    pub fn log(&self) -> String {
+        format!(
+            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command,
+            self.out.text(),
+            self.err.text()
+        )
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group this guard created.
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}

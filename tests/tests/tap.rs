@@ -3,29 +3,19 @@
 //! kernel behind the tap answers an ARP request sent by a real `vde_plug` on another port; and
 //! that a frame above 1518 bytes reaches the tap whole (captured there with `tcpdump`).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use integration_tests::bins::{note_reference, uml_switch_command, vde_switch_command};
 use integration_tests::frame::eth_sized;
 use integration_tests::needs;
 use integration_tests::netns::Netns;
-use integration_tests::proc::{wait_child_timeout, Capture};
+use integration_tests::proc::{wait_child_timeout, Spawned};
 use integration_tests::switch::accepts_connections;
 use integration_tests::{
     eth, is_reference, is_uml_reference, mac, uml_switch_bin, vde_switch_bin, wait_until, Deadline,
     Plug, BROADCAST, SETTLE,
 };
-
-/// A child process, killed and reaped on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// An ARP request from `me`/10.9.0.2 for 10.9.0.1.
 fn arp_request(me: [u8; 6]) -> Vec<u8> {
@@ -90,12 +80,7 @@ fn vde_switch_tap_port_reaches_the_kernel() {
         .args(isolated.get_args())
         .env("HOME", &home)
         .args(["-s", dir.to_str().unwrap(), "-t", "vdetap0"]);
-    let sw = Killed(
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start vde_switch"),
-    );
+    let sw = Spawned::start_with_open_stdin(&mut cmd);
     assert!(
         wait_until(SETTLE, || accepts_connections(&dir.join("ctl"))),
         "switch did not start"
@@ -123,21 +108,14 @@ fn vde_switch_tap_port_reaches_the_kernel() {
         pcap.to_str().unwrap(),
         "ether proto 0x88b5",
     ]);
-    let mut dump = Killed(
-        dump.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tcpdump"),
-    );
-    let said = Capture::spawn(dump.0.stderr.take().unwrap());
-    let (listening, text) = said.wait_for("listening on vdetap0", SETTLE);
+    let mut dump = Spawned::start(dump.stdin(Stdio::null()));
+    let (listening, text) = dump.err.wait_for("listening on vdetap0", SETTLE);
     assert!(listening, "tcpdump did not start listening: {text}");
     let big = eth_sized(BROADCAST, mac(0x33), 4000, 7);
     plug.send(&big);
-    let st = wait_child_timeout(&mut dump.0, SETTLE)
-        .unwrap_or_else(|| panic!("tcpdump saw no frame within {SETTLE:?}: {}", said.text()));
-    assert!(st.success(), "tcpdump: {st}; {}", said.text());
+    let st = wait_child_timeout(&mut dump.child, SETTLE)
+        .unwrap_or_else(|| panic!("tcpdump saw no frame within {SETTLE:?}: {}", dump.log()));
+    assert!(st.success(), "tcpdump: {st}; {}", dump.log());
     let got = first_pcap_packet(&std::fs::read(&pcap).expect("read the capture"));
     let big = if is_reference() {
         note_reference("the frame reaches the tap truncated to 1518 bytes, as documented");
@@ -172,13 +150,10 @@ fn uml_switch_tap_port_reaches_the_kernel() {
     // uml_switch's data sockets are abstract, and abstract names belong to a network
     // namespace: the switch stays with the plug, and only the tap moves to the namespace.
     let tap = format!("umt{}", std::process::id());
-    let sw = Killed(
+    let sw = Spawned::start(
         uml_switch_command(&uml_switch_bin(), &home)
             .args(["-unix", ctl.to_str().unwrap(), "-tap", &tap])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start uml_switch"),
+            .stdin(Stdio::null()),
     );
     // The control socket comes first, the tap right after it.
     assert!(
