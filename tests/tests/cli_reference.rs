@@ -3,26 +3,29 @@
 //! `--help`, `-v`, option errors. Where ours deliberately differs, the test says so and why.
 //! Both get the same `argv[0]`, so that the program name in their messages is the same.
 
-use integration_tests::bins::{is_uml_reference, note_reference, REFERENCE_UML_SWITCH};
+use integration_tests::bins::{
+    is_uml_reference, note_reference, uml_switch_command, vde_switch_command, REFERENCE_UML_SWITCH,
+};
 use integration_tests::needs;
 use integration_tests::proc::{wait_child_timeout, Capture};
 use integration_tests::{is_reference, uml_switch_bin, vde_switch_bin, REFERENCE_VDE_SWITCH};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-/// A run of `bin` named `name`, with `args` after `-s DIR` (vde_switch) so that a switch it
-/// might start stays in a scratch directory; stdin at EOF (the reference then exits).
+/// A run of `bin` named `name`, isolated from rc files, with `args` after `-s DIR`
+/// (vde_switch) so that a switch it might start stays in a scratch directory; stdin at EOF (the
+/// reference then exits).
 fn run(bin: &Path, name: &str, dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(bin);
-    cmd.arg0(name)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .stdin(Stdio::null());
-    if name == "vde_switch" {
-        cmd.arg("-s").arg(dir.join("sw"));
-    }
+    let mut cmd = if name == "vde_switch" {
+        let mut c = vde_switch_command(bin, dir, true);
+        c.arg("-s").arg(dir.join("sw"));
+        c
+    } else {
+        uml_switch_command(bin, dir)
+    };
+    cmd.arg0(name).current_dir(dir).stdin(Stdio::null());
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("start the switch");
     let out = Capture::spawn(child.stdout.take().unwrap());
