@@ -14,10 +14,13 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+/// Exit status, stdout, stderr.
+type Outcome = (Option<i32>, String, String);
+
 /// A run of `bin` named `name`, isolated from rc files, with `args` after `-s DIR`
 /// (vde_switch) so that a switch it might start stays in a scratch directory; stdin at EOF (the
 /// reference then exits).
-fn run(bin: &Path, name: &str, dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+fn run(bin: &Path, name: &str, dir: &Path, args: &[&str]) -> Outcome {
     let mut cmd = if name == "vde_switch" {
         let mut c = vde_switch_command(bin, dir, true);
         c.arg("-s").arg(dir.join("sw"));
@@ -47,7 +50,7 @@ impl Drop for Reaped<'_> {
 }
 
 /// (reference, ours) for the same arguments.
-fn both(args: &[&str]) -> ((Option<i32>, String, String), (Option<i32>, String, String)) {
+fn both(args: &[&str]) -> (Outcome, Outcome) {
     let Some(reference) = needs::program(REFERENCE_VDE_SWITCH, "vde2") else {
         panic!("no reference to compare with");
     };

@@ -189,13 +189,8 @@ impl Run {
         let mut strays = Vec::new();
         for (name, p) in &self.plugs {
             if let Some(p) = p {
-                loop {
-                    match p.recv(wait) {
-                        Recv::Frame(f) => {
-                            strays.push(format!("stray frame at plug {name}: {}", hex(&f)))
-                        }
-                        Recv::Timeout | Recv::Closed => break,
-                    }
+                while let Recv::Frame(f) = p.recv(wait) {
+                    strays.push(format!("stray frame at plug {name}: {}", hex(&f)));
                 }
             }
         }
