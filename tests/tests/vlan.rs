@@ -5,7 +5,8 @@ use integration_tests::bins::note_reference;
 use integration_tests::frame::ETH_P_TEST;
 use integration_tests::is_reference;
 use integration_tests::mgmt::{lossy, PortStats, Session};
-use integration_tests::raw::{RawClient, Reply};
+use integration_tests::raw::{reply_path, RawClient, Reply};
+use integration_tests::switch::port_of_data_socket;
 use integration_tests::{eth, mac, payload, vlan_tagged, Plug, Switch, ARRIVE, BROADCAST};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -203,7 +204,14 @@ fn removing_vlan_0() {
         note_reference("crashes after vlan/remove 0, as documented (ours refuses the removal)");
         return;
     }
-    // Refused in the rc file (and said so), and on the console.
+    let port = match c.read_reply(Duration::from_secs(2)) {
+        Reply::Data(d) => {
+            port_of_data_socket(&reply_path(&d).file_name().unwrap().to_string_lossy())
+                .expect("a data socket name")
+        }
+        other => panic!("client after `vlan/remove 0`: expected a reply, got {other:?}"),
+    };
+    // Refused in the rc file (and said so), and on the console; the client is on VLAN 0.
     let rc = sw.scratch().join("switch.rc");
     sw.expect_log(&format!(
         "{}:1: 'vlan/remove 0': 1098 Address already in use",
@@ -216,12 +224,11 @@ fn removing_vlan_0() {
     );
     assert_eq!(
         lossy(&s.cmd("vlan/print 0")),
-        "0000 DATA END WITH '.'\nVLAN 0000\n.\n1000 Success\n\nvde$ "
+        format!(
+            "0000 DATA END WITH '.'\nVLAN 0000\n -- Port {port:04} tagged=0 active=1 \
+             status=Forwarding\n.\n1000 Success\n\nvde$ "
+        )
     );
-    match c.read_reply(Duration::from_secs(2)) {
-        Reply::Data(_) => {}
-        other => panic!("client after `vlan/remove 0`: expected a reply, got {other:?}"),
-    }
     sw.assert_running("after vlan/remove 0 and a connection");
     let mut a = Plug::attach(&sw);
     let b = Plug::attach(&sw);
