@@ -2,12 +2,11 @@
 //! frame) and the [`Cable`] guard (`dpipe vde_plug A = vde_plug B`).
 
 use crate::frame::hex;
-use crate::proc::{wait_until, Capture};
+use crate::proc::{wait_until, Capture, Spawned};
 use crate::switch::{client_sockets, data_socket_ids, port_of_data_socket, DataSocketId, Switch};
 use crate::SETTLE;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -270,8 +269,7 @@ pub fn wait_new_endpoints(dirs: &[(&Path, BTreeSet<DataSocketId>)]) -> bool {
 /// A cable between two switches: `dpipe vde_plug A = vde_plug B`, run in its own process group
 /// (dpipe forks the two plugs); the whole group is killed on drop.
 pub struct Cable {
-    child: Child,
-    stderr: Capture,
+    dpipe: Spawned,
 }
 
 impl Cable {
@@ -280,42 +278,30 @@ impl Cable {
     pub fn connect(a: &Path, b: &Path) -> Cable {
         let before_a = data_socket_ids(a);
         let before_b = data_socket_ids(b);
-        let mut child = Command::new("dpipe")
-            .arg("vde_plug")
-            .arg(a)
-            .arg("=")
-            .arg("vde_plug")
-            .arg(b)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run dpipe (package vde2): {e}"));
-        let stderr = Capture::spawn(child.stderr.take().unwrap());
-        let mut cable = Cable { child, stderr };
+        let mut cable = Cable {
+            dpipe: Spawned::start(
+                Command::new("dpipe")
+                    .arg("vde_plug")
+                    .arg(a)
+                    .arg("=")
+                    .arg("vde_plug")
+                    .arg(b)
+                    .stdin(Stdio::null()),
+            ),
+        };
         let settled = wait_new_endpoints(&[(a, before_a), (b, before_b)]);
         assert!(
             settled,
             "dpipe cable between {} and {} did not attach to both switches within {SETTLE:?}; \
-             running: {}; stderr: {}",
+             running: {}\n{}",
             a.display(),
             b.display(),
             cable.is_running(),
-            cable.stderr.text()
+            cable.dpipe.log()
         );
         cable
     }
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Cable {
-    fn drop(&mut self) {
-        let pgid = self.child.id() as i32;
-        // SAFETY: plain syscall on the process group we created.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        let _ = self.child.wait();
+        self.dpipe.is_running()
     }
 }

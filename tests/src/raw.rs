@@ -61,6 +61,14 @@ pub fn reply_path(reply: &[u8]) -> PathBuf {
     PathBuf::from(std::ffi::OsStr::from_bytes(&path[..end]))
 }
 
+/// The port of the data socket a reply names (`DIR/NNN.fd`).
+#[track_caller]
+pub fn reply_port(reply: &[u8]) -> u32 {
+    let p = reply_path(reply);
+    crate::switch::port_of_data_socket(&p.file_name().unwrap_or_default().to_string_lossy())
+        .unwrap_or_else(|| panic!("not a data socket name: {}", p.display()))
+}
+
 /// A client with a bound datagram socket (in the switch's scratch dir) and a control connection.
 pub struct RawClient {
     pub ctl: UnixStream,
@@ -76,6 +84,20 @@ impl RawClient {
         let data = UnixDatagram::bind(&path).expect("bind client data socket");
         let ctl = UnixStream::connect(sw.ctl()).expect("connect ctl");
         RawClient { ctl, data, path }
+    }
+    /// A client with a working endpoint on any free port of `sw` (request sent, reply read,
+    /// data socket connected to the switch's), and that port.
+    #[track_caller]
+    pub fn attach(sw: &Switch, name: &str) -> (RawClient, u32) {
+        let mut c = RawClient::connect(sw, name);
+        let req = c.request(0, name.as_bytes());
+        c.write(&req);
+        let reply = match c.read_reply(crate::SETTLE) {
+            Reply::Data(d) => d,
+            other => panic!("{name}: expected a reply, got {other:?}"),
+        };
+        c.connect_data(&reply);
+        (c, reply_port(&reply))
     }
     /// The v3 request for this client's socket.
     pub fn request(&self, port: u32, descr: &[u8]) -> Vec<u8> {

@@ -288,14 +288,7 @@ fn frames_above_maxframe_are_dropped_and_counted() {
     let tmp = tempfile::tempdir().unwrap();
     let m = tmp.path().join("mgmt");
     let sw = Switch::builder().arg("-M").arg(&m).start();
-    let mut c = RawClient::connect(&sw, "big");
-    let req = c.request(0, b"big frames");
-    c.write(&req);
-    let reply = match c.read_reply(PROMPT) {
-        Reply::Data(d) => d,
-        other => panic!("expected a reply, got {other:?}"),
-    };
-    c.connect_data(&reply);
+    let (c, port) = RawClient::attach(&sw, "big");
     let b = Plug::attach(&sw);
     c.send_frame(&eth_sized(BROADCAST, mac(0x72), 9235, 1));
     c.send_frame(&eth_sized(BROADCAST, mac(0x72), 20000, 2));
@@ -305,10 +298,6 @@ fn frames_above_maxframe_are_dropped_and_counted() {
         &ok,
         "frames above --maxframe must be dropped, not truncated",
     );
-    let port = integration_tests::switch::port_of_data_socket(
-        &reply_path(&reply).file_name().unwrap().to_string_lossy(),
-    )
-    .unwrap();
     let (mut s, _) = Session::open(&m);
     assert_eq!(
         s.port_stats(port),

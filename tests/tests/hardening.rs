@@ -11,8 +11,7 @@ use integration_tests::bins::note_reference;
 use integration_tests::frame::ETH_P_TEST;
 use integration_tests::mgmt::{lossy, PortStats, Session};
 use integration_tests::needs;
-use integration_tests::raw::{reply_path, sockaddr_un, RawClient, Reply, MAGIC, SOCKADDR_UN_LEN};
-use integration_tests::switch::port_of_data_socket;
+use integration_tests::raw::{sockaddr_un, RawClient, Reply, MAGIC, SOCKADDR_UN_LEN};
 use integration_tests::{eth, is_reference, mac, payload, Plug, Switch, BROADCAST, SETTLE};
 
 fn mode(p: &Path) -> u32 {
@@ -278,14 +277,7 @@ fn runts_and_oversize_frames_are_counted() {
     else {
         return;
     };
-    let mut c = RawClient::connect(&sw, "counted");
-    let req = c.request(0, b"counted");
-    c.write(&req);
-    let reply = match c.read_reply(Duration::from_secs(5)) {
-        Reply::Data(d) => d,
-        other => panic!("expected a reply, got {other:?}"),
-    };
-    c.connect_data(&reply);
+    let (c, port) = RawClient::attach(&sw, "counted");
     let b = Plug::attach(&sw);
     c.send_frame(&[0u8; 13]);
     c.send_frame(&[0u8; 5]);
@@ -295,8 +287,6 @@ fn runts_and_oversize_frames_are_counted() {
     c.send_frame(&ok);
     b.expect_only(&ok, "runts and a frame above --maxframe 1518 are dropped");
     let (mut mgmt, _) = Session::open(&m);
-    let port =
-        port_of_data_socket(&reply_path(&reply).file_name().unwrap().to_string_lossy()).unwrap();
     assert_eq!(
         mgmt.port_stats(port),
         PortStats {

@@ -2,8 +2,7 @@
 
 use integration_tests::frame::{eth_sized, ETH_P_TEST};
 use integration_tests::mgmt::Session;
-use integration_tests::raw::{RawClient, Reply};
-use integration_tests::switch::port_of_data_socket;
+use integration_tests::raw::RawClient;
 use integration_tests::{eth, mac, payload, Plug, Switch, ARRIVE, BROADCAST, SETTLE};
 use std::time::Duration;
 
@@ -209,15 +208,7 @@ fn a_client_that_never_reads_does_not_stall_the_others() {
     let tmp = tempfile::tempdir().unwrap();
     let mgmt_path = tmp.path().join("mgmt");
     let sw = Switch::builder().arg("-M").arg(&mgmt_path).start();
-    let mut stuck = RawClient::connect(&sw, "never-reads");
-    let req = stuck.request(0, b"never reads");
-    stuck.write(&req);
-    let reply = match stuck.read_reply(SETTLE) {
-        Reply::Data(d) => d,
-        other => panic!("expected a reply, got {other:?}"),
-    };
-    stuck.connect_data(&reply);
-    let stuck_port = reply_port(&reply);
+    let (stuck, stuck_port) = RawClient::attach(&sw, "never-reads");
     let mut a = Plug::attach(&sw);
     let b = Plug::attach(&sw);
     const N: u32 = 8_000;
@@ -270,12 +261,6 @@ fn a_client_that_never_reads_does_not_stall_the_others() {
     assert_eq!(mgmt.port_stats(b.port).send_drops, 0, "the reading client");
 }
 
-/// The port a data socket reply names (`DIR/NNN.fd`).
-fn reply_port(reply: &[u8]) -> u32 {
-    let p = integration_tests::raw::reply_path(reply);
-    port_of_data_socket(&p.file_name().unwrap().to_string_lossy()).expect("a data socket name")
-}
-
 /// CPU time (user + system, clock ticks) of a process, from /proc.
 fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc stat");
@@ -290,14 +275,7 @@ fn cpu_ticks(pid: i32) -> u64 {
 #[test]
 fn an_exactly_drained_burst_leaves_the_switch_idle() {
     let sw = Switch::start();
-    let mut c = RawClient::connect(&sw, "exact");
-    let req = c.request(0, b"exact burst");
-    c.write(&req);
-    let reply = match c.read_reply(SETTLE) {
-        Reply::Data(d) => d,
-        other => panic!("expected a reply, got {other:?}"),
-    };
-    c.connect_data(&reply);
+    let (c, _) = RawClient::attach(&sw, "exact");
     // A receiver, so that the end of the switch's work can be seen (its socket holds them all).
     let b = Plug::attach(&sw);
     // Queue the frames while the switch is stopped, so it finds them all at once.

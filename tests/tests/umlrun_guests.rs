@@ -9,7 +9,7 @@ use integration_tests::cow::{busybox_rootfs, e2fsck, ext4_cat};
 use integration_tests::uml::{host_has_amx, kernel_version, Rootfs, RESULT_TAG};
 use integration_tests::umlrun::{unique_umid, Running, Scratch};
 use integration_tests::{needs, Switch};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const GUEST_DEADLINE: Duration = Duration::from_secs(60);
@@ -143,6 +143,36 @@ fn umlrun_two_disks_exercise() {
     assert!(clean, "{report}");
 }
 
+/// A stock-kernel guest started by umlrun with `options`, a `--hostfs` directory (returned,
+/// made in `s`) and its root on a COW file over a busybox file system whose `/init` is `init`.
+fn hostfs_guest(
+    kernel: &Path,
+    s: &Scratch,
+    init: &str,
+    tag: &str,
+    options: &[&str],
+) -> (PathBuf, Running) {
+    busybox_rootfs(&s.dir, init);
+    let shared = s.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let umid = unique_umid(tag);
+    let mut args = options.to_vec();
+    args.extend([
+        "--umid",
+        &umid,
+        "--hostfs",
+        "shared",
+        "mem=96M",
+        "root=/dev/ubda",
+        "rw",
+        "init=/init",
+        "ubd0=root.cow,rootfs.ext4",
+    ]);
+    let mut cmd = s.umlrun(&args);
+    cmd.env("UML_KERNEL", kernel);
+    (shared, Running::spawn(cmd))
+}
+
 const WORKAROUND_INIT: &str = r#"#!/bin/sh
 export PATH=/bin
 mount -t proc proc /proc
@@ -166,25 +196,13 @@ fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
         return;
     };
     let s = Scratch::new();
-    busybox_rootfs(&s.dir, WORKAROUND_INIT);
-    let shared = s.dir.join("shared");
-    std::fs::create_dir(&shared).unwrap();
-    let umid = unique_umid("fx");
-    let mut cmd = s.umlrun(&[
-        "--host-workaround",
-        "on",
-        "--umid",
-        &umid,
-        "--hostfs",
-        "shared",
-        "mem=96M",
-        "root=/dev/ubda",
-        "rw",
-        "init=/init",
-        "ubd0=root.cow,rootfs.ext4",
-    ]);
-    cmd.env("UML_KERNEL", &kernel);
-    let mut g = Running::spawn(cmd);
+    let (shared, mut g) = hostfs_guest(
+        &kernel,
+        &s,
+        WORKAROUND_INIT,
+        "fx",
+        &["--host-workaround", "on"],
+    );
     assert!(g.wait_stdout("GUEST-RUNS", GUEST_DEADLINE), "{}", g.log());
     assert!(g.stderr().contains("host workaround on"), "{}", g.log());
     // The kernel process carries the filter and no-new-privs (the guest waits for us).
@@ -232,25 +250,8 @@ fn umlrun_console_null_guest_runs_silently() {
         return;
     };
     let s = Scratch::new();
-    busybox_rootfs(&s.dir, CONSOLE_NULL_INIT);
-    let shared = s.dir.join("shared");
-    std::fs::create_dir(&shared).unwrap();
-    let umid = unique_umid("cn");
-    let mut cmd = s.umlrun(&[
-        "--console",
-        "null",
-        "--umid",
-        &umid,
-        "--hostfs",
-        "shared",
-        "mem=96M",
-        "root=/dev/ubda",
-        "rw",
-        "init=/init",
-        "ubd0=root.cow,rootfs.ext4",
-    ]);
-    cmd.env("UML_KERNEL", &kernel);
-    let mut g = Running::spawn(cmd);
+    let (shared, mut g) =
+        hostfs_guest(&kernel, &s, CONSOLE_NULL_INIT, "cn", &["--console", "null"]);
     let st = g.wait_exit(GUEST_DEADLINE);
     assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", g.log());
     assert_eq!(

@@ -5,8 +5,7 @@ use integration_tests::bins::note_reference;
 use integration_tests::frame::ETH_P_TEST;
 use integration_tests::is_reference;
 use integration_tests::mgmt::{lossy, PortStats, Session};
-use integration_tests::raw::{reply_path, RawClient, Reply};
-use integration_tests::switch::port_of_data_socket;
+use integration_tests::raw::{reply_port, RawClient, Reply};
 use integration_tests::{eth, mac, payload, vlan_tagged, Plug, Switch, ARRIVE, BROADCAST};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -205,10 +204,7 @@ fn removing_vlan_0() {
         return;
     }
     let port = match c.read_reply(Duration::from_secs(2)) {
-        Reply::Data(d) => {
-            port_of_data_socket(&reply_path(&d).file_name().unwrap().to_string_lossy())
-                .expect("a data socket name")
-        }
+        Reply::Data(d) => reply_port(&d),
         other => panic!("client after `vlan/remove 0`: expected a reply, got {other:?}"),
     };
     // Refused in the rc file (and said so), and on the console; the client is on VLAN 0.
