@@ -310,8 +310,8 @@ impl SwitchBuilder {
         self.rc = Some(contents.to_string());
         self
     }
-    /// Writes `contents` to `~/.vde2/vde_switch.rc` of the switch's private HOME, and passes no
-    /// option that would keep the switch from reading it.
+    /// Writes `contents` to `~/.vde2/vde_switch.rc` of the switch's private HOME (the reference
+    /// then gets no empty `-f`, which would replace it).
     pub fn home_rc(mut self, contents: &str) -> Self {
         self.home_rc = Some(contents.to_string());
         self
@@ -364,7 +364,10 @@ impl SwitchBuilder {
             std::fs::create_dir(home.path().join(".vde2")).expect("mkdir ~/.vde2");
             std::fs::write(home.path().join(".vde2/vde_switch.rc"), rc).expect("write home rc");
         }
-        let isolate = self.home_rc.is_none() && self.system_rc.is_none();
+        // Our --ignore-system-rc leaves HOME's rc file alone; the reference's `-f /dev/null`
+        // would replace it.
+        let isolate = self.system_rc.is_none()
+            && (self.home_rc.is_none() || !bins::is_reference_bin(&self.bin));
         let mut cmd = match self.kind {
             Kind::Vde => bins::vde_switch_command(&self.bin, home.path(), isolate),
             Kind::Uml => bins::uml_switch_command(&self.bin, home.path()),
