@@ -392,9 +392,8 @@ pub fn over_system_rc_dir(cmd: &mut Command, dir: &Path) {
     }
 }
 
-/// A running program in a process group of its own, stdout and stderr captured, stdin a pipe
-/// kept open (some programs quit at its end). The whole group is killed (SIGKILL) and the
-/// program reaped on drop.
+/// A running program in a process group of its own, stdout and stderr captured. The whole group
+/// is killed (SIGKILL) and the program reaped on drop.
 pub struct Spawned {
     pub child: Child,
     pub out: Capture,
@@ -404,7 +403,7 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// Starts `cmd` (its stdio replaced as said above, unless the caller set stdin).
+    /// Starts `cmd`, its stdin as the caller set it.
     pub fn start(cmd: &mut Command) -> Spawned {
         use std::os::unix::process::CommandExt;
         let command = format!("{cmd:?}");
@@ -424,7 +423,8 @@ impl Spawned {
             command,
         }
     }
-    /// Like [`start`](Self::start) with stdin a pipe that stays open.
+    /// Like [`start`](Self::start) with stdin a pipe that stays open (some programs quit at
+    /// the end of their stdin).
     pub fn start_with_open_stdin(cmd: &mut Command) -> Spawned {
         Spawned::start(cmd.stdin(Stdio::piped()))
     }
