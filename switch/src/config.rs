@@ -57,6 +57,10 @@ pub struct Config {
     /// Accept abstract-socket clients from other users (`--allow-abstract`);
     /// see the hardening notes in the README.
     pub allow_foreign_abstract: bool,
+    /// `--ignore-system-rc`: without `-f`, read `~/.vde2/vde_switch.rc` only,
+    /// never `/etc/vde2/vde_switch.rc` (a switch started by a test or a script
+    /// is then not changed by the machine's configuration).
+    pub ignore_system_rc: bool,
 }
 
 impl Default for Config {
@@ -84,6 +88,7 @@ impl Default for Config {
             max_frame: DEFAULT_MAX_FRAME,
             max_macs: 65536,
             allow_foreign_abstract: false,
+            ignore_system_rc: false,
         }
     }
 }

@@ -8,6 +8,7 @@
 //!   `/usr/bin/vde_switch` (resp. `/usr/bin/uml_switch`).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The reference vde_switch 2.3.2 (Debian package vde2).
 pub const REFERENCE_VDE_SWITCH: &str = "/usr/bin/vde_switch";
@@ -46,6 +47,42 @@ pub fn is_uml_reference() -> bool {
 /// Prints a note that a fix-only check is skipped because the reference is under test.
 pub fn note_reference(what: &str) {
     crate::proc::announce(&format!("note: switch under test is the reference; {what}"));
+}
+
+/// True if `bin` is the reference `vde_switch` (the binary under test counts as the reference
+/// when [`is_reference`] says so).
+pub fn is_reference_bin(bin: &Path) -> bool {
+    same_file(bin, Path::new(REFERENCE_VDE_SWITCH))
+        || (same_file(bin, &vde_switch_bin()) && is_reference())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// The command for the `vde_switch` binary `bin`, isolated from the configuration of whoever
+/// runs the tests: `HOME` is `home` (so no `~/.vde2/vde_switch.rc` of theirs), and with `isolate`
+/// no system rc file is read either: ours gets `--ignore-system-rc`; the reference, which lacks
+/// that option, gets `-f /dev/null` (an empty rc file instead; a later `-f` still wins).
+pub fn vde_switch_command(bin: &Path, home: &Path, isolate: bool) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env("HOME", home);
+    if isolate {
+        if is_reference_bin(bin) {
+            cmd.args(["-f", "/dev/null"]);
+        } else {
+            cmd.arg("--ignore-system-rc");
+        }
+    }
+    cmd
+}
+
+/// The command for the `uml_switch` binary `bin` with `HOME` set to `home` (it reads no rc
+/// file; the private HOME keeps it that way).
+pub fn uml_switch_command(bin: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env("HOME", home);
+    cmd
 }
 
 fn reference_check(var: &str, bin: &Path, reference: &str) -> bool {

@@ -4,7 +4,7 @@
 //!
 //! * `UML_MKCOW_BIN`, `UML_MOO_BIN`, `UMLCOW_BIN` override the binaries under test.
 //! * The stock tools are `/usr/bin/uml_mkcow` and `/usr/bin/uml_moo` (package uml-utilities);
-//!   tests that compare with them say SKIPPED when they are missing.
+//!   tests that compare with them fail when they are missing (see [`crate::needs`]).
 
 use crate::proc::{run_with_timeout, wait_until};
 use crate::uml::{base_words, busybox_tree, Kernel};
@@ -24,18 +24,9 @@ pub fn ours(name: &str) -> PathBuf {
     crate::bins::workspace_bin(&var, name)
 }
 
-/// The stock tool `/usr/bin/<name>`, or `None` (after printing why the test is skipped).
-pub fn stock_or_skip(name: &str, test: &str) -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/bin").join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED {test}: {} missing (Debian package uml-utilities)",
-            p.display()
-        );
-        None
-    }
+/// The stock tool `/usr/bin/<name>` (package uml-utilities); see [`crate::needs`].
+pub fn stock(name: &str) -> Option<PathBuf> {
+    crate::needs::program(&format!("/usr/bin/{name}"), "uml-utilities")
 }
 
 /// A fresh scratch directory (canonical path, so recorded backing paths compare equal).

@@ -167,3 +167,42 @@ impl Session {
 pub fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// The drop counters of one port, as `port/stats N` (our extension) shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortStats {
+    pub runts: u64,
+    pub oversize: u64,
+    pub vlan_drops: u64,
+    pub send_drops: u64,
+    pub unlearned: u64,
+}
+
+impl Session {
+    /// `port/stats PORT`, parsed; panics (with the answer) if it is not the expected line.
+    #[track_caller]
+    pub fn port_stats(&mut self, port: u32) -> PortStats {
+        let answer = lossy(&self.cmd(&format!("port/stats {port}")));
+        let prefix = format!("Port {port:04} ");
+        let line = answer
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no stats for port {port}: {answer:?}"));
+        let words: Vec<&str> = line[prefix.len()..].split(' ').collect();
+        let field = |name: &str| -> u64 {
+            words
+                .chunks(2)
+                .find(|kv| kv[0] == name)
+                .and_then(|kv| kv.get(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+        };
+        PortStats {
+            runts: field("runts"),
+            oversize: field("oversize"),
+            vlan_drops: field("vlan_drops"),
+            send_drops: field("send_drops"),
+            unlearned: field("unlearned"),
+        }
+    }
+}

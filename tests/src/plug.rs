@@ -2,15 +2,24 @@
 //! frame) and the [`Cable`] guard (`dpipe vde_plug A = vde_plug B`).
 
 use crate::frame::hex;
-use crate::proc::{wait_until, Capture};
-use crate::switch::{client_sockets, data_socket_ids, port_of_data_socket, Switch};
+use crate::proc::{wait_until, Capture, Spawned};
+use crate::switch::{client_sockets, data_socket_ids, port_of_data_socket, DataSocketId, Switch};
 use crate::SETTLE;
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
+
+/// What [`Plug::recv`] got.
+#[derive(Debug)]
+pub enum Recv {
+    Frame(Vec<u8>),
+    Timeout,
+    /// vde_plug closed its stdout.
+    Closed,
+}
 
 /// A running `vde_plug` attached to a switch.
 pub struct Plug {
@@ -55,7 +64,7 @@ impl Plug {
             new_sock.is_some()
         });
         if let Some(st) = exited {
-            std::thread::sleep(Duration::from_millis(20));
+            p.stderr.wait_eof(Duration::from_secs(2));
             panic!(
                 "vde_plug {url} exited ({st}) before attaching; stderr: {}",
                 p.stderr()
@@ -134,30 +143,61 @@ impl Plug {
             .unwrap_or_else(|e| panic!("writing to vde_plug {}: {e}", self.url));
     }
 
-    /// The next frame received, or `None` after `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<Vec<u8>> {
+    /// The next frame received, or that none came within `timeout`, or that none ever will
+    /// (vde_plug closed its stdout: it exited or lost the switch).
+    pub fn recv(&self, timeout: Duration) -> Recv {
         match self.rx.recv_timeout(timeout) {
-            Ok(f) => Some(f),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                // The plug's stdout closed: nothing will ever arrive; do not return early
-                // silently, the caller may be checking that nothing arrives.
-                None
-            }
+            Ok(f) => Recv::Frame(f),
+            Err(RecvTimeoutError::Timeout) => Recv::Timeout,
+            Err(RecvTimeoutError::Disconnected) => Recv::Closed,
         }
     }
-    /// Panics if a frame arrives within `timeout`.
-    pub fn expect_none(&self, timeout: Duration, context: &str) {
-        if let Some(f) = self.recv_timeout(timeout) {
-            panic!(
-                "{context}: port {} unexpectedly received a {}-byte frame: {}",
+    /// The next frame received, or `None` after `timeout`. Panics if vde_plug has closed its
+    /// stdout (no frame can ever arrive, and a caller waiting for silence must not take that
+    /// for one).
+    #[track_caller]
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Vec<u8>> {
+        match self.recv(timeout) {
+            Recv::Frame(f) => Some(f),
+            Recv::Timeout => None,
+            Recv::Closed => panic!(
+                "vde_plug {} (port {}) closed its stdout: it exited or lost the switch; its \
+                 stderr: {}",
+                self.url,
+                self.port,
+                self.stderr.text()
+            ),
+        }
+    }
+    /// Asserts that the next frame this plug receives is `marker`: a negative check with a
+    /// positive control. Send the frame that must not arrive here first, then `marker` along a
+    /// path that keeps the order (same sender, or after the first frame was seen elsewhere);
+    /// anything that arrives before the marker is a frame that should not have come.
+    #[track_caller]
+    pub fn expect_only(&self, marker: &[u8], context: &str) {
+        match self.recv_timeout(crate::SETTLE) {
+            None => panic!(
+                "{context}: port {} did not even receive the control frame within {:?} \
+                 ({}); vde_plug stderr: {}",
+                self.port,
+                crate::SETTLE,
+                hex(marker),
+                self.stderr.text()
+            ),
+            Some(f) => assert!(
+                f == marker,
+                "{context}: port {} received a frame that should not have come, before the \
+                 control frame\n  got     ({} bytes): {}\n  control ({} bytes): {}",
                 self.port,
                 f.len(),
-                hex(&f)
-            );
+                hex(&f),
+                marker.len(),
+                hex(marker)
+            ),
         }
     }
     /// Receives a frame and asserts it equals `expected` byte for byte.
+    #[track_caller]
     pub fn expect_frame(&self, expected: &[u8], timeout: Duration, context: &str) {
         match self.recv_timeout(timeout) {
             None => panic!(
@@ -212,11 +252,24 @@ fn spawn_frame_reader(mut r: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
     rx
 }
 
+/// Waits until each switch directory `dir` of `dirs` has a data socket that is not in its
+/// `before` (see [`data_socket_ids`]), and then until no vdeplug client socket is left in any of
+/// them (every handshake complete); false if not within [`SETTLE`].
+pub fn wait_new_endpoints(dirs: &[(&Path, BTreeSet<DataSocketId>)]) -> bool {
+    let attached = wait_until(SETTLE, || {
+        dirs.iter()
+            .all(|(d, before)| data_socket_ids(d).iter().any(|id| !before.contains(id)))
+    });
+    attached
+        && wait_until(SETTLE, || {
+            dirs.iter().all(|(d, _)| client_sockets(d).is_empty())
+        })
+}
+
 /// A cable between two switches: `dpipe vde_plug A = vde_plug B`, run in its own process group
 /// (dpipe forks the two plugs); the whole group is killed on drop.
 pub struct Cable {
-    child: Child,
-    stderr: Capture,
+    dpipe: Spawned,
 }
 
 impl Cable {
@@ -225,49 +278,30 @@ impl Cable {
     pub fn connect(a: &Path, b: &Path) -> Cable {
         let before_a = data_socket_ids(a);
         let before_b = data_socket_ids(b);
-        let mut child = Command::new("dpipe")
-            .arg("vde_plug")
-            .arg(a)
-            .arg("=")
-            .arg("vde_plug")
-            .arg(b)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run dpipe (package vde2): {e}"));
-        let stderr = Capture::spawn(child.stderr.take().unwrap());
-        let mut cable = Cable { child, stderr };
-        let attached = wait_until(SETTLE, || {
-            data_socket_ids(a).iter().any(|id| !before_a.contains(id))
-                && data_socket_ids(b).iter().any(|id| !before_b.contains(id))
-        });
-        let settled = attached
-            && wait_until(SETTLE, || {
-                client_sockets(a).is_empty() && client_sockets(b).is_empty()
-            });
+        let mut cable = Cable {
+            dpipe: Spawned::start(
+                Command::new("dpipe")
+                    .arg("vde_plug")
+                    .arg(a)
+                    .arg("=")
+                    .arg("vde_plug")
+                    .arg(b)
+                    .stdin(Stdio::null()),
+            ),
+        };
+        let settled = wait_new_endpoints(&[(a, before_a), (b, before_b)]);
         assert!(
             settled,
             "dpipe cable between {} and {} did not attach to both switches within {SETTLE:?}; \
-             running: {}; stderr: {}",
+             running: {}\n{}",
             a.display(),
             b.display(),
             cable.is_running(),
-            cable.stderr.text()
+            cable.dpipe.log()
         );
         cable
     }
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Cable {
-    fn drop(&mut self) {
-        let pgid = self.child.id() as i32;
-        // SAFETY: plain syscall on the process group we created.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        let _ = self.child.wait();
+        self.dpipe.is_running()
     }
 }

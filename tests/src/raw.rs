@@ -61,6 +61,14 @@ pub fn reply_path(reply: &[u8]) -> PathBuf {
     PathBuf::from(std::ffi::OsStr::from_bytes(&path[..end]))
 }
 
+/// The port of the data socket a reply names (`DIR/NNN.fd`).
+#[track_caller]
+pub fn reply_port(reply: &[u8]) -> u32 {
+    let p = reply_path(reply);
+    crate::switch::port_of_data_socket(&p.file_name().unwrap_or_default().to_string_lossy())
+        .unwrap_or_else(|| panic!("not a data socket name: {}", p.display()))
+}
+
 /// A client with a bound datagram socket (in the switch's scratch dir) and a control connection.
 pub struct RawClient {
     pub ctl: UnixStream,
@@ -77,6 +85,20 @@ impl RawClient {
         let ctl = UnixStream::connect(sw.ctl()).expect("connect ctl");
         RawClient { ctl, data, path }
     }
+    /// A client with a working endpoint on any free port of `sw` (request sent, reply read,
+    /// data socket connected to the switch's), and that port.
+    #[track_caller]
+    pub fn attach(sw: &Switch, name: &str) -> (RawClient, u32) {
+        let mut c = RawClient::connect(sw, name);
+        let req = c.request(0, name.as_bytes());
+        c.write(&req);
+        let reply = match c.read_reply(crate::SETTLE) {
+            Reply::Data(d) => d,
+            other => panic!("{name}: expected a reply, got {other:?}"),
+        };
+        c.connect_data(&reply);
+        (c, reply_port(&reply))
+    }
     /// The v3 request for this client's socket.
     pub fn request(&self, port: u32, descr: &[u8]) -> Vec<u8> {
         v3_request(port, &self.path, descr)
@@ -88,6 +110,17 @@ impl RawClient {
     /// here (EPIPE / ECONNRESET are returned).
     pub fn try_write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.ctl.write_all(bytes)
+    }
+    /// Waits until the switch has read everything written so far on the control connection
+    /// (the socket's output queue is empty); false if it has not within `timeout`.
+    pub fn wait_consumed(&self, timeout: Duration) -> bool {
+        use std::os::fd::AsRawFd;
+        crate::wait_until(timeout, || {
+            let mut unread: libc::c_int = 0;
+            // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one int.
+            let r = unsafe { libc::ioctl(self.ctl.as_raw_fd(), libc::TIOCOUTQ, &mut unread) };
+            r == 0 && unread == 0
+        })
     }
     /// One read on the control connection, waiting at most `timeout`.
     pub fn read_reply(&mut self, timeout: Duration) -> Reply {
@@ -138,6 +171,27 @@ impl RawClient {
         self.data
             .connect(&p)
             .unwrap_or_else(|e| panic!("connect to switch data socket {}: {e}", p.display()));
+    }
+    /// Connects the data socket to the switch's data socket exactly as `reply` gives it, all
+    /// 110 bytes (an abstract address, as `uml_switch` gives, included), as vdeplug4 does.
+    pub fn connect_data_as_given(&self, reply: &[u8]) {
+        use std::os::fd::AsRawFd;
+        assert_eq!(reply.len(), SOCKADDR_UN_LEN, "reply length");
+        // SAFETY: connect(2) with a 110-byte sockaddr_un we own.
+        let r = unsafe {
+            libc::connect(
+                self.data.as_raw_fd(),
+                reply.as_ptr().cast(),
+                SOCKADDR_UN_LEN as libc::socklen_t,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "connect to the switch's data socket {:?}: {}",
+            String::from_utf8_lossy(reply),
+            std::io::Error::last_os_error()
+        );
     }
     pub fn send_frame(&self, frame: &[u8]) {
         self.data.send(frame).expect("send frame");

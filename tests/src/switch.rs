@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -26,12 +26,17 @@ pub struct SwitchBuilder {
     args: Vec<OsString>,
     sock: Option<PathBuf>,
     rc: Option<String>,
+    home_rc: Option<String>,
+    system_rc: Option<Option<String>>,
     ready_timeout: Duration,
 }
 
 /// A running switch. Its stdin is a pipe that is kept open and never written (the reference
 /// `vde_switch` exits on stdin EOF). Killed (SIGKILL) and reaped on drop; its temporary directory
 /// (if it made one) is removed afterwards.
+///
+/// The switch is isolated from the configuration of whoever runs the tests: its `HOME` is a
+/// private directory, and it reads no system rc file (see [`crate::bins::vde_switch_command`]).
 pub struct Switch {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -43,6 +48,7 @@ pub struct Switch {
     scratch: PathBuf,
     exited: Option<ExitStatus>,
     // Declared last: removed after the process is gone.
+    _home: TempDir,
     _tmp: Option<TempDir>,
 }
 
@@ -113,6 +119,19 @@ impl Switch {
     /// Everything the switch wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.text()
+    }
+    /// Waits until the switch's stderr contains `needle` (log lines may be written a moment
+    /// after the event that causes them); panics with the whole log if it does not within
+    /// [`SETTLE`](crate::SETTLE). Returns the log.
+    #[track_caller]
+    pub fn expect_log(&self, needle: &str) -> String {
+        let (found, text) = self.stderr.wait_for(needle, crate::SETTLE);
+        assert!(
+            found,
+            "the switch did not log {needle:?} within {:?}; its stderr:\n{text}",
+            crate::SETTLE
+        );
+        text
     }
     /// Everything the switch wrote to stdout so far.
     pub fn stdout(&self) -> String {
@@ -261,6 +280,8 @@ impl SwitchBuilder {
             args: Vec::new(),
             sock: None,
             rc: None,
+            home_rc: None,
+            system_rc: None,
             ready_timeout: Duration::from_secs(10),
         }
     }
@@ -287,6 +308,19 @@ impl SwitchBuilder {
     /// (the file lives as long as the switch).
     pub fn rc(mut self, contents: &str) -> Self {
         self.rc = Some(contents.to_string());
+        self
+    }
+    /// Writes `contents` to `~/.vde2/vde_switch.rc` of the switch's private HOME (the reference
+    /// then gets no empty `-f`, which would replace it).
+    pub fn home_rc(mut self, contents: &str) -> Self {
+        self.home_rc = Some(contents.to_string());
+        self
+    }
+    /// Runs the switch in a private mount namespace where `/etc/vde2` is a directory of ours
+    /// holding `vde_switch.rc` with `contents` (none if `None`), and passes no option about rc
+    /// files (the test gives its own). Needs root.
+    pub fn system_rc(mut self, contents: Option<&str>) -> Self {
+        self.system_rc = Some(contents.map(str::to_string));
         self
     }
     pub fn ready_timeout(mut self, d: Duration) -> Self {
@@ -322,7 +356,30 @@ impl SwitchBuilder {
             Some(t) => t.path().to_path_buf(),
             None => dir.parent().unwrap_or(Path::new("/tmp")).to_path_buf(),
         };
-        let mut cmd = Command::new(&self.bin);
+        let home = tempfile::Builder::new()
+            .prefix("vdet-home-")
+            .tempdir()
+            .expect("tempdir");
+        if let Some(rc) = &self.home_rc {
+            std::fs::create_dir(home.path().join(".vde2")).expect("mkdir ~/.vde2");
+            std::fs::write(home.path().join(".vde2/vde_switch.rc"), rc).expect("write home rc");
+        }
+        // Our --ignore-system-rc leaves HOME's rc file alone; the reference's `-f /dev/null`
+        // would replace it.
+        let isolate = self.system_rc.is_none()
+            && (self.home_rc.is_none() || !bins::is_reference_bin(&self.bin));
+        let mut cmd = match self.kind {
+            Kind::Vde => bins::vde_switch_command(&self.bin, home.path(), isolate),
+            Kind::Uml => bins::uml_switch_command(&self.bin, home.path()),
+        };
+        if let Some(contents) = &self.system_rc {
+            let etc = home.path().join("etc-vde2");
+            std::fs::create_dir(&etc).expect("mkdir etc-vde2");
+            if let Some(c) = contents {
+                std::fs::write(etc.join("vde_switch.rc"), c).expect("write system rc");
+            }
+            proc::over_system_rc_dir(&mut cmd, &etc);
+        }
         match self.kind {
             Kind::Vde => cmd.arg("-s").arg(&sock),
             Kind::Uml => cmd.arg("-unix").arg(&sock),
@@ -353,6 +410,7 @@ impl SwitchBuilder {
             ctl,
             scratch,
             exited: None,
+            _home: home,
             _tmp: tmp,
         };
         let ctl = sw.ctl.clone();
@@ -364,7 +422,8 @@ impl SwitchBuilder {
             if status.is_none() {
                 sw.kill_hard();
             }
-            std::thread::sleep(Duration::from_millis(20));
+            sw.stdout.wait_eof(Duration::from_secs(2));
+            sw.stderr.wait_eof(Duration::from_secs(2));
             return Err(StartFailure {
                 command,
                 status,

@@ -24,29 +24,12 @@ pub const RESULT_TAG: &str = "VDETEST-RESULT";
 pub const GLIBC_TUNABLES_WORD: &str =
     "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-EVEX,-AVX";
 
-/// The UML kernel, or `None` if it is not installed.
-pub fn kernel() -> Option<PathBuf> {
-    let k = kernel_path();
-    k.is_file().then_some(k)
-}
-
-fn kernel_path() -> PathBuf {
+/// Where the UML kernel is expected: `UML_KERNEL`, or `/usr/bin/linux.uml` (see
+/// [`crate::needs::uml_kernel`]).
+pub fn kernel_path() -> PathBuf {
     std::env::var_os("UML_KERNEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/linux.uml"))
-}
-
-/// The kernel, or prints why the calling test is skipped and returns `None`.
-pub fn kernel_or_skip(test: &str) -> Option<PathBuf> {
-    let k = kernel();
-    if k.is_none() {
-        crate::proc::announce(&format!(
-            "SKIPPED {test}: no UML kernel at {} (install the Debian package user-mode-linux, \
-             or set UML_KERNEL)",
-            kernel_path().display()
-        ));
-    }
-    k
 }
 
 /// `(major, minor)` from `linux.uml --version` (prints e.g. `6.1.176`).

@@ -168,10 +168,8 @@ impl Running {
 
     /// Waits for umlrun to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let s = wait_child_timeout(&mut self.child, timeout);
-        // Let the capture threads drain the pipes.
-        std::thread::sleep(Duration::from_millis(50));
-        s
+        // What it wrote before exiting is in the pipes: the captures read them when asked.
+        wait_child_timeout(&mut self.child, timeout)
     }
 
     pub fn signal(&self, sig: i32) {

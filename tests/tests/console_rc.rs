@@ -1,18 +1,15 @@
 //! rc files: `-f FILE` at startup (good lines take effect, as seen through the `-M` socket; a
 //! bad line is reported on stderr with file and line number and the switch still starts),
-//! `$HOME/.vde2/vde_switch.rc` when there is no `-f`, the defaults without any, and the output of
-//! `load` byte for byte against the reference.
+//! `$HOME/.vde2/vde_switch.rc` when there is no `-f`, `/etc/vde2/vde_switch.rc` after it (and
+//! `--ignore-system-rc`), the defaults without any, and the output of `load` byte for byte
+//! against the reference.
 
+use integration_tests::bins::note_reference;
 use integration_tests::mgmt::{lossy, Session};
-use integration_tests::proc::Capture;
-use integration_tests::switch::accepts_connections;
+use integration_tests::needs;
 use integration_tests::vdeterm::MgmtSwitch;
-use integration_tests::{
-    is_reference, vde_switch_bin, wait_until, Switch, REFERENCE_VDE_SWITCH, SETTLE,
-};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use tempfile::TempDir;
+use integration_tests::{is_reference, Switch, SwitchBuilder};
+use std::path::Path;
 
 /// Runs `cmds` on a new management session; returns the answers, one per command.
 fn ask(mgmt: &Path, cmds: &[&str]) -> Vec<String> {
@@ -44,7 +41,7 @@ vlan/addport 9 5
   # done
 ";
 
-fn good_rc_takes_effect(builder: integration_tests::SwitchBuilder) -> Vec<String> {
+fn good_rc_takes_effect(builder: SwitchBuilder) -> Vec<String> {
     let sw = MgmtSwitch::start(builder.rc(GOOD_RC));
     let a = ask(&sw.mgmt, PROBES);
     assert_eq!(
@@ -131,101 +128,58 @@ fn rc_file_bad_lines_are_reported_and_the_switch_starts() {
     }
 }
 
-/// A switch started with a chosen HOME (and its own temporary directory).
-struct HomeSwitch {
-    child: Child,
-    _stdin: ChildStdin,
-    mgmt: PathBuf,
-    _tmp: TempDir,
+/// `vlan/print` and `port/showinfo` of the switch `builder` makes (with `-M`).
+fn vlans(builder: SwitchBuilder, args: &[&str]) -> Vec<String> {
+    let sw = MgmtSwitch::start(builder.args(args));
+    ask(&sw.mgmt, &["vlan/print", "port/showinfo"])
 }
 
-impl HomeSwitch {
-    fn start(bin: &Path, home: &Path, args: &[&str]) -> HomeSwitch {
-        let tmp = tempfile::Builder::new()
-            .prefix("vderc-")
-            .tempdir()
-            .expect("tempdir");
-        let mgmt = tmp.path().join("mgmt");
-        let mut child = Command::new(bin)
-            .arg("-s")
-            .arg(tmp.path().join("sw"))
-            .arg("-M")
-            .arg(&mgmt)
-            .args(args)
-            .env("HOME", home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-        let stdin = child.stdin.take().unwrap();
-        let stderr = Capture::spawn(child.stderr.take().unwrap());
-        let up = wait_until(SETTLE, || {
-            accepts_connections(&mgmt) || matches!(child.try_wait(), Ok(Some(_)))
-        });
-        assert!(
-            up && accepts_connections(&mgmt),
-            "{} did not start: {}",
-            bin.display(),
-            stderr.text()
-        );
-        HomeSwitch {
-            child,
-            _stdin: stdin,
-            mgmt,
-            _tmp: tmp,
-        }
-    }
-}
+const DEFAULTS: &str =
+    "0000 DATA END WITH '.'\nNumports=32\nHUB=false\ncounters=true\n.\n1000 Success\n\nvde$ ";
 
-impl Drop for HomeSwitch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `~/.vde2/vde_switch.rc` is read when there is no `-f`, and `-f` replaces it; ours and the
+/// reference alike. The switches run where `/etc/vde2` has no rc file (a private mount
+/// namespace), so the machine's own cannot change the outcome.
 #[test]
 fn home_rc_file_is_used_without_f_and_f_overrides_it() {
-    let home = tempfile::Builder::new()
-        .prefix("vderc-home-")
+    let Some(()) = needs::root("a private mount namespace hides the system rc file") else {
+        return;
+    };
+    let files = tempfile::Builder::new()
+        .prefix("vderc-files-")
         .tempdir()
         .expect("tempdir");
-    let other = home.path().join("other.rc");
+    let other = files.path().join("other.rc");
     std::fs::write(&other, "vlan/create 11\n").unwrap();
-    let missing = home.path().join("missing.rc");
+    let missing = files.path().join("missing.rc");
     let missing = missing.to_str().unwrap();
     let other = other.to_str().unwrap();
-    let vlans = |bin: &Path, args: &[&str]| {
-        let sw = HomeSwitch::start(bin, home.path(), args);
-        ask(&sw.mgmt, &["vlan/print", "port/showinfo"])
-    };
-    let defaults =
-        "0000 DATA END WITH '.'\nNumports=32\nHUB=false\ncounters=true\n.\n1000 Success\n\nvde$ ";
-    for bin in [vde_switch_bin(), PathBuf::from(REFERENCE_VDE_SWITCH)] {
-        let which = bin.display().to_string();
+    let home_rc = "# from HOME\nvlan/create 9\nport/setnumports 20\n";
+    for reference in [false, true] {
+        let builder = || {
+            if reference {
+                Switch::reference_builder()
+            } else {
+                Switch::builder()
+            }
+            .system_rc(None)
+        };
+        let which = if reference { "reference" } else { "ours" };
         // No rc file anywhere: the defaults.
-        let a = vlans(&bin, &[]);
+        let a = vlans(builder(), &[]);
         assert_eq!(
             a,
             [
                 "0000 DATA END WITH '.'\nVLAN 0000\n.\n1000 Success\n\nvde$ ",
-                defaults
+                DEFAULTS
             ],
             "{which}"
         );
         // A missing -f file: the switch starts with the defaults.
-        let a = vlans(&bin, &["-f", missing]);
-        assert_eq!(a[1], defaults, "{which}");
-
+        let a = vlans(builder(), &["-f", missing]);
+        assert_eq!(a[1], DEFAULTS, "{which}");
         // ~/.vde2/vde_switch.rc without -f.
-        std::fs::create_dir_all(home.path().join(".vde2")).unwrap();
-        std::fs::write(
-            home.path().join(".vde2/vde_switch.rc"),
-            "# from HOME\nvlan/create 9\nport/setnumports 20\n",
-        )
-        .unwrap();
-        let a = vlans(&bin, &[]);
+        let a = vlans(builder().home_rc(home_rc), &[]);
         assert_eq!(
             a,
             [
@@ -235,17 +189,51 @@ fn home_rc_file_is_used_without_f_and_f_overrides_it() {
             "{which}"
         );
         // -f FILE instead of it.
-        let a = vlans(&bin, &["-f", other]);
+        let a = vlans(builder().home_rc(home_rc), &["-f", other]);
         assert_eq!(
             a,
             [
                 "0000 DATA END WITH '.'\nVLAN 0000\nVLAN 0011\n.\n1000 Success\n\nvde$ ",
-                defaults
+                DEFAULTS
             ],
             "{which}"
         );
-        std::fs::remove_dir_all(home.path().join(".vde2")).unwrap();
     }
+}
+
+/// `/etc/vde2/vde_switch.rc` is read when there is neither `-f` nor a file in HOME (ours and
+/// the reference), and never with `--ignore-system-rc` (ours). The file is put there in a
+/// private mount namespace, so the machine's own is neither used nor touched.
+#[test]
+fn system_rc_file_and_ignore_system_rc() {
+    let Some(()) = needs::root("a private mount namespace holds the system rc file") else {
+        return;
+    };
+    let system = Some("# the machine's\nvlan/create 13\n");
+    let with_13 = "0000 DATA END WITH '.'\nVLAN 0000\nVLAN 0013\n.\n1000 Success\n\nvde$ ";
+    let without = "0000 DATA END WITH '.'\nVLAN 0000\n.\n1000 Success\n\nvde$ ";
+    let with_9 = "0000 DATA END WITH '.'\nVLAN 0000\nVLAN 0009\n.\n1000 Success\n\nvde$ ";
+    for builder in [Switch::builder, Switch::reference_builder] {
+        let a = vlans(builder().system_rc(system), &[]);
+        assert_eq!(a[0], with_13, "the system rc file without -f");
+        // A file in HOME comes first: the system one is then not read.
+        let a = vlans(builder().system_rc(system).home_rc("vlan/create 9\n"), &[]);
+        assert_eq!(a[0], with_9, "HOME's rc file before the system one");
+    }
+    if is_reference() {
+        note_reference("--ignore-system-rc is ours");
+        return;
+    }
+    let a = vlans(Switch::builder().system_rc(system), &["--ignore-system-rc"]);
+    assert_eq!(a, [without, DEFAULTS], "--ignore-system-rc");
+    // HOME's file is still read.
+    let a = vlans(
+        Switch::builder()
+            .system_rc(system)
+            .home_rc("vlan/create 9\n"),
+        &["--ignore-system-rc"],
+    );
+    assert_eq!(a[0], with_9, "--ignore-system-rc keeps HOME's rc file");
 }
 
 /// `load` echoes every line of the script (as read, leading blanks kept) before its answer.

@@ -301,7 +301,6 @@ fn unixterm_session(mut sw: MgmtSwitch) {
     stdin.write_all(b"logout\n").unwrap();
     stdin.flush().unwrap();
     let st = wait_child_timeout(&mut t.child, EXIT).expect("unixterm did not exit after logout");
-    std::thread::sleep(Duration::from_millis(50));
     let a = lossy(&t.out.bytes()[from..]);
     assert!(a.is_empty() || a == "9999 END OF SESSION", "{a:?}");
     assert!(st.success(), "unixterm: {st}; stderr {:?}", t.err.text());

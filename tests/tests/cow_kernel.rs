@@ -2,10 +2,10 @@
 //! `uml_mkcow` made, its own COW files merge to the same bytes with our `uml_moo` as with the
 //! stock one (normal and `-d`), the results are clean ext4 holding the guest's files, and while
 //! the guest holds its disks our tools see its locks and refuse to touch them.
-//! Skipped, with a message, if /usr/bin/linux.uml is missing.
+//! Needs the UML kernel and the stock tools (see `integration_tests::needs`).
 
 use integration_tests::cow::*;
-use integration_tests::uml::kernel_or_skip;
+use integration_tests::needs;
 use std::path::Path;
 use std::time::Duration;
 
@@ -69,10 +69,12 @@ fn assert_ext4_with_files(image: &Path, disk: &str) {
 
 #[test]
 fn cow_files_with_the_stock_kernel() {
-    let Some(kernel) = kernel_or_skip("cow_files_with_the_stock_kernel") else {
+    let Some(kernel) = needs::uml_kernel() else {
         return;
     };
-    let stock_moo = stock_or_skip("uml_moo", "cow_files_with_the_stock_kernel");
+    let Some(stock_moo) = stock("uml_moo") else {
+        return;
+    };
     let (_t, dir) = scratch();
     let rootfs = busybox_rootfs(&dir, INIT);
     let data_b = dir.join("data-b.ext4");
@@ -168,16 +170,14 @@ fn cow_files_with_the_stock_kernel() {
         let r = run(&ours("uml_moo"), &[&"-d", &"-b", &committed, cow], &dir);
         assert!(r.ok(), "{r:?}");
         assert_same_bytes(&merged, &committed);
-        if let Some(stock) = &stock_moo {
-            let s = dir.join(format!("{tag}-stock.img"));
-            let r = run(stock, &[cow, &s], &dir);
-            assert!(r.ok(), "stock uml_moo: {r:?}");
-            assert_same_bytes(&s, &merged);
-            let sd = dir.join(format!("{tag}-stock-d.img"));
-            copy_p(backing, &sd);
-            let r = run(stock, &[&"-d", &"-b", &sd, cow], &dir);
-            assert!(r.ok(), "stock uml_moo -d: {r:?}");
-            assert_same_bytes(&sd, &committed);
-        }
+        let s = dir.join(format!("{tag}-stock.img"));
+        let r = run(&stock_moo, &[cow, &s], &dir);
+        assert!(r.ok(), "stock uml_moo: {r:?}");
+        assert_same_bytes(&s, &merged);
+        let sd = dir.join(format!("{tag}-stock-d.img"));
+        copy_p(backing, &sd);
+        let r = run(&stock_moo, &[&"-d", &"-b", &sd, cow], &dir);
+        assert!(r.ok(), "stock uml_moo -d: {r:?}");
+        assert_same_bytes(&sd, &committed);
     }
 }

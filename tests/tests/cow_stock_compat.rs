@@ -10,7 +10,7 @@ const MIB: u64 = 1 << 20;
 
 #[test]
 fn cow_mkcow_output_equals_stock() {
-    let Some(stock) = stock_or_skip("uml_mkcow", "cow_mkcow_output_equals_stock") else {
+    let Some(stock) = stock("uml_mkcow") else {
         return;
     };
     let (_t, dir) = scratch();
@@ -124,7 +124,7 @@ fn merge_both_ways(dir: &Path, stock: &Path, backing: &Path, cow: &Path, tag: &s
 
 #[test]
 fn cow_moo_merges_every_layout_like_stock() {
-    let Some(stock) = stock_or_skip("uml_moo", "cow_moo_merges_every_layout_like_stock") else {
+    let Some(stock) = stock("uml_moo") else {
         return;
     };
     let (_t, dir) = scratch();
@@ -177,10 +177,7 @@ fn cow_moo_keeps_the_partial_last_sector() {
     assert!(merged[3 * 512..4 * 512].iter().all(|&b| b == 0x33));
     let base = read(&backing);
     assert_eq!(&merged[..3 * 512], &base[..3 * 512]);
-    if let Some(stock) = stock_or_skip(
-        "uml_moo",
-        "cow_moo_keeps_the_partial_last_sector (stock part)",
-    ) {
+    if let Some(stock) = stock("uml_moo") {
         let s = dir.join("odd-stock.img");
         assert!(run(&stock, &[&cow, &s], &dir).ok());
         let s = read(&s);

@@ -1,9 +1,10 @@
 //! Process lifecycle: daemon mode and pid files, signals and cleanup, a second instance on the
 //! same directory, recovery of a stale ctl socket, relative paths.
 
-use integration_tests::bins::note_reference;
+use integration_tests::bins::{note_reference, vde_switch_command};
 use integration_tests::frame::ETH_P_TEST;
-use integration_tests::proc::{pid_cmdline, pids_with_cmdline, run_with_timeout, DaemonGuard};
+use integration_tests::mgmt::{lossy, Session};
+use integration_tests::proc::{pid_cmdline, read_pidfile, run_with_timeout, DaemonGuard, Finished};
 use integration_tests::switch::{accepts_connections, data_sockets};
 use integration_tests::{
     eth, is_reference, mac, payload, vde_switch_bin, wait_until, Plug, Switch, ARRIVE, BROADCAST,
@@ -33,17 +34,41 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-/// Runs `vde_switch -d ...` in `cwd`; asserts the foreground parent exits 0 promptly.
-fn start_daemon(cwd: &Path, args: &[&str]) {
-    let out = run_with_timeout(
-        Command::new(vde_switch_bin()).args(args).current_dir(cwd),
-        SETTLE,
-    );
+/// `vde_switch ARGS` (the switch under test) run in `cwd`, isolated from the caller's rc files
+/// (its HOME is `cwd/home`).
+fn switch_in(cwd: &Path, args: &[&str]) -> Command {
+    let home = cwd.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = vde_switch_command(&vde_switch_bin(), &home, true);
+    cmd.args(args).current_dir(cwd);
+    cmd
+}
+
+/// Runs `vde_switch -d ARGS` in `cwd`. Guards for the daemon it leaves (found through its
+/// control socket `ctl`) are armed before anything is checked; then the foreground parent must
+/// have exited 0 promptly.
+fn start_daemon(cwd: &Path, args: &[&str], ctl: &Path) -> Vec<DaemonGuard> {
+    let out = run_with_timeout(&mut switch_in(cwd, args), SETTLE);
+    let guards = DaemonGuard::holding_socket(ctl);
     match out.status {
         Some(st) if st.success() => {}
         other => panic!(
             "vde_switch {args:?}: the foreground parent should exit 0, got {other:?}\nstderr: {}",
             out.stderr
+        ),
+    }
+    guards
+}
+
+/// The one daemon among `guards`.
+#[track_caller]
+fn the_daemon<'a>(guards: &'a [DaemonGuard], ctl: &Path) -> &'a DaemonGuard {
+    match guards {
+        [one] => one,
+        _ => panic!(
+            "expected one process holding {}, found pids {:?}",
+            ctl.display(),
+            guards.iter().map(|g| g.pid).collect::<Vec<_>>()
         ),
     }
 }
@@ -53,7 +78,8 @@ fn daemon_writes_pidfile_and_sigterm_removes_everything() {
     let t = tmp();
     let dir = t.path().join("sw");
     let pidfile = t.path().join("sw.pid");
-    start_daemon(
+    let ctl = dir.join("ctl");
+    let guards = start_daemon(
         t.path(),
         &[
             "-d",
@@ -62,25 +88,20 @@ fn daemon_writes_pidfile_and_sigterm_removes_everything() {
             "-s",
             dir.to_str().unwrap(),
         ],
+        &ctl,
     );
-    // ctl exists as soon as the parent returns.
-    assert!(
-        dir.join("ctl").exists(),
-        "no ctl right after the parent exited"
+    // ctl exists, and is served, as soon as the parent returns.
+    assert!(ctl.exists(), "no ctl right after the parent exited");
+    let daemon = the_daemon(&guards, &ctl);
+    let from_pidfile = read_pidfile(&pidfile, SETTLE);
+    assert_eq!(
+        from_pidfile,
+        daemon.pid,
+        "the pid file names another process than the one serving {} ({:?})",
+        ctl.display(),
+        pid_cmdline(from_pidfile)
     );
-    let daemon = DaemonGuard::from_pidfile(&pidfile, dir.to_str().unwrap(), SETTLE);
-    assert!(
-        daemon.alive(),
-        "pid {} from the pid file is not running",
-        daemon.pid
-    );
-    let cmdline = pid_cmdline(daemon.pid);
-    assert!(
-        cmdline.contains(dir.to_str().unwrap()),
-        "pid {} from the pid file is not the switch: {cmdline:?}",
-        daemon.pid
-    );
-    assert!(wait_until(SETTLE, || accepts_connections(&dir.join("ctl"))));
+    assert!(accepts_connections(&ctl));
 
     let url = dir.display().to_string();
     let mut a = Plug::attach_url(&dir, &url);
@@ -95,11 +116,9 @@ fn daemon_writes_pidfile_and_sigterm_removes_everything() {
         daemon.wait_gone(EXIT),
         "daemon still running 5 s after SIGTERM"
     );
-    let gone = wait_until(Duration::from_secs(2), || {
-        !dir.exists() && !pidfile.exists()
-    });
+    // Its cleanup came before its exit.
     assert!(
-        gone,
+        !dir.exists() && !pidfile.exists(),
         "after SIGTERM: dir exists: {} (contents {:?}), pid file exists: {}",
         dir.exists(),
         std::fs::read_dir(&dir)
@@ -115,28 +134,70 @@ fn daemon_writes_pidfile_and_sigterm_removes_everything() {
 #[test]
 fn relative_sock_and_pidfile_with_daemon() {
     let t = tmp();
-    start_daemon(t.path(), &["-d", "-s", "rsw", "-p", "rsw.pid"]);
     let dir = t.path().join("rsw");
     let pidfile = t.path().join("rsw.pid");
-    assert!(
-        dir.join("ctl").exists(),
-        "relative -s: no {}/ctl",
-        dir.display()
+    let guards = start_daemon(
+        t.path(),
+        &["-d", "-s", "rsw", "-p", "rsw.pid"],
+        &dir.join("ctl"),
     );
-    let daemon = DaemonGuard::from_pidfile(&pidfile, "rsw", SETTLE);
-    assert!(daemon.alive());
+    let daemon = the_daemon(&guards, &dir.join("ctl"));
+    assert_eq!(read_pidfile(&pidfile, SETTLE), daemon.pid);
     assert_serves(&dir, "daemon started with relative paths");
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_gone(EXIT), "daemon still running after SIGTERM");
-    let gone = wait_until(Duration::from_secs(2), || {
-        !dir.exists() && !pidfile.exists()
-    });
     assert!(
-        gone,
+        !dir.exists() && !pidfile.exists(),
         "relative paths: after SIGTERM dir exists {}, pid file exists {}",
         dir.exists(),
         pidfile.exists()
     );
+}
+
+/// A relative `-f` with `-d` is read from the directory the switch was started in (resolved
+/// before daemonising, which moves to `/`).
+#[test]
+fn relative_rc_file_with_daemon() {
+    let t = tmp();
+    std::fs::write(
+        t.path().join("lab.rc"),
+        "vlan/create 7\nport/setnumports 12\n",
+    )
+    .unwrap();
+    let ctl = t.path().join("sw/ctl");
+    // An absolute -M: the reference would put a relative one in / (see below).
+    let mgmt = t.path().join("mgmt");
+    let guards = start_daemon(
+        t.path(),
+        &[
+            "-d",
+            "-s",
+            "sw",
+            "-M",
+            mgmt.to_str().unwrap(),
+            "-f",
+            "lab.rc",
+        ],
+        &ctl,
+    );
+    let daemon = the_daemon(&guards, &ctl);
+    assert!(
+        wait_until(SETTLE, || accepts_connections(&mgmt)),
+        "no management socket at {}",
+        mgmt.display()
+    );
+    let (mut s, _) = Session::open(&mgmt);
+    assert_eq!(
+        lossy(&s.cmd("vlan/print")),
+        "0000 DATA END WITH '.'\nVLAN 0000\nVLAN 0007\n.\n1000 Success\n\nvde$ ",
+        "the rc file given as lab.rc was not run"
+    );
+    assert_eq!(
+        lossy(&s.cmd("port/showinfo")),
+        "0000 DATA END WITH '.'\nNumports=12\nHUB=false\ncounters=true\n.\n1000 Success\n\nvde$ "
+    );
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_gone(EXIT), "daemon still running after SIGTERM");
 }
 
 #[test]
@@ -169,9 +230,10 @@ fn foreground_sigint_cleans_up_and_dies_of_the_signal() {
 fn sighup_is_not_fatal() {
     let mut sw = Switch::start();
     sw.signal(libc::SIGHUP);
-    std::thread::sleep(Duration::from_millis(300));
-    sw.assert_running("after SIGHUP");
+    // Two exchanges, each needing turns of the switch's loop after the signal arrived.
     assert_serves(sw.dir(), "after SIGHUP");
+    assert_serves(sw.dir(), "after SIGHUP (again)");
+    sw.assert_running("after SIGHUP");
 }
 
 #[test]
@@ -190,10 +252,11 @@ fn stdin_eof_of_a_pipe() {
         );
         note_reference("exits on stdin EOF, as documented (ours keeps running)");
     } else {
-        // Our fix: the end of a non-terminal stdin never stops the switch.
-        std::thread::sleep(Duration::from_millis(500));
-        sw.assert_running("after EOF on its stdin (a pipe)");
+        // Our fix: the end of a non-terminal stdin never stops the switch. The EOF is there
+        // before the exchanges below, so their turns of the loop saw it.
         assert_serves(&dir, "after stdin EOF");
+        assert_serves(&dir, "after stdin EOF (again)");
+        sw.assert_running("after EOF on its stdin (a pipe)");
     }
 }
 
@@ -201,19 +264,39 @@ fn stdin_eof_of_a_pipe() {
 fn second_instance_on_the_same_dir_is_refused() {
     let mut first = Switch::start();
     let _p = Plug::attach(&first);
-    let out = run_with_timeout(
-        Command::new(vde_switch_bin()).arg("-s").arg(first.dir()),
-        EXIT,
-    );
+    let t = tmp();
+    let out = run_with_timeout(switch_in(t.path(), &[]).arg("-s").arg(first.dir()), EXIT);
     let st = out
         .status
         .expect("a second switch on the same directory is still running after 5 s");
-    assert!(!st.success(), "second instance exited with {st:?}");
-    assert!(
-        !out.stderr.trim().is_empty(),
-        "second instance gave no message on stderr (stdout: {:?})",
-        out.stdout
+    assert_eq!(
+        st.code(),
+        Some(255),
+        "second instance: {st:?}; stderr {}",
+        out.stderr
     );
+    let ctl = first.ctl().display().to_string();
+    if is_reference() {
+        assert!(
+            out.stderr.contains(&format!(
+                "Could not bind to socket '{ctl}': Address already in use"
+            )),
+            "{}",
+            out.stderr
+        );
+        note_reference("the refusal does not name the owner (ours names its pid)");
+    } else {
+        // README: the refusal names the pid of the switch that owns the directory.
+        let want = format!(
+            "Could not bind to socket '{ctl}': Address already in use by process {}",
+            first.pid()
+        );
+        assert!(
+            out.stderr.contains(&want),
+            "expected {want:?} in {:?}",
+            out.stderr
+        );
+    }
     first.assert_running("first switch after the second was refused");
     assert!(
         first.ctl().exists(),
@@ -241,58 +324,57 @@ fn unknown_options() {
     if is_reference() {
         // 2.3.2 warns (getopt) and ignores them.
         let sw = Switch::builder().arg("--no-such-option").start();
-        assert!(
-            wait_until(SETTLE, || sw.stderr().contains("unrecognized option")),
-            "stderr: {}",
-            sw.stderr()
-        );
+        sw.expect_log("unrecognized option '--no-such-option'");
         note_reference("unknown option ignored with a warning, as documented (ours refuses)");
         return;
     }
     let t = tmp();
-    let dir = t.path().join("sw");
+    let bin = vde_switch_bin();
     let out = run_with_timeout(
-        Command::new(vde_switch_bin())
-            .arg("-s")
-            .arg(&dir)
-            .arg("--no-such-option"),
+        &mut switch_in(t.path(), &["-s", "sw", "--no-such-option"]),
         EXIT,
     );
     let st = out
         .status
         .expect("still running 5 s after an unknown option");
-    assert!(!st.success(), "unknown option accepted ({st:?})");
+    assert_eq!(st.code(), Some(1), "unknown option: {st:?}");
+    let prog = bin.display();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "{prog}: unrecognized option '--no-such-option'\n\
+             Try '{prog} --help' for more information.\n"
+        )
+    );
     assert!(
-        !out.stderr.trim().is_empty(),
-        "no message for an unknown option"
+        !t.path().join("sw").exists(),
+        "a refused start made its directory"
     );
 }
 
+/// A pid file that already exists belongs to somebody else: ours leaves it alone and does not
+/// run (2.3.2 deletes it). In the foreground the error is on stderr; with `-d` the daemon gives
+/// up after the parent returned.
 #[test]
 fn existing_pidfile() {
     let t = tmp();
     let dir = t.path().join("sw");
     let pidfile = t.path().join("sw.pid");
     std::fs::write(&pidfile, "12345\n").unwrap();
+    let pidfile_arg = pidfile.to_str().unwrap();
+    let dir_arg = dir.to_str().unwrap();
+
     let out = run_with_timeout(
-        Command::new(vde_switch_bin())
-            .args(["-d", "-p"])
-            .arg(&pidfile)
-            .arg("-s")
-            .arg(&dir),
+        &mut switch_in(t.path(), &["-d", "-p", pidfile_arg, "-s", dir_arg]),
         SETTLE,
     );
     // Whatever was started is killed at the end of the test.
-    let _guards: Vec<DaemonGuard> = {
-        std::thread::sleep(Duration::from_millis(300));
-        pids_with_cmdline(dir.to_str().unwrap())
-            .into_iter()
-            .map(|pid| DaemonGuard::new(pid, dir.to_str().unwrap()))
-            .collect()
-    };
+    let guards = DaemonGuard::holding_socket(&dir.join("ctl"));
     assert!(
-        out.status.is_some(),
-        "foreground parent of -d still running"
+        out.status.is_some_and(|s| s.success()),
+        "foreground parent of -d: {:?}; stderr {}",
+        out.status,
+        out.stderr
     );
     if is_reference() {
         // 2.3.2: the daemon fails on O_EXCL and its cleanup unlinks the existing pid file.
@@ -301,14 +383,35 @@ fn existing_pidfile() {
             "reference expected to delete the pre-existing pid file"
         );
         note_reference("an existing pid file is deleted, as documented (ours leaves it alone)");
-    } else {
-        std::thread::sleep(Duration::from_millis(500));
-        let content = std::fs::read_to_string(&pidfile).unwrap_or_default();
-        assert_eq!(
-            content, "12345\n",
-            "someone else's pid file was changed or removed"
-        );
+        return;
     }
+    // The daemon gives up: its directory goes, nobody serves it, the pid file is as it was.
+    assert!(
+        wait_until(SETTLE, || guards.iter().all(|g| !g.alive())),
+        "the daemon still runs although its pid file exists (pids {:?})",
+        guards.iter().map(|g| g.pid).collect::<Vec<_>>()
+    );
+    assert!(
+        !dir.exists(),
+        "the daemon that gave up left {}",
+        dir.display()
+    );
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), "12345\n");
+
+    // In the foreground: the same refusal, said on stderr, exit status 1.
+    let out: Finished = run_with_timeout(
+        &mut switch_in(t.path(), &["-p", pidfile_arg, "-s", dir_arg]),
+        SETTLE,
+    );
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "Error in pidfile creation: File exists (os error 17) ({pidfile_arg})"
+        )),
+        "{out:?}"
+    );
+    assert!(!dir.exists(), "the refused switch left {}", dir.display());
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), "12345\n");
 }
 
 #[test]
@@ -318,8 +421,13 @@ fn relative_mgmt_socket_with_daemon() {
         return;
     }
     let t = tmp();
-    start_daemon(t.path(), &["-d", "-s", "sw", "-M", "mgmt", "-p", "sw.pid"]);
-    let daemon = DaemonGuard::from_pidfile(&t.path().join("sw.pid"), "sw", SETTLE);
+    let ctl = t.path().join("sw/ctl");
+    let guards = start_daemon(
+        t.path(),
+        &["-d", "-s", "sw", "-M", "mgmt", "-p", "sw.pid"],
+        &ctl,
+    );
+    let daemon = the_daemon(&guards, &ctl);
     let mgmt = t.path().join("mgmt");
     assert!(
         wait_until(SETTLE, || accepts_connections(&mgmt)),
@@ -329,7 +437,7 @@ fn relative_mgmt_socket_with_daemon() {
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_gone(EXIT), "daemon still running after SIGTERM");
     assert!(
-        wait_until(Duration::from_secs(2), || !mgmt.exists()),
+        !mgmt.exists(),
         "management socket left behind after SIGTERM"
     );
 }

@@ -1,15 +1,14 @@
 //! `uml_switch` process behaviour and (on ours) vdeplug4 clients. The UML-guest tests through
 //! `uml_switch` are in `uml_guests.rs`.
 
-use integration_tests::bins::note_reference;
+use integration_tests::bins::{note_reference, uml_switch_command};
 use integration_tests::frame::ETH_P_TEST;
 use integration_tests::proc::run_with_timeout;
+use integration_tests::raw::{RawClient, Reply};
 use integration_tests::{
-    eth, is_uml_reference, mac, payload, uml_switch_bin, Plug, Switch, ARRIVE, BROADCAST, QUIET,
-    SETTLE,
+    eth, is_uml_reference, mac, payload, uml_switch_bin, Plug, Switch, ARRIVE, BROADCAST, SETTLE,
 };
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 use std::time::Duration;
 
 const EXIT: Duration = Duration::from_secs(5);
@@ -51,11 +50,93 @@ fn sigterm_and_the_ctl_socket() {
     }
 }
 
+/// SIGHUP (a closed terminal) ends ours cleanly too; the original dies of it, leaving its socket.
+#[test]
+fn sighup_and_the_ctl_socket() {
+    let mut sw = Switch::uml_builder().start();
+    let ctl = sw.ctl().to_path_buf();
+    sw.signal(libc::SIGHUP);
+    let st = sw
+        .wait_exit(EXIT)
+        .expect("uml_switch still running after SIGHUP");
+    if is_uml_reference() {
+        assert_eq!(st.signal(), Some(libc::SIGHUP));
+        assert!(
+            ctl.exists(),
+            "reference expected to leave its ctl socket on SIGHUP"
+        );
+        note_reference("uml_switch dies of SIGHUP and leaves its ctl socket");
+    } else {
+        assert_eq!(st.code(), Some(0), "{st:?}");
+        assert!(!ctl.exists(), "ctl socket left behind after SIGHUP");
+    }
+}
+
+/// Each client gets a data socket of its own, connected to that client: a third party cannot
+/// send frames into the switch as if it were a client (the kernel refuses them), whereas the
+/// original's one shared socket forwards whatever reaches it.
+#[test]
+fn each_client_has_its_own_data_socket() {
+    let sw = Switch::uml_builder().start();
+    let attach = |name: &str| {
+        let mut c = RawClient::connect(&sw, name);
+        let req = c.request(0, name.as_bytes());
+        c.write(&req);
+        match c.read_reply(SETTLE) {
+            Reply::Data(d) => {
+                c.connect_data_as_given(&d);
+                (c, d)
+            }
+            other => panic!("{name}: expected a reply, got {other:?}"),
+        }
+    };
+    let (a, addr_a) = attach("a");
+    let (b, addr_b) = attach("b");
+    // A stranger sends a frame to a's data socket on the switch.
+    let stranger = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    let forged = eth(BROADCAST, mac(0xe1), ETH_P_TEST, &payload(46, 1));
+    // SAFETY: sendto(2) with buffers we own and a 110-byte sockaddr_un.
+    let sent = unsafe {
+        libc::sendto(
+            std::os::fd::AsRawFd::as_raw_fd(&stranger),
+            forged.as_ptr().cast(),
+            forged.len(),
+            0,
+            addr_a.as_ptr().cast(),
+            addr_a.len() as libc::socklen_t,
+        )
+    };
+    let refused = std::io::Error::last_os_error();
+    // Then a itself: b's next frame must be a's.
+    let real = eth(BROADCAST, mac(0xa1), ETH_P_TEST, &payload(46, 2));
+    a.send_frame(&real);
+    let got = b.recv_frame(SETTLE).expect("b received nothing");
+    if is_uml_reference() {
+        assert_eq!(addr_a, addr_b, "the original shares one data socket");
+        assert_eq!(got, forged, "the original forwards the stranger's frame");
+        note_reference("uml_switch shares one data socket and forwards anybody's frames");
+        return;
+    }
+    assert_ne!(
+        addr_a, addr_b,
+        "two clients were given the same data socket"
+    );
+    assert_eq!(
+        sent, -1,
+        "the stranger's frame was accepted by a's data socket"
+    );
+    assert_eq!(refused.raw_os_error(), Some(libc::EPERM), "{refused}");
+    assert!(got == real, "b got {} bytes, not a's frame", got.len());
+}
+
 #[test]
 fn second_uml_switch_on_the_same_socket_is_refused() {
     let mut first = Switch::uml_builder().start();
+    let home = tempfile::tempdir().unwrap();
     let out = run_with_timeout(
-        Command::new(uml_switch_bin()).arg("-unix").arg(first.ctl()),
+        uml_switch_command(&uml_switch_bin(), home.path())
+            .arg("-unix")
+            .arg(first.ctl()),
         EXIT,
     );
     let st = out
@@ -110,47 +191,65 @@ fn vde_plug_clients_work_through_uml_switch() {
     let mut a = Plug::spawn(&url);
     let mut b = Plug::spawn(&url);
     let c = Plug::spawn(&url);
-    // No socket layout to watch: retry a broadcast until it reaches both other clients.
-    let f = eth(BROADCAST, mac(0xc1), ETH_P_TEST, &payload(46, 1));
-    let (mut at_b, mut at_c) = (None, None);
+    // No socket layout to watch: repeat a broadcast (a new one each time) until both other
+    // clients got one; they are all attached then.
+    let retry = |k: u32| {
+        let mut f = eth(BROADCAST, mac(0xc1), ETH_P_TEST, &payload(46, 1));
+        f[14..18].copy_from_slice(&k.to_be_bytes());
+        f
+    };
+    let is_retry =
+        |f: &[u8]| f.len() == 60 && f[..14] == retry(0)[..14] && f[18..] == retry(0)[18..];
+    let (mut at_b, mut at_c) = (false, false);
+    let mut k = 0;
     let through = integration_tests::wait_until(SETTLE, || {
-        a.send(&f);
-        std::thread::sleep(Duration::from_millis(100));
-        while let Some(x) = b.recv_timeout(Duration::ZERO) {
-            at_b = Some(x);
+        a.send(&retry(k));
+        k += 1;
+        for (p, seen) in [(&b, &mut at_b), (&c, &mut at_c)] {
+            while let Some(x) = p.recv_timeout(Duration::from_millis(50)) {
+                assert!(is_retry(&x), "unexpected frame {x:?}");
+                *seen = true;
+            }
         }
-        while let Some(x) = c.recv_timeout(Duration::ZERO) {
-            at_c = Some(x);
-        }
-        at_b.is_some() && at_c.is_some()
+        at_b && at_c
     });
     assert!(
         through,
         "a broadcast from one vde_plug did not reach both others through uml_switch \
-         (b got one: {}, c got one: {}); a: {}; b: {}; c: {}; switch stdout: {}; stderr: {}",
-        at_b.is_some(),
-        at_c.is_some(),
+         (b got one: {at_b}, c got one: {at_c}); a: {}; b: {}; c: {}; switch stdout: {}; \
+         stderr: {}",
         a.stderr(),
         b.stderr(),
         c.stderr(),
         sw.stdout(),
         sw.stderr()
     );
-    assert_eq!(at_b.unwrap(), f);
-    assert_eq!(at_c.unwrap(), f);
-    // Everyone is attached now. Drain the retries, then one clean round: a announces itself
-    // (learned), b answers by unicast.
-    while b.recv_timeout(QUIET).is_some() {}
-    while c.recv_timeout(Duration::from_millis(50)).is_some() {}
-    while a.recv_timeout(Duration::from_millis(50)).is_some() {}
+    // Everyone is attached now. One clean round: a announces itself (learned), b answers by
+    // unicast. Copies of the retries still on their way come first, in order: skip them.
     let hello = eth(BROADCAST, mac(0xc1), ETH_P_TEST, &payload(46, 3));
     a.send(&hello);
-    b.expect_frame(&hello, ARRIVE, "broadcast a -> b through uml_switch");
-    c.expect_frame(&hello, ARRIVE, "broadcast a -> c through uml_switch");
-    a.expect_none(QUIET, "broadcast echoed to its sender");
+    for (p, name) in [(&b, "b"), (&c, "c")] {
+        loop {
+            let x = p
+                .recv_timeout(ARRIVE)
+                .unwrap_or_else(|| panic!("broadcast a -> {name} through uml_switch: nothing"));
+            if x == hello {
+                break;
+            }
+            assert!(is_retry(&x), "at {name} before the broadcast: {x:?}");
+        }
+    }
     let g = eth(mac(0xc1), mac(0xc2), ETH_P_TEST, &payload(60, 2));
     b.send(&g);
-    a.expect_frame(&g, ARRIVE, "unicast b -> a through uml_switch");
-    c.expect_none(QUIET, "unicast to a learned MAC leaked to a third client");
-    b.expect_none(QUIET, "unicast reflected to its sender");
+    a.expect_only(
+        &g,
+        "unicast b -> a through uml_switch (no echo of a's broadcasts before it)",
+    );
+    let control = eth(BROADCAST, mac(0xc1), ETH_P_TEST, &payload(46, 4));
+    a.send(&control);
+    c.expect_only(
+        &control,
+        "unicast to a learned MAC leaked to a third client",
+    );
+    b.expect_only(&control, "unicast reflected to its sender");
 }

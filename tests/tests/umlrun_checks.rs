@@ -3,8 +3,11 @@
 //! transports, and reports how the kernel ended in its exit status.
 //!
 //! The kernel here is a fake (a shell script answering `--version`, `--help`, `--showconfig` and
-//! recording whether it was started to boot), so these tests need no UML kernel.
+//! recording whether it was started to boot), except for the host workaround, which umlrun
+//! applies to x86-64 kernels only: that test runs the stock kernel with `--dry-run`.
 
+use integration_tests::needs;
+use integration_tests::uml::{host_has_amx, kernel_version, GLIBC_TUNABLES_WORD};
 use integration_tests::umlrun::{fake_boot_args, fake_kernel, unique_umid, Scratch};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -349,4 +352,126 @@ fn kernel_is_found_in_path_or_uml_kernel() {
     );
     assert_eq!(f.status.and_then(|s| s.code()), Some(2), "{f:?}");
     assert!(f.stderr.contains("no UML kernel"), "{f:?}");
+}
+
+/// A fake 6.1 kernel in `s` that also records what its stdin is.
+fn recording_kernel(s: &Scratch) -> std::path::PathBuf {
+    let then = format!(
+        "readlink /proc/$$/fd/0 > '{}/stdin'; exit 0",
+        s.dir.display()
+    );
+    fake_kernel(&s.dir, "6.1.176", true, &then)
+}
+
+/// Runs umlrun with the recording kernel and `args`; asserts it booted and halted. Returns the
+/// kernel's arguments and its stdin. The record is removed (so that a later refusal can be
+/// told from a boot).
+fn boot_recorded(s: &Scratch, args: &[&str]) -> (Vec<String>, String) {
+    let k = recording_kernel(s);
+    let mut all = vec!["--kernel", k.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let (code, _, err) = s.run(&all, T);
+    assert_eq!(code, Some(0), "umlrun {args:?}: {err}");
+    let booted = fake_boot_args(&s.dir).unwrap_or_else(|| panic!("umlrun {args:?} did not boot"));
+    let stdin = std::fs::read_to_string(s.dir.join("stdin")).unwrap_or_default();
+    for f in ["booted", "stdin"] {
+        let _ = std::fs::remove_file(s.dir.join(f));
+    }
+    (booted, stdin.trim().to_string())
+}
+
+/// The AMX host workaround with the stock kernel (checked with `--dry-run`; a real boot with it
+/// forced on is in `umlrun_guests.rs`): `--host-workaround on` adds the glibc tunable (and the
+/// seccomp filter, said on stderr), `--no-host-workaround` never does (even with `on` given
+/// too), `off` neither, and by default only where the host needs it.
+#[test]
+fn host_workaround_on_off_and_no_host_workaround() {
+    let Some(kernel) = needs::uml_kernel() else {
+        return;
+    };
+    let s = Scratch::new();
+    let auto = host_has_amx() && kernel_version(&kernel).is_none_or(|v| v < (6, 13));
+    for (args, on) in [
+        (&["--host-workaround", "on"][..], true),
+        (&["--no-host-workaround"], false),
+        (&["--host-workaround", "on", "--no-host-workaround"], false),
+        (&["--host-workaround", "off"], false),
+        (&[], auto),
+    ] {
+        let mut all = vec!["--kernel", kernel.to_str().unwrap(), "--dry-run"];
+        all.extend_from_slice(args);
+        let (code, out, err) = s.run(&all, T);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert_eq!(
+            out.split_whitespace().any(|w| w == GLIBC_TUNABLES_WORD),
+            on,
+            "{args:?}: {out}"
+        );
+        assert_eq!(
+            err.contains("host workaround on") && err.contains("seccomp filter"),
+            on,
+            "{args:?}: {err}"
+        );
+        if args.contains(&"--no-host-workaround") {
+            assert!(err.contains("disabled by --no-host-workaround"), "{err}");
+        }
+    }
+}
+
+/// `--console stdio` (the default) puts console 0 on umlrun's stdin and stdout; `--console null`
+/// gives the guest no console and the kernel /dev/null as stdin; with con= words of the user's
+/// it is refused.
+#[test]
+fn console_stdio_and_null() {
+    let s = Scratch::new();
+    for (args, stdio) in [
+        (&[][..], true),
+        (&["--console", "stdio"], true),
+        (&["--console", "null"], false),
+    ] {
+        let (booted, stdin) = boot_recorded(&s, args);
+        assert!(
+            booted.contains(&"con=null".to_string()),
+            "{args:?}: {booted:?}"
+        );
+        assert_eq!(
+            booted.contains(&"con0=fd:0,fd:1".to_string()),
+            stdio,
+            "{args:?}: {booted:?}"
+        );
+        if stdio {
+            assert!(
+                stdin.starts_with("pipe:"),
+                "{args:?}: the kernel's stdin is {stdin}"
+            );
+        } else {
+            assert_eq!(stdin, "/dev/null", "{args:?}");
+        }
+    }
+    refused(
+        &s,
+        &["--console", "null", "con0=fd:0,fd:1"],
+        &["--console and con= words are both given"],
+    );
+}
+
+/// `--hostfs DIR` lets the guest mount that directory only (`hostfs=` with its absolute path);
+/// a missing directory or a hostfs= word as well are refused.
+#[test]
+fn hostfs_names_one_directory() {
+    let s = Scratch::new();
+    std::fs::create_dir(s.dir.join("shared")).unwrap();
+    let (booted, _) = boot_recorded(&s, &["--hostfs", "shared"]);
+    let want = format!("hostfs={}", s.dir.join("shared").display());
+    assert!(booted.contains(&want), "{booted:?}");
+    refused(
+        &s,
+        &["--hostfs", "nothere"],
+        &["--hostfs nothere: not a directory"],
+    );
+    refused(
+        &s,
+        &["--hostfs", "shared", "hostfs=/tmp"],
+        &["--hostfs and a hostfs= word are both given"],
+    );
 }

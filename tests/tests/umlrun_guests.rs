@@ -1,14 +1,15 @@
 //! The stock UML kernel booted through `umlrun` with no manual workaround: two busybox guests on
 //! COW disks ping each other through our `vde_switch` (one over `eth0=vde`, one over
 //! `eth0=daemon`) with the course's own command lines; the "two disks" exercise; and the host
-//! workaround forced on (so that the seccomp filter is exercised with a real kernel on any host).
-//! Skipped, with a message, if no UML kernel is installed.
+//! workaround forced on (so that the seccomp filter is exercised with a real kernel on any host),
+//! with a `--hostfs` directory; and `--console null`.
+//! Fail when no UML kernel is installed (see `integration_tests::needs`).
 
 use integration_tests::cow::{busybox_rootfs, e2fsck, ext4_cat};
-use integration_tests::uml::{host_has_amx, kernel_or_skip, kernel_version, Rootfs, RESULT_TAG};
+use integration_tests::uml::{host_has_amx, kernel_version, Rootfs, RESULT_TAG};
 use integration_tests::umlrun::{unique_umid, Running, Scratch};
-use integration_tests::Switch;
-use std::path::Path;
+use integration_tests::{needs, Switch};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const GUEST_DEADLINE: Duration = Duration::from_secs(60);
@@ -29,7 +30,7 @@ fn workaround_expected(kernel: &Path) -> bool {
 
 #[test]
 fn umlrun_guests_on_cow_disks_ping_over_vde_and_daemon() {
-    let Some(kernel) = kernel_or_skip("umlrun_guests_on_cow_disks_ping_over_vde_and_daemon") else {
+    let Some(kernel) = needs::uml_kernel() else {
         return;
     };
     let rootfs = Rootfs::build();
@@ -108,7 +109,7 @@ halt -f
 /// empty ext4 image created on request and mounted in the guest.
 #[test]
 fn umlrun_two_disks_exercise() {
-    let Some(kernel) = kernel_or_skip("umlrun_two_disks_exercise") else {
+    let Some(kernel) = needs::uml_kernel() else {
         return;
     };
     let s = Scratch::new();
@@ -142,51 +143,74 @@ fn umlrun_two_disks_exercise() {
     assert!(clean, "{report}");
 }
 
-const WORKAROUND_INIT: &str = r#"#!/bin/sh
-export PATH=/bin
-mount -t proc proc /proc
-echo "GUEST-CMDLINE $(cat /proc/cmdline)"
-echo GUEST-RUNS
-sleep 2
-halt -f
-"#;
-
-/// `--host-workaround on` on any host: the kernel runs under the seccomp filter (falls back to
-/// FXSAVE) with the glibc tunable, and the guest works.
-#[test]
-fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
-    let Some(kernel) = kernel_or_skip("umlrun_forced_host_workaround_boots_the_stock_kernel")
-    else {
-        return;
-    };
-    if !cfg!(target_arch = "x86_64") {
-        return;
-    }
-    let s = Scratch::new();
-    busybox_rootfs(&s.dir, WORKAROUND_INIT);
-    let umid = unique_umid("fx");
-    let mut cmd = s.umlrun(&[
-        "--host-workaround",
-        "on",
+/// A stock-kernel guest started by umlrun with `options`, a `--hostfs` directory (returned,
+/// made in `s`) and its root on a COW file over a busybox file system whose `/init` is `init`.
+fn hostfs_guest(
+    kernel: &Path,
+    s: &Scratch,
+    init: &str,
+    tag: &str,
+    options: &[&str],
+) -> (PathBuf, Running) {
+    busybox_rootfs(&s.dir, init);
+    let shared = s.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let umid = unique_umid(tag);
+    let mut args = options.to_vec();
+    args.extend([
         "--umid",
         &umid,
+        "--hostfs",
+        "shared",
         "mem=96M",
         "root=/dev/ubda",
         "rw",
         "init=/init",
         "ubd0=root.cow,rootfs.ext4",
     ]);
-    cmd.env("UML_KERNEL", &kernel);
-    let mut g = Running::spawn(cmd);
+    let mut cmd = s.umlrun(&args);
+    cmd.env("UML_KERNEL", kernel);
+    (shared, Running::spawn(cmd))
+}
+
+const WORKAROUND_INIT: &str = r#"#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t hostfs none /host
+echo "GUEST-CMDLINE $(cat /proc/cmdline)"
+echo GUEST-RUNS
+i=0
+while [ ! -e /host/release ] && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done
+echo "written by the guest" > /host/from-guest
+halt -f
+"#;
+
+/// `--host-workaround on` on any host: the kernel runs under the seccomp filter (falls back to
+/// FXSAVE) with the glibc tunable, and the guest works. The guest waits, on a `--hostfs`
+/// directory, until the host has looked at the kernel, then writes a file there. (The
+/// workaround exists on x86_64 only.)
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
+    let Some(kernel) = needs::uml_kernel() else {
+        return;
+    };
+    let s = Scratch::new();
+    let (shared, mut g) = hostfs_guest(
+        &kernel,
+        &s,
+        WORKAROUND_INIT,
+        "fx",
+        &["--host-workaround", "on"],
+    );
     assert!(g.wait_stdout("GUEST-RUNS", GUEST_DEADLINE), "{}", g.log());
     assert!(g.stderr().contains("host workaround on"), "{}", g.log());
-    // The kernel process carries the filter and no-new-privs.
+    // The kernel process carries the filter and no-new-privs (the guest waits for us).
     let pid = g.kernel_pid().expect("umlrun announced the kernel pid");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    if !status.is_empty() {
-        assert!(status.contains("NoNewPrivs:\t1"), "{status}");
-        assert!(status.contains("Seccomp:\t2"), "{status}");
-    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("the kernel (pid {pid}) is gone while its guest runs: {e}"));
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
     let cmdline = g
         .stdout()
         .lines()
@@ -197,6 +221,48 @@ fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
         cmdline.contains("GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2"),
         "{cmdline}"
     );
+    std::fs::write(shared.join("release"), b"go").unwrap();
     let st = g.wait_exit(GUEST_DEADLINE);
     assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", g.log());
+    assert_eq!(
+        std::fs::read_to_string(shared.join("from-guest")).unwrap_or_default(),
+        "written by the guest\n",
+        "{}",
+        g.log()
+    );
+}
+
+const CONSOLE_NULL_INIT: &str = r#"#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t hostfs none /host
+echo GUEST-CONSOLE-LINE
+echo "the guest ran" > /host/ran
+halt -f
+"#;
+
+/// `--console null`: the guest runs (it leaves a file in its `--hostfs` directory) and nothing
+/// it writes on its console reaches umlrun's stdout (with the default console it does: see the
+/// tests above).
+#[test]
+fn umlrun_console_null_guest_runs_silently() {
+    let Some(kernel) = needs::uml_kernel() else {
+        return;
+    };
+    let s = Scratch::new();
+    let (shared, mut g) =
+        hostfs_guest(&kernel, &s, CONSOLE_NULL_INIT, "cn", &["--console", "null"]);
+    let st = g.wait_exit(GUEST_DEADLINE);
+    assert_eq!(st.and_then(|s| s.code()), Some(0), "{}", g.log());
+    assert_eq!(
+        std::fs::read_to_string(shared.join("ran")).unwrap_or_default(),
+        "the guest ran\n",
+        "{}",
+        g.log()
+    );
+    assert!(
+        !g.stdout().contains("GUEST-CONSOLE-LINE"),
+        "--console null, yet the guest's console reached stdout:\n{}",
+        g.log()
+    );
 }

@@ -1,12 +1,12 @@
 //! Stopping guests cleanly. SIGTERM to `umlrun` with a running guest: what the guest wrote (and
 //! never synced) is in its COW file afterwards (merged and read back), the file system is clean,
 //! and the kernel is gone within the timeout. `umlrun --list` and `umlrun --stop` work for guests
-//! started by anyone (here: the stock kernel started directly). The real-kernel tests are skipped,
-//! with a message, if no UML kernel is installed.
+//! started by anyone (here: the stock kernel started directly). The real-kernel tests fail
+//! when no UML kernel is installed (see `integration_tests::needs`).
 
 use integration_tests::cow::{busybox_rootfs, e2fsck, ext4_cat, ours, Uml};
+use integration_tests::needs;
 use integration_tests::proc::pid_gone;
-use integration_tests::uml::kernel_or_skip;
 use integration_tests::umlrun::{fake_kernel, unique_umid, Running, Scratch};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -46,9 +46,7 @@ fn merged_data(dir: &Path, cow: &Path) -> Vec<u8> {
 
 #[test]
 fn sigterm_to_umlrun_stops_the_guest_cleanly_and_keeps_its_data() {
-    let Some(kernel) =
-        kernel_or_skip("sigterm_to_umlrun_stops_the_guest_cleanly_and_keeps_its_data")
-    else {
+    let Some(kernel) = needs::uml_kernel() else {
         return;
     };
     let s = Scratch::new();
@@ -105,9 +103,7 @@ fn sigterm_to_umlrun_stops_the_guest_cleanly_and_keeps_its_data() {
 
 #[test]
 fn umlrun_stop_halts_a_guest_started_directly_with_the_stock_kernel() {
-    let Some(kernel) =
-        kernel_or_skip("umlrun_stop_halts_a_guest_started_directly_with_the_stock_kernel")
-    else {
+    let Some(kernel) = needs::uml_kernel() else {
         return;
     };
     let s = Scratch::new();
@@ -171,7 +167,7 @@ fn sigint_and_sighup_stop_a_guest_without_mconsole() {
             "{}",
             g.log()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        // umlrun handles the signals before it starts the kernel.
         g.signal(sig);
         let st = g.wait_exit(Duration::from_secs(20));
         assert_eq!(

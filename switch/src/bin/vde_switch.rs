@@ -24,7 +24,10 @@ fn main() {
     // console (unless -d or --nostdin); only a terminal's EOF stops the switch.
     let stdin_console = !cfg.daemon && !cfg.nostdin;
     let pidfile = cfg.pidfile.clone();
-    let rcfile = cfg.rcfile.clone().or_else(default_rc_file);
+    let rcfile = cfg
+        .rcfile
+        .clone()
+        .or_else(|| default_rc_file(cfg.ignore_system_rc));
     let mut server = match Server::bind(cfg, default_dir) {
         Ok(s) => s,
         Err(e) => {
@@ -104,10 +107,12 @@ fn main() {
     }
 }
 
-/// `~/.vde2/vde_switch.rc`, else `/etc/vde2/vde_switch.rc`, when readable.
-fn default_rc_file() -> Option<PathBuf> {
+/// `~/.vde2/vde_switch.rc`, else (unless `ignore_system`)
+/// `/etc/vde2/vde_switch.rc`, when readable.
+fn default_rc_file(ignore_system: bool) -> Option<PathBuf> {
     let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".vde2/vde_switch.rc"));
+    let system = (!ignore_system).then(|| PathBuf::from("/etc/vde2/vde_switch.rc"));
     home.into_iter()
-        .chain(std::iter::once(PathBuf::from("/etc/vde2/vde_switch.rc")))
+        .chain(system)
         .find(|p| std::fs::File::open(p).is_ok())
 }

@@ -175,6 +175,10 @@ fn extension_usage() -> String {
             "--allow-abstract",
             "Accept abstract-socket clients of other users".to_owned(),
         ),
+        (
+            "--ignore-system-rc",
+            "Without -f, never read /etc/vde2/vde_switch.rc".to_owned(),
+        ),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -211,6 +215,7 @@ enum Opt {
     Maxframe,
     Maxmacs,
     AllowAbstract,
+    IgnoreSystemRc,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -267,6 +272,7 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("maxframe", true, Opt::Maxframe),
     ext("maxmacs", true, Opt::Maxmacs),
     ext("allow-abstract", false, Opt::AllowAbstract),
+    ext("ignore-system-rc", false, Opt::IgnoreSystemRc),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -508,6 +514,7 @@ impl VdeParse<'_> {
                 self.config.max_macs = self.ranged("maxmacs", value, 1, i32::MAX as usize)?;
             }
             Opt::AllowAbstract => self.config.allow_foreign_abstract = true,
+            Opt::IgnoreSystemRc => self.config.ignore_system_rc = true,
         }
         Ok(())
     }

@@ -155,7 +155,8 @@ fn our_section_has_the_reference_layout() {
             "--console-stdin",
             "--maxframe",
             "--maxmacs",
-            "--allow-abstract"
+            "--allow-abstract",
+            "--ignore-system-rc"
         ]
     );
     assert!(section.contains("(default 9234)"));
@@ -531,6 +532,14 @@ fn our_options() {
     ] {
         same(words, |c| c.allow_foreign_abstract = true);
     }
+    for words in [
+        &["--ignore-system-rc"][..],
+        &["-ignore-system-rc"],
+        &["--ig"],
+        &["-i"],
+    ] {
+        same(words, |c| c.ignore_system_rc = true);
+    }
     same(&["--maxframe", "1518"], |c| c.max_frame = 1518);
     same(&["-maxframe=60"], |c| c.max_frame = 60);
     same(&["--maxf", "65535"], |c| c.max_frame = 65535);
@@ -715,6 +724,7 @@ fn everything_at_once() {
         "--maxmacs",
         "100",
         "--allow-abstract",
+        "--ignore-system-rc",
     ]);
     assert_eq!(
         c,
@@ -741,6 +751,7 @@ fn everything_at_once() {
             max_frame: 1518,
             max_macs: 100,
             allow_foreign_abstract: true,
+            ignore_system_rc: true,
         }
     );
 }
