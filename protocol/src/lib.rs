@@ -9,16 +9,19 @@
 //!   reply.
 //! * [`ethernet`]: Ethernet II / 802.1Q frames and VLAN tag insertion and removal.
 //! * [`mac`]: MAC addresses, printed and parsed the way the switch does.
+//! * [`bpdu`]: the BPDUs of vde_switch's fast spanning tree (FSTP), untagged and tagged.
 //!
 //! The control protocol uses the host byte order of the machines involved, which is
 //! little-endian on every supported target; Ethernet fields are big-endian as usual.
 
+pub mod bpdu;
 pub mod error;
 pub mod ethernet;
 pub mod mac;
 pub mod request;
 pub mod sockaddr;
 
+pub use bpdu::{BpduError, BpduRepr, BridgeId};
 pub use error::ProtocolError;
 pub use ethernet::{
     insert_tag, strip_tag, Frame, FrameRepr, HEADER_LEN as ETHERNET_HEADER_LEN, MIN_FRAME_LEN,
