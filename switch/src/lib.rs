@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod config;
 pub mod fabric;
+pub mod fstp;
 pub mod server;
 pub mod sys;
