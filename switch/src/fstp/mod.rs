@@ -27,8 +27,11 @@
 //! started, passed in. It never reads a clock or touches a socket.
 //!
 //! Where we differ from 2.3.2 on purpose (each is commented where it happens): with FSTP off
-//! nothing is flushed; a switch that hears its own BPDU blocks one port, not both; an edge
-//! port forwards whether it carries the VLAN tagged or not; a port rejoining a VLAN forwards.
+//! nothing is flushed; a topology change heard on a blocked port is not passed on (2.3.2 can
+//! bounce it round a loop for seconds); a switch whose root port brings a root worse than
+//! itself becomes the root (2.3.2 keeps the worse one); a switch that hears its own BPDU
+//! blocks one port, not both; an edge port forwards whether it carries the VLAN tagged or
+//! not; a port rejoining a VLAN forwards.
 
 pub mod event;
 mod render;

@@ -607,3 +607,78 @@ fn missed_hellos_are_skipped() {
     assert_eq!(seen(&out).sent.len(), 1, "one hello, not three");
     assert_eq!(f.next_deadline(), Some(16));
 }
+
+#[test]
+fn topology_change_heard_on_a_blocked_port_is_not_passed_on() {
+    let (mut f, mut out) = b_with_backup_port();
+    f.receive(
+        2,
+        0,
+        &bpdu(0x0c, 2, bridge(0x0a), PORT_COST, 0x3d),
+        2,
+        &mut out,
+    );
+    assert_eq!(seen(&out), Seen::default());
+}
+
+#[test]
+fn root_port_bringing_a_root_worse_than_this_switch_makes_it_the_root() {
+    let (mut f, mut out) = b_with_backup_port();
+    // A lost its own root and now says F (worse than B) is the root.
+    let worse = BridgeId::new(0xf000, MacAddr([2, 0, 0, 0, 0, 0x0f]));
+    f.receive(1, 0, &bpdu(0x0a, 1, worse, PORT_COST, 0x3d), 2, &mut out);
+    let s = seen(&out);
+    assert_eq!(
+        s.events,
+        [
+            "fstp/root Port 0000 VLAN 00:00 -> 80:00:02:00:00:00:00:0b",
+            "fstp/status Port 0002 VLAN 00:00 learning+forwarding",
+        ]
+    );
+    // Told on port 1 (where the worse root came from), topology change on port 2.
+    let sent: Vec<(PortId, BpduRepr)> = out
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { port, bpdu } => Some((*port, *bpdu)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!((sent[0].0, sent[0].1.root), (1, bridge(0x0b)));
+    assert_eq!(sent[1].0, 2);
+    assert!(sent[1].1.flags.topology_change());
+    assert_eq!(f.view(0, 2).unwrap().root_port, 0);
+}
+
+#[test]
+fn message_age_counts_hops_and_stale_information_is_dropped() {
+    let mut f = Fstp::new(MAC_B, DEFAULT_PRIORITY, true, 0);
+    let mut out = Vec::new();
+    f.port_added(0, 1, false, 0, &mut out);
+    f.port_added(0, 2, false, 0, &mut out);
+    // Root A, two bridges away: C says message age 3.
+    let mut from_c = BpduRepr::parse(&bpdu(0x0c, 1, bridge(0x0a), PORT_COST, 0x3c)).unwrap();
+    from_c.message_age = 3;
+    f.receive(1, 0, &from_c.to_bytes(), 10, &mut out);
+    out.clear();
+    f.tick(12, &mut out);
+    let ages: Vec<u16> = out
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { bpdu, .. } => Some(bpdu.message_age),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ages,
+        [3 + 1 + 2, 3 + 1 + 2],
+        "heard age, one hop, two seconds"
+    );
+    // Information as old as MAX_AGE is ignored (not even a better root is taken).
+    out.clear();
+    let mut stale = BpduRepr::parse(&bpdu(0x0c, 2, bridge(0x01), 0, 0x3d)).unwrap();
+    stale.message_age = MAX_AGE;
+    f.receive(2, 0, &stale.to_bytes(), 12, &mut out);
+    assert_eq!(seen(&out).events, ["fstp/+ Port 0002 VLAN 00:00"]);
+    assert_eq!(f.view(0, 12).unwrap().root, bridge(0x0a));
+}

@@ -33,6 +33,13 @@ impl Me {
 /// The priority vector of a root path, compared field by field, lower wins.
 type Vector = (BridgeId, u32, BridgeId, u16);
 
+/// The age of root information as heard in `bpdu`: one more than it says, unless the root sent
+/// it (so one hop from the root the ages are vde_switch's).
+fn heard_age(bpdu: &BpduRepr) -> u16 {
+    bpdu.message_age
+        .saturating_add(u16::from(bpdu.bridge != bpdu.root))
+}
+
 /// Per-VLAN state.
 #[derive(Debug, Clone)]
 pub(super) struct VlanTree {
@@ -50,6 +57,9 @@ pub(super) struct VlanTree {
     /// When the root was last heard of (BPDU with the stored vector, or adoption); 0 while this
     /// switch is the root, so the age shown is the uptime.
     pub root_heard: u64,
+    /// Message age of the root information when it was heard, plus one if it had crossed a
+    /// bridge already: the hops (and seconds) it has travelled.
+    pub root_age: u16,
     /// `fstp/bonus`: a cost subtracted on this port (kept when the tree is reset).
     pub bonus_port: PortId,
     pub bonus_cost: i32,
@@ -73,6 +83,7 @@ impl VlanTree {
             designated_port: 0,
             root_port: 0,
             root_heard: 0,
+            root_age: 0,
             bonus_port: 0,
             bonus_cost: 0,
             untagged: PortSet::default(),
@@ -139,6 +150,7 @@ impl VlanTree {
         self.designated_port = 0;
         self.root_port = 0;
         self.root_heard = 0;
+        self.root_age = 0;
         out.push(Effect::Debug(Event::Root {
             port: 0,
             vlan,
@@ -157,9 +169,14 @@ impl VlanTree {
         if !me.enabled {
             return;
         }
+        // vde_switch sends the seconds since it last heard the root (0 when it is the root) and
+        // never reads the field. We add the age the information had when it arrived, plus one
+        // per bridge it crossed, and drop information that reaches MAX_AGE: without that, a
+        // loop of switches that lose their root keeps passing the dead root's information round
+        // for ever, each pass a little costlier (count to infinity). Wraps below 0 as
+        // vde_switch's int does (only with the port-0 ambiguity).
         let since = if self.root_port == 0 { 0 } else { now as i64 };
-        // Wraps below 0 as vde_switch's int does (only with the port-0 ambiguity).
-        let age = (since - self.root_heard as i64).min(0xffff) as u16;
+        let age = (i64::from(self.root_age) + since - self.root_heard as i64).min(0xffff) as u16;
         // Role bits: low bit "not a backup port", high bit "not the root port".
         let mut flags = extra | self.state(port).flag_bits();
         if self.backup.contains(port) {
@@ -330,7 +347,14 @@ impl VlanTree {
         let Ok(bpdu) = BpduRepr::parse_lenient(frame) else {
             return;
         };
-        if bpdu.flags.topology_change() {
+        if bpdu.message_age >= MAX_AGE {
+            return;
+        }
+        // A blocked port carries no frames, so a change heard there is not ours to pass on.
+        // (vde_switch passes it on: with two cables between two switches, the change then runs
+        // round the loop the blocked port closes, thousands of BPDUs a second, each flushing
+        // both tables, until a hello blocks the other end too.)
+        if bpdu.flags.topology_change() && !self.backup.contains(port) {
             self.topology_change(me, vlan, port, FlushCause::TopologyChangeReceived, now, out);
         }
         let cost = bpdu.root_cost.wrapping_add(self.port_cost(port));
@@ -339,6 +363,7 @@ impl VlanTree {
         if order == Ordering::Equal {
             // The designated bridge repeating itself: the root is alive.
             self.root_heard = now;
+            self.root_age = heard_age(&bpdu);
             return;
         }
         if bpdu.bridge == me.id {
@@ -346,8 +371,14 @@ impl VlanTree {
             return;
         }
         match order {
-            Ordering::Greater => self.adopt(me, vlan, port, heard, now, out),
-            Ordering::Less if port == self.root_port => self.adopt(me, vlan, port, heard, now, out),
+            Ordering::Greater => self.adopt(me, vlan, port, heard, heard_age(&bpdu), now, out),
+            Ordering::Less if port == self.root_port => {
+                if bpdu.root >= me.id {
+                    self.claim_root(me, vlan, port, now, out);
+                } else {
+                    self.adopt(me, vlan, port, heard, heard_age(&bpdu), now, out);
+                }
+            }
             Ordering::Less if bpdu.root == self.root => {
                 // Same root, a worse path: this port's segment has another way to the root.
                 // If the neighbour's port is its root port we are its designated bridge and
@@ -370,13 +401,15 @@ impl VlanTree {
         }
     }
 
-    /// Take `vector`, heard on `port`, as the path to the root.
+    /// Take `vector`, heard on `port` with message age `age`, as the path to the root.
+    #[allow(clippy::too_many_arguments)]
     fn adopt(
         &mut self,
         me: &Me,
         vlan: u16,
         port: PortId,
         vector: Vector,
+        age: u16,
         now: u64,
         out: &mut Vec<Effect>,
     ) {
@@ -391,12 +424,22 @@ impl VlanTree {
         ) = vector;
         self.root_port = port;
         self.root_heard = now;
+        self.root_age = age;
         out.push(Effect::Debug(Event::Root {
             port,
             vlan,
             root: self.root,
         }));
         self.fast_protocol(me, vlan, port, now, out);
+        self.topology_change(me, vlan, port, FlushCause::RootChanged, now, out);
+    }
+
+    /// The root port now leads to a root no better than this switch: be the root (and say so
+    /// on that port, whose neighbour has the worse root). vde_switch adopts the worse root and
+    /// keeps it for as long as the neighbour keeps announcing it.
+    fn claim_root(&mut self, me: &Me, vlan: u16, port: PortId, now: u64, out: &mut Vec<Effect>) {
+        self.reset(me, vlan, out);
+        self.send(me, vlan, port, 0, now, out);
         self.topology_change(me, vlan, port, FlushCause::RootChanged, now, out);
     }
 
