@@ -41,6 +41,7 @@
 use core::fmt;
 use core::ops::Range;
 
+use crate::ethernet::be16;
 use crate::{MacAddr, TPID_8021Q};
 
 /// Destination of every BPDU (the 802.1D bridge group address).
@@ -241,10 +242,6 @@ fn body_offset(tagged: bool) -> usize {
     } else {
         14
     }
-}
-
-fn be16(b: &[u8], r: Range<usize>) -> u16 {
-    u16::from_be_bytes([b[r.start], b[r.start + 1]])
 }
 
 fn le16(b: &[u8], r: Range<usize>) -> u16 {

@@ -71,6 +71,13 @@ impl Net {
         Net::new(&(1..=n).map(|i| (DEFAULT_PRIORITY, i)).collect::<Vec<_>>())
     }
 
+    /// Three switches in a ring, cables plugged A-B, B-C, C-A (their indexes, in that order).
+    fn ring() -> (Net, [usize; 3]) {
+        let mut net = Net::of(3);
+        let cables = [net.plug(0, 1), net.plug(1, 2), net.plug(2, 0)];
+        (net, cables)
+    }
+
     fn free_port(&self, b: usize) -> PortId {
         let used: BTreeSet<PortId> = self.bridges[b].states.keys().copied().collect();
         (1..).find(|p| !used.contains(p)).unwrap()
@@ -315,10 +322,7 @@ impl Net {
 
 #[test]
 fn ring_of_three_blocks_the_cable_farthest_from_the_root() {
-    let mut net = Net::of(3);
-    let ab = net.plug(0, 1);
-    let bc = net.plug(1, 2);
-    let ca = net.plug(2, 0);
+    let (mut net, [ab, bc, ca]) = Net::ring();
     assert_eq!(
         net.converge_within(1),
         0,
@@ -381,10 +385,7 @@ fn root_is_the_lowest_id_whatever_the_plugging_order() {
 
 #[test]
 fn unplugging_a_cable_unblocks_the_loop_at_once() {
-    let mut net = Net::of(3);
-    let ab = net.plug(0, 1);
-    let bc = net.plug(1, 2);
-    net.plug(2, 0);
+    let (mut net, [ab, bc, _]) = Net::ring();
     net.advance(10);
     assert_eq!(net.blocked(), [bc]);
     net.unplug(ab);
@@ -399,10 +400,7 @@ fn unplugging_a_cable_unblocks_the_loop_at_once() {
 #[test]
 fn a_silently_cut_cable_is_routed_around_within_the_root_timeout() {
     for cut_at in 0..4 {
-        let mut net = Net::of(3);
-        let ab = net.plug(0, 1);
-        net.plug(1, 2);
-        net.plug(2, 0);
+        let (mut net, [ab, _, _]) = Net::ring();
         net.advance(20 + cut_at);
         net.cut(ab);
         // B hears its root no more; it gives up at its first hello more than 12 s after the
@@ -553,10 +551,7 @@ fn edge_port_gets_no_bpdus_and_never_blocks() {
 
 #[test]
 fn bonus_moves_the_blocked_cable() {
-    let mut net = Net::of(3);
-    let ab = net.plug(0, 1);
-    let bc = net.plug(1, 2);
-    let ca = net.plug(2, 0);
+    let (mut net, [ab, bc, ca]) = Net::ring();
     net.advance(5);
     assert_eq!(net.blocked(), [bc]);
     // C prefers the way through B: 20M + 20M - 25M < 20M.

@@ -496,20 +496,14 @@ fn differential(
     (got, got_hellos)
 }
 
+/// A stage: one more cable between switches 0 and 1.
+fn one_cable(lab: &mut Lab) {
+    lab.plug(0, 1);
+}
+
 #[test]
 fn reference_takes_the_state_machine_as_root_when_its_id_is_lower() {
-    let (prints, _) = differential(
-        &[0x0a, 0x0b],
-        0,
-        &[
-            &|lab| {
-                lab.plug(0, 1);
-            },
-            &|lab| {
-                lab.plug(0, 1);
-            },
-        ],
-    );
+    let (prints, _) = differential(&[0x0a, 0x0b], 0, &[&one_cable, &one_cable]);
     // The reference: root 0a through port 1; the second cable blocked at both ends.
     let r = &prints[1][1];
     assert!(r.contains(" ++ root 80:00:02:00:00:00:00:0a\n"), "{r}");
@@ -527,12 +521,8 @@ fn state_machine_takes_the_reference_as_root_when_its_id_is_lower() {
         &[0x0a, 0x0b],
         1,
         &[
-            &|lab| {
-                lab.plug(0, 1);
-            },
-            &|lab| {
-                lab.plug(0, 1);
-            },
+            &one_cable,
+            &one_cable,
             // The first cable unplugged: the blocked one takes over at once.
             &|lab| lab.unplug(0),
         ],

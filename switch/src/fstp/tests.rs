@@ -135,6 +135,17 @@ impl Sw {
     }
 }
 
+/// The BPDUs among `effects`, with their ports.
+fn bpdus(effects: &[Effect]) -> Vec<(PortId, BpduRepr)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { port, bpdu } => Some((*port, *bpdu)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn sent(list: &[(PortId, &str)]) -> Vec<(PortId, String)> {
     list.iter().map(|(p, h)| (*p, h.to_string())).collect()
 }
@@ -382,12 +393,18 @@ fn vlan_life_and_turning_fstp_off() {
     );
 }
 
-/// B with root A on port 1 and port 2 blocked by C's designated BPDUs.
-fn b_with_backup_port() -> (Fstp, Vec<Effect>) {
+/// B with ports 1 and 2, FSTP on, and the effects so far.
+fn b_with_two_ports() -> (Fstp, Vec<Effect>) {
     let mut f = Fstp::new(MAC_B, DEFAULT_PRIORITY, true, 0);
     let mut out = Vec::new();
     f.port_added(0, 1, false, 0, &mut out);
     f.port_added(0, 2, false, 0, &mut out);
+    (f, out)
+}
+
+/// B with root A on port 1 and port 2 blocked by C's designated BPDUs.
+fn b_with_backup_port() -> (Fstp, Vec<Effect>) {
+    let (mut f, mut out) = b_with_two_ports();
     f.receive(1, 0, &bpdu(0x0a, 1, bridge(0x0a), 0, 0x3c), 1, &mut out);
     f.receive(
         2,
@@ -428,13 +445,7 @@ fn silent_root_is_given_up_at_the_first_hello_after_12_seconds() {
     );
     assert_eq!(f.role(0, 2), Some(Role::Designated));
     // The hellos now say B is the root.
-    let hello = out
-        .iter()
-        .find_map(|e| match e {
-            Effect::Send { port: 2, bpdu } => Some(*bpdu),
-            _ => None,
-        })
-        .unwrap();
+    let hello = bpdus(&out).into_iter().find(|(p, _)| *p == 2).unwrap().1;
     assert_eq!(hello.root, bridge(0x0b));
 }
 
@@ -500,10 +511,7 @@ fn edge_ports_neither_send_nor_listen_and_always_forward() {
 
 #[test]
 fn bonus_lowers_the_cost_of_one_port() {
-    let mut f = Fstp::new(MAC_B, DEFAULT_PRIORITY, true, 0);
-    let mut out = Vec::new();
-    f.port_added(0, 1, false, 0, &mut out);
-    f.port_added(0, 2, false, 0, &mut out);
+    let (mut f, mut out) = b_with_two_ports();
     f.set_bonus(0, 2, 25_000_000).unwrap();
     // The root directly on port 1 (cost 20M), and through C on port 2 (20M + 20M - 25M).
     f.receive(1, 0, &bpdu(0x0a, 1, bridge(0x0a), 0, 0x3c), 1, &mut out);
@@ -525,35 +533,23 @@ fn bonus_lowers_the_cost_of_one_port() {
 
 #[test]
 fn own_bpdu_heard_back_blocks_the_higher_port_only() {
-    let mut f = Fstp::new(MAC_B, DEFAULT_PRIORITY, true, 0);
-    let mut out = Vec::new();
-    f.port_added(0, 1, false, 0, &mut out);
-    f.port_added(0, 2, false, 0, &mut out);
+    let (mut f, mut out) = b_with_two_ports();
     out.clear();
     f.tick(4, &mut out);
-    let hellos: Vec<(PortId, Vec<u8>)> = out
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Send { port, bpdu } => Some((*port, bpdu.to_bytes())),
-            _ => None,
-        })
-        .collect();
+    let hellos = bpdus(&out);
     assert_eq!(hellos.len(), 2);
     // The two ports are joined by something that does not speak FSTP: each hears the other.
-    for (from, frame) in &hellos {
-        let to = 3 - from;
-        f.receive(to, 0, frame, 4, &mut out);
+    for (from, bpdu) in &hellos {
+        let (to, frame) = (3 - from, bpdu.to_bytes());
+        f.receive(to, 0, &frame, 4, &mut out);
     }
     assert_eq!(f.state(0, 1), PortState::Forwarding);
     assert_eq!(f.state(0, 2), PortState::Discarding);
     // Hearing the blocked port's BPDUs changes nothing.
     out.clear();
     f.tick(8, &mut out);
-    let hello2 = out.iter().find_map(|e| match e {
-        Effect::Send { port: 2, bpdu } => Some(bpdu.to_bytes()),
-        _ => None,
-    });
-    f.receive(1, 0, &hello2.unwrap(), 8, &mut out);
+    let hello2 = bpdus(&out).into_iter().find(|(p, _)| *p == 2).unwrap().1;
+    f.receive(1, 0, &hello2.to_bytes(), 8, &mut out);
     assert_eq!(f.state(0, 1), PortState::Forwarding);
     assert_eq!(f.role(0, 1), Some(Role::Designated));
 }
@@ -636,13 +632,7 @@ fn root_port_bringing_a_root_worse_than_this_switch_makes_it_the_root() {
         ]
     );
     // Told on port 1 (where the worse root came from), topology change on port 2.
-    let sent: Vec<(PortId, BpduRepr)> = out
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Send { port, bpdu } => Some((*port, *bpdu)),
-            _ => None,
-        })
-        .collect();
+    let sent = bpdus(&out);
     assert_eq!(sent.len(), 2);
     assert_eq!((sent[0].0, sent[0].1.root), (1, bridge(0x0b)));
     assert_eq!(sent[1].0, 2);
@@ -652,23 +642,14 @@ fn root_port_bringing_a_root_worse_than_this_switch_makes_it_the_root() {
 
 #[test]
 fn message_age_counts_hops_and_stale_information_is_dropped() {
-    let mut f = Fstp::new(MAC_B, DEFAULT_PRIORITY, true, 0);
-    let mut out = Vec::new();
-    f.port_added(0, 1, false, 0, &mut out);
-    f.port_added(0, 2, false, 0, &mut out);
+    let (mut f, mut out) = b_with_two_ports();
     // Root A, two bridges away: C says message age 3.
     let mut from_c = BpduRepr::parse(&bpdu(0x0c, 1, bridge(0x0a), PORT_COST, 0x3c)).unwrap();
     from_c.message_age = 3;
     f.receive(1, 0, &from_c.to_bytes(), 10, &mut out);
     out.clear();
     f.tick(12, &mut out);
-    let ages: Vec<u16> = out
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Send { bpdu, .. } => Some(bpdu.message_age),
-            _ => None,
-        })
-        .collect();
+    let ages: Vec<u16> = bpdus(&out).iter().map(|(_, b)| b.message_age).collect();
     assert_eq!(
         ages,
         [3 + 1 + 2, 3 + 1 + 2],
