@@ -29,9 +29,12 @@
 //! Where we differ from 2.3.2 on purpose (each is commented where it happens): with FSTP off
 //! nothing is flushed; a topology change heard on a blocked port is not passed on (2.3.2 can
 //! bounce it round a loop for seconds); a switch whose root port brings a root worse than
-//! itself becomes the root (2.3.2 keeps the worse one); a switch that hears its own BPDU
-//! blocks one port, not both; an edge port forwards whether it carries the VLAN tagged or
-//! not; a port rejoining a VLAN forwards.
+//! itself becomes the root (2.3.2 keeps the worse one); the message age counts the bridges
+//! crossed and information 40 old is dropped (2.3.2 never reads it, so the information of a
+//! root cut off from a loop can circulate for ever); a switch that hears its own BPDU blocks
+//! one port, not both; an edge port forwards whether it carries the VLAN tagged or not; a
+//! port rejoining a VLAN forwards. None of these changes what a 2.3.2 neighbour sees in the
+//! cases it handles well: the tests compare both, BPDU for BPDU.
 
 pub mod event;
 mod render;
