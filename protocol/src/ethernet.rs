@@ -31,7 +31,8 @@ mod field {
     pub const INNER_ETHERTYPE: Range<usize> = 16..18;
 }
 
-fn be16(b: &[u8], r: Range<usize>) -> u16 {
+/// The big-endian 16-bit field at `r` (two bytes) of `b`.
+pub(crate) fn be16(b: &[u8], r: Range<usize>) -> u16 {
     u16::from_be_bytes([b[r.start], b[r.start + 1]])
 }
 

@@ -9,6 +9,7 @@
 //!   reply.
 //! * [`ethernet`]: Ethernet II / 802.1Q frames and VLAN tag insertion and removal.
 //! * [`mac`]: MAC addresses, printed and parsed the way the switch does.
+//! * [`bpdu`]: the BPDUs of vde_switch's fast spanning tree (FSTP), untagged and tagged.
 //! * [`console`]: the management console's text protocol (banner, data blocks, status lines,
 //!   debug lines, prompt), written by the switch and read by `vdeterm`.
 //! * [`pcap`] and [`pcapng`]: capture files as tcpdump and Wireshark read them, written piece by
@@ -23,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bpdu;
 pub mod console;
 pub mod error;
 pub mod ethernet;
@@ -34,6 +36,7 @@ pub mod sockaddr;
 pub mod stream;
 pub mod vxlan;
 
+pub use bpdu::{BpduError, BpduRepr, BridgeId};
 pub use error::ProtocolError;
 pub use ethernet::{
     insert_tag, strip_tag, Frame, FrameRepr, HEADER_LEN as ETHERNET_HEADER_LEN, MIN_FRAME_LEN,

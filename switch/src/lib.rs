@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cnum;
 pub mod config;
 pub mod fabric;
+pub mod fstp;
 pub mod impair;
 pub mod server;
 pub mod service;
