@@ -1,0 +1,44 @@
+//! Exclusive locks on files (`flock`): one command at a time changes a lab, one terminal at a
+//! time is attached to a console. The kernel drops a lock when its holder exits, however it
+//! exits.
+
+use crate::error::{LabError, Result};
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::File;
+use std::path::Path;
+
+/// A held lock.
+pub struct Lock(#[allow(dead_code)] Flock<File>);
+
+/// Takes the lock on `path` (created if missing) or fails with `busy` as the reason.
+pub fn try_lock(path: &Path, busy: &str) -> Result<Lock> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| LabError::io(path, "open", e))?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(Lock(l)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(LabError::failed(
+            busy.to_string(),
+            "wait for it to finish, or stop it",
+        )),
+        Err((_, e)) => Err(LabError::io(path, "lock", e.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_holder_at_a_time() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("lock");
+        let a = try_lock(&p, "busy").unwrap();
+        assert!(try_lock(&p, "busy").is_err());
+        drop(a);
+        assert!(try_lock(&p, "busy").is_ok());
+    }
+}
