@@ -1,22 +1,17 @@
-//! `vdelab console HOST`: the terminal joined to a guest's console.
-//!
-//! Each guest's console 0 is a pseudo-terminal the kernel opened (`con0=pts`); its mconsole
-//! says which one (`config con0` -> `pts:/dev/pts/N`). We open that terminal, make it and our
-//! own terminal raw, and copy bytes both ways until Ctrl-] (as in telnet) or the guest ends.
-//! Detaching leaves the guest's shell running; what the guest wrote while nobody was attached
-//! (up to the pseudo-terminal's buffer, some kilobytes) shows at the next attach. One terminal
-//! at a time: two readers would each get part of the output.
+//! `vdelab console HOST`: this terminal joined to a guest's console, through the lab's console
+//! keeper ([`crate::keeper`]). Our terminal is made raw and bytes go both ways until Ctrl-] (as in
+//! telnet), the end of our input, or the end of the guest. Detaching leaves the guest's shell
+//! running; the next attach first shows the recent output.
 
 use crate::error::{LabError, Result};
-use crate::guest;
+use crate::keeper;
 use crate::layout::Layout;
-use crate::lock;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
 
 /// Ctrl-] detaches.
 pub const DETACH: u8 = 0x1d;
@@ -26,7 +21,7 @@ pub const DETACH: u8 = 0x1d;
 pub enum Detached {
     /// Ctrl-] (or the end of our input).
     ByUser,
-    /// The guest closed its console (it stopped).
+    /// The guest's console closed (it stopped).
     GuestGone,
 }
 
@@ -63,43 +58,46 @@ pub fn attach(layout: &Layout, host: &str) -> Result<Detached> {
             format!("its hosts are {}", names.join(", ")),
         ));
     }
-    let pts = guest::console_pts(layout, host).ok_or_else(|| {
+    let socket = layout.console_socket(host);
+    let mut conn = UnixStream::connect(&socket).map_err(|e| {
         LabError::failed(
-            format!("{host} does not run, or its console is not a pseudo-terminal"),
-            "see `vdelab status`",
+            format!("cannot reach {host}'s console ({}: {e})", socket.display()),
+            "see `vdelab status`: the guest or the lab's console keeper is not running",
         )
     })?;
-    let _lock = lock::try_lock(
-        &layout.console_lock(host),
-        &format!("{host}'s console is attached in another terminal"),
-    )?;
-    let term = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .custom_flags(libc_o_noctty())
-        .open(&pts)
-        .map_err(|e| LabError::io(&pts, "open the console", e))?;
-    if let Ok(mut t) = tcgetattr(&term) {
-        cfmakeraw(&mut t);
-        let _ = tcsetattr(&term, SetArg::TCSANOW, &t);
+    let mut first = [0u8; 3];
+    let hello = conn
+        .read_exact(&mut first)
+        .map(|()| first.to_vec())
+        .unwrap_or_default();
+    if hello != keeper::OK.as_bytes() {
+        return Err(LabError::failed(
+            if hello == keeper::BUSY.as_bytes() {
+                format!("{host}'s console is attached in another terminal, or has closed")
+            } else {
+                format!("{host}'s console keeper did not answer")
+            },
+            "detach the other terminal (Ctrl-]) and try again",
+        ));
     }
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     eprint!(
-        "vdelab: connected to {host}'s console ({pts}); {}\r\n",
+        "vdelab: connected to {host}'s console; {}\r\n",
         if interactive {
             "Ctrl-] detaches, Enter shows a prompt"
         } else {
             "the end of the input detaches"
         }
     );
-    let _raw = if interactive {
+    let raw = if interactive {
         RawMode::enter(stdin.as_fd())
     } else {
         None
     };
-    let how = relay(stdin.as_fd(), term.as_fd())?;
-    drop(_raw);
+    let how = relay(stdin.as_fd(), &mut conn);
+    drop(raw);
+    let how = how?;
     eprintln!(
         "\nvdelab: {}",
         match how {
@@ -110,41 +108,35 @@ pub fn attach(layout: &Layout, host: &str) -> Result<Detached> {
     Ok(how)
 }
 
-fn libc_o_noctty() -> i32 {
-    nix::fcntl::OFlag::O_NOCTTY.bits()
-}
-
-/// Copies `input` to `term` and `term` to stdout.
-fn relay(input: BorrowedFd<'_>, term: BorrowedFd<'_>) -> Result<Detached> {
+/// Copies `input` to the console and the console to stdout.
+fn relay(input: BorrowedFd<'_>, conn: &mut UnixStream) -> Result<Detached> {
     let mut stdout = std::io::stdout().lock();
     let mut buf = [0u8; 4096];
     loop {
-        let mut fds = [
-            PollFd::new(term, PollFlags::POLLIN),
-            PollFd::new(input, PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(LabError::io("/dev/pts", "wait for the console", e.into())),
-        }
-        let ready = |f: &PollFd| {
-            f.revents().is_some_and(|r| {
-                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
-            })
+        let (from_guest, from_user) = {
+            let mut fds = [
+                PollFd::new(conn.as_fd(), PollFlags::POLLIN),
+                PollFd::new(input, PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(LabError::io("console", "wait for", e.into())),
+            }
+            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), ready(&fds[1]))
         };
-        let (term_ready, input_ready) = (ready(&fds[0]), ready(&fds[1]));
-        if term_ready {
-            match nix::unistd::read(term, &mut buf) {
-                Ok(0) | Err(Errno::EIO) => return Ok(Detached::GuestGone),
+        if from_guest {
+            match conn.read(&mut buf) {
+                Ok(0) => return Ok(Detached::GuestGone),
                 Ok(n) => {
                     let _ = stdout.write_all(&buf[..n]);
                     let _ = stdout.flush();
                 }
-                Err(Errno::EINTR | Errno::EAGAIN) => {}
-                Err(e) => return Err(LabError::io("/dev/pts", "read the console", e.into())),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Ok(Detached::GuestGone),
             }
         }
-        if input_ready {
+        if from_user {
             match nix::unistd::read(input, &mut buf) {
                 Ok(0) => return Ok(Detached::ByUser),
                 Ok(n) => {
@@ -152,7 +144,9 @@ fn relay(input: BorrowedFd<'_>, term: BorrowedFd<'_>) -> Result<Detached> {
                         Some(i) => (&buf[..i], true),
                         None => (&buf[..n], false),
                     };
-                    write_all(term, data)?;
+                    if conn.write_all(data).is_err() {
+                        return Ok(Detached::GuestGone);
+                    }
                     if detach {
                         return Ok(Detached::ByUser);
                     }
@@ -162,15 +156,4 @@ fn relay(input: BorrowedFd<'_>, term: BorrowedFd<'_>) -> Result<Detached> {
             }
         }
     }
-}
-
-fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<()> {
-    while !data.is_empty() {
-        match nix::unistd::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(Errno::EINTR | Errno::EAGAIN) => {}
-            Err(e) => return Err(LabError::io("/dev/pts", "write to the console", e.into())),
-        }
-    }
-    Ok(())
 }

@@ -50,6 +50,7 @@ pub fn anything_runs(layout: &Layout, state: &State) -> bool {
         .iter()
         .any(|h| proc::ours(h.umlrun_pid, &mark) || kernel_runs(layout, &h.name))
         || state.switches.iter().any(|s| proc::ours(s.pid, &mark))
+        || state.keeper_pid.is_some_and(|k| proc::ours(k, &mark))
 }
 
 /// What the command line of every process of the lab contains: its runtime directory.
@@ -134,6 +135,12 @@ pub fn stop_all(
             how_it_ended(layout, &h.name)
         };
         out(&format!("{}: {how}", h.name));
+    }
+    if let Some(k) = state.keeper_pid {
+        proc::signal(k, &mark, Signal::SIGTERM);
+        for pid in proc::wait_gone(&[k], Instant::now() + SHORT, || false) {
+            proc::kill_group(pid, &mark);
+        }
     }
     let switches: Vec<i32> = state
         .switches

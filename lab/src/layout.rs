@@ -111,9 +111,19 @@ impl Layout {
     pub fn mconsole(&self, host: &str) -> PathBuf {
         self.uml_dir().join(host).join("mconsole")
     }
-    /// Held while `vdelab console HOST` is attached.
-    pub fn console_lock(&self, host: &str) -> PathBuf {
-        self.run.join(format!("console-{host}.lock"))
+    /// Where the console keeper serves the guests' consoles.
+    pub fn console_dir(&self) -> PathBuf {
+        self.run.join("console")
+    }
+    pub fn console_socket(&self, host: &str) -> PathBuf {
+        self.console_dir().join(format!("{host}.sock"))
+    }
+    /// Everything the guest wrote on its console.
+    pub fn console_log(&self, host: &str) -> PathBuf {
+        self.logs().join(format!("{host}.console.log"))
+    }
+    pub fn keeper_log(&self) -> PathBuf {
+        self.logs().join("keeper.log")
     }
     pub fn state_file(&self) -> PathBuf {
         self.run.join("state.json")

@@ -14,7 +14,8 @@
 //! * [`layout`]: where a lab's files and its runtime directory are.
 //! * [`rootfs`]: the guests' default root file system.
 //! * [`switch`], [`guest`]: starting one switch, one guest.
-//! * [`up`], [`down`], [`status`], [`console`]: the commands on a running lab.
+//! * [`up`], [`down`], [`status`], [`console`]: the commands on a running lab; [`keeper`]: the
+//!   process that holds the guests' consoles while the lab runs.
 //! * [`disks`]: `save`, `restore` and `clean`.
 //! * [`state`]: what runs (`state.json`); [`proc`]: processes known by pid; [`lock`]: one
 //!   command at a time; [`interrupt`]: the signals that stop a command; [`tools`]: the programs
@@ -28,6 +29,7 @@ pub mod down;
 pub mod error;
 pub mod guest;
 pub mod interrupt;
+pub mod keeper;
 pub mod layout;
 pub mod lock;
 pub mod plan;

@@ -14,6 +14,9 @@ pub struct State {
     pub stop_timeout: f64,
     pub switches: Vec<SwitchState>,
     pub hosts: Vec<HostState>,
+    /// The console keeper (`vdelab keep`).
+    #[serde(default)]
+    pub keeper_pid: Option<i32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +107,7 @@ mod tests {
                     vlan: None,
                 }],
             }],
+            keeper_pid: Some(12),
         };
         s.save(&f).unwrap();
         assert_eq!(State::load(&f).unwrap(), Some(s));

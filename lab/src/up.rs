@@ -198,6 +198,10 @@ fn start_all(
         children.push(child);
         state.save(&file)?;
     }
+    let keeper = start_keeper(layout, &plan.hosts)?;
+    state.keeper_pid = Some(keeper.id() as i32);
+    children.push(keeper);
+    state.save(&file)?;
     out(&format!(
         "booting {}",
         lab.hosts
@@ -206,7 +210,7 @@ fn start_all(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let guests = &mut children[plan.switches.len()..];
+    let guests = &mut children[plan.switches.len()..plan.switches.len() + plan.hosts.len()];
     let mut waiting: Vec<usize> = (0..plan.hosts.len()).collect();
     let deadline = boot_started + opts.boot_timeout;
     while !waiting.is_empty() {
@@ -261,6 +265,15 @@ fn start_all(
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
+}
+
+/// Starts the lab's console keeper (`vdelab keep DIR RUN`, the running vdelab again).
+fn start_keeper(layout: &Layout, hosts: &[plan::HostPlan]) -> Result<Child> {
+    let exe = std::env::current_exe().map_err(|e| LabError::io("vdelab", "find itself", e))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("keep").arg(&layout.lab).arg(&layout.run);
+    cmd.args(hosts.iter().map(|h| &h.name));
+    proc::spawn_logged(&mut cmd, &layout.keeper_log())
 }
 
 /// In the foreground: waits for a signal, for every guest to end, or for the lab to be stopped

@@ -25,6 +25,7 @@
 //! * [`pty`]: a program on a pseudo-terminal with an emulated screen (interactive tests).
 //! * [`vdeterm`]: our `vdeterm` (`VDETERM_BIN` overrides it) and switches with a `-M` socket.
 //! * [`mgmt`]: a raw management-console client (one command per write, answers up to the prompt).
+//! * [`vdelab`]: labs run by `vdelab` in scratch directories, shell commands in their guests.
 
 pub mod bins;
 pub mod cow;
@@ -38,6 +39,7 @@ pub mod seccomp;
 pub mod switch;
 pub mod uml;
 pub mod umlrun;
+pub mod vdelab;
 pub mod vdeterm;
 
 pub use bins::{

@@ -11,7 +11,7 @@ use vdelab::error::exit;
 use vdelab::interrupt::Interrupt;
 use vdelab::layout::Layout;
 use vdelab::up::UpOptions;
-use vdelab::{console, disks, down, rootfs, status, up, LabError};
+use vdelab::{console, disks, down, keeper, rootfs, status, up, LabError};
 
 const AFTER_HELP: &str = "\
 A lab is a directory: lab.conf says which host has which interface on which collision domain
@@ -97,6 +97,13 @@ enum Cmd {
     },
     /// Put the lab's disks back as they were saved as NAME (the lab must be stopped).
     Restore { name: String, dir: Option<PathBuf> },
+    /// The console keeper of a running lab (started by `up`).
+    #[command(hide = true)]
+    Keep {
+        dir: PathBuf,
+        run: PathBuf,
+        hosts: Vec<String>,
+    },
     /// Make the guests' busybox root file system (no root privileges, no download).
     Rootfs {
         /// Where (default: $XDG_DATA_HOME/vdelab/rootfs.ext4, or ~/.local/share/vdelab/...).
@@ -255,6 +262,21 @@ fn run(cli: Cli) -> Result<u8, LabError> {
                 files.join(", ")
             ));
             Ok(())
+        }
+        Cmd::Keep { dir, run, hosts } => {
+            let intr = Interrupt::install()?;
+            let l = Layout::new(&dir)?;
+            if l.run != run {
+                return Err(LabError::failed(
+                    format!(
+                        "{} is not the runtime directory of {}",
+                        run.display(),
+                        dir.display()
+                    ),
+                    "the keeper is started by `vdelab up`",
+                ));
+            }
+            keeper::run(&l, &hosts, &intr)
         }
         Cmd::Rootfs {
             output,
