@@ -29,11 +29,7 @@ pub struct Saved {
 
 /// The lock, once the lab is known to be stopped.
 fn stopped(layout: &Layout, doing: &str) -> Result<Lock> {
-    std::fs::create_dir_all(&layout.state).map_err(|e| LabError::io(&layout.state, "create", e))?;
-    let l = lock::try_lock(
-        &layout.lock_file(),
-        "another vdelab command (up, down, clean, save or restore) is working on this lab",
-    )?;
+    let l = lock::lab(layout)?;
     if let Some(state) = State::load(&layout.state_file())? {
         if down::anything_runs(layout, &state) {
             return Err(LabError::failed(

@@ -26,12 +26,7 @@ pub fn down(
     intr: &Interrupt,
     out: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    std::fs::create_dir_all(&layout.state)
-        .map_err(|e| crate::error::LabError::io(&layout.state, "create", e))?;
-    let _lock = lock::try_lock(
-        &layout.lock_file(),
-        "another vdelab command (up, down, clean, save or restore) is working on this lab",
-    )?;
+    let _lock = lock::lab(layout)?;
     match State::load(&layout.state_file())? {
         Some(state) => stop_all(layout, &state, timeout, intr, out),
         None => {

@@ -3,6 +3,7 @@
 //! exits.
 
 use crate::error::{LabError, Result};
+use crate::layout::Layout;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
 use std::path::Path;
@@ -26,6 +27,16 @@ pub fn try_lock(path: &Path, busy: &str) -> Result<Lock> {
         )),
         Err((_, e)) => Err(LabError::io(path, "lock", e.into())),
     }
+}
+
+/// The lab's lock, held while a command changes the lab (`up`, `down`, `clean`, `save`,
+/// `restore`). Makes `.vdelab` if needed.
+pub fn lab(layout: &Layout) -> Result<Lock> {
+    std::fs::create_dir_all(&layout.state).map_err(|e| LabError::io(&layout.state, "create", e))?;
+    try_lock(
+        &layout.lock_file(),
+        "another vdelab command (up, down, clean, save or restore) is working on this lab",
+    )
 }
 
 #[cfg(test)]

@@ -64,10 +64,7 @@ pub fn up(
     ] {
         std::fs::create_dir_all(d).map_err(|e| LabError::io(d, "create", e))?;
     }
-    let lock = lock::try_lock(
-        &layout.lock_file(),
-        "another vdelab command (up, down, clean, save or restore) is working on this lab",
-    )?;
+    let lock = lock::lab(layout)?;
     if let Some(old) = State::load(&layout.state_file())? {
         if down::anything_runs(layout, &old) {
             return Err(LabError::failed(
@@ -141,10 +138,7 @@ pub fn up(
     if opts.foreground {
         out("running in the foreground: Ctrl-C stops the lab");
         watch(layout, &state, intr, out);
-        let _lock = lock::try_lock(
-            &layout.lock_file(),
-            "another vdelab command is working on this lab",
-        );
+        let _lock = lock::lab(layout);
         if State::load(&layout.state_file())?.is_some() {
             down::stop_all(layout, &state, None, intr, out);
         }

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use uml_launcher::options::parse_secs;
 use vdelab::error::exit;
 use vdelab::interrupt::Interrupt;
 use vdelab::layout::Layout;
@@ -48,10 +49,10 @@ enum Cmd {
         #[arg(long)]
         foreground: bool,
         /// Seconds all guests together may take to boot.
-        #[arg(long, default_value_t = 300.0, value_name = "SECS", value_parser = secs)]
+        #[arg(long, default_value_t = 300.0, value_name = "SECS", value_parser = parse_secs)]
         timeout: f64,
         /// Seconds each guest gets to stop cleanly before it is killed.
-        #[arg(long, default_value_t = 15.0, value_name = "SECS", value_parser = secs)]
+        #[arg(long, default_value_t = 15.0, value_name = "SECS", value_parser = parse_secs)]
         stop_timeout: f64,
         /// The UML kernel (default: umlrun's choice: $UML_KERNEL, linux or linux.uml in PATH).
         #[arg(long, value_name = "FILE")]
@@ -66,7 +67,7 @@ enum Cmd {
     Down {
         dir: Option<PathBuf>,
         /// Seconds the guests get to stop cleanly (default: the --stop-timeout of `up`, plus 10).
-        #[arg(long, value_name = "SECS", value_parser = secs)]
+        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
         timeout: Option<f64>,
     },
     /// Show the hosts (state, pids, console, switch ports) and the collision domains.
@@ -116,15 +117,6 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
-}
-
-fn secs(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.5..=86400.0).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "`{s}` is not a number of seconds from 0.5 to 86400"
-        )),
-    }
 }
 
 fn say(line: &str) {
