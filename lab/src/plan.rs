@@ -6,7 +6,7 @@
 //! transport, which always gets the lowest free port from the switch, never takes one of them.
 //! VLAN members are set up on those ports before any guest connects.
 
-use crate::conf::{Disk, Domain, Lab, Transport, DEFAULT_PORTS};
+use crate::conf::{ConfError, Disk, Domain, Lab, Transport, DEFAULT_PORTS};
 use crate::error::{LabError, Result};
 use crate::layout::Layout;
 use crate::state::IfaceState;
@@ -71,14 +71,53 @@ fn default_mac(host: usize, iface: u32, taken: &BTreeSet<MacAddr>) -> MacAddr {
     }
 }
 
+/// Paths on the kernel command line cannot hold a space (it separates words), `,` or `:` (they
+/// separate the fields of `ubdN=` and `ethN=`).
+fn check_paths(lab: &Lab, layout: &Layout, opts: &Options) -> Result<()> {
+    let mut paths = vec![
+        ("the lab directory", layout.lab.clone()),
+        ("the runtime directory", layout.run.clone()),
+    ];
+    if lab.hosts.iter().any(|h| h.image.is_none()) {
+        paths.push(("the root file system", opts.rootfs.clone()));
+    }
+    let bad: Vec<ConfError> = paths
+        .into_iter()
+        .filter(|(_, p)| {
+            p.to_string_lossy()
+                .contains(|c: char| c.is_whitespace() || c == ',' || c == ':')
+        })
+        .map(|(what, p)| ConfError {
+            line: None,
+            what: format!(
+                "{what} {} has a space, `,` or `:` in its path, which the UML command line \
+                 cannot carry",
+                p.display()
+            ),
+            fix: "move it (or set XDG_RUNTIME_DIR, or give --rootfs) to a path without them".into(),
+        })
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Refused(bad))
+    }
+}
+
 pub fn plan(lab: &Lab, layout: &Layout, opts: &Options) -> Result<Plan> {
-    let switch_dir_len = lab
+    check_paths(lab, layout, opts)?;
+    let longest_socket_dir = lab
         .domains
         .iter()
         .map(|d| layout.switch_dir(&d.name).as_os_str().len())
+        .chain(
+            lab.hosts
+                .iter()
+                .map(|h| layout.console_socket(&h.name).as_os_str().len()),
+        )
         .max()
         .unwrap_or(0);
-    if switch_dir_len + DATA_SOCKET_SUFFIX > SUN_PATH_MAX {
+    if longest_socket_dir + DATA_SOCKET_SUFFIX > SUN_PATH_MAX {
         return Err(LabError::failed(
             format!(
                 "the runtime directory {} is too long for the switches' socket paths",
@@ -336,6 +375,22 @@ mod tests {
             h.new_disks,
             [(l.new_disk("h1", "data.ext4"), "64M".to_string())]
         );
+    }
+
+    #[test]
+    fn paths_the_command_line_cannot_carry() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("my lab");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("lab.conf"), "").unwrap();
+        let l = Layout::new(&dir).unwrap();
+        let lab = conf::parse("h1[0]=A\n").unwrap();
+        let e = plan(&lab, &l, &opts()).unwrap_err();
+        assert!(e.to_string().contains("my lab"), "{e}");
+        let (_t, l) = layout();
+        let mut o = opts();
+        o.rootfs = "/data/a,b.ext4".into();
+        assert!(plan(&lab, &l, &o).is_err());
     }
 
     #[test]

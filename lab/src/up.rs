@@ -77,6 +77,7 @@ pub fn up(
     down::remove_runtime(layout);
     let vde_switch = tools::ours("vde_switch")?;
     let umlrun = tools::ours("umlrun")?;
+    check_kernels(layout, &lab, opts.kernel.as_deref())?;
     let rootfs = opts.rootfs.clone().unwrap_or_else(rootfs::default_path);
     if lab.hosts.iter().any(|h| h.image.is_none()) && !rootfs.is_file() {
         if opts.rootfs.is_some() {
@@ -147,7 +148,43 @@ pub fn up(
     Ok(())
 }
 
-fn count(n: usize, what: &str) -> String {
+/// Every kernel the hosts will boot exists and is a UML kernel (umlrun checks it again, but
+/// only once the switches run).
+fn check_kernels(layout: &Layout, lab: &Lab, default: Option<&std::path::Path>) -> Result<()> {
+    let mut kernels: Vec<Option<PathBuf>> = lab
+        .hosts
+        .iter()
+        .map(|h| {
+            h.kernel
+                .as_ref()
+                .map(|k| layout.lab.join(k))
+                .or_else(|| default.map(PathBuf::from))
+        })
+        .collect();
+    kernels.dedup();
+    for k in kernels {
+        uml_launcher::kernel::Kernel::find(k.as_deref()).map_err(|e| {
+            LabError::failed(
+                e.to_string(),
+                "install the Debian package user-mode-linux, or name a kernel with --kernel, \
+                 UML_KERNEL or HOST[kernel]",
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The end of a guest's logs: umlrun's, and its console's.
+fn guest_logs(layout: &Layout, host: &str) -> String {
+    let mut s = proc::log_tail(&layout.host_log(host), 12);
+    let console = proc::log_tail(&layout.console_log(host), 12);
+    if !console.is_empty() {
+        s.push_str(&format!("\n--- the end of {host}'s console ---\n{console}"));
+    }
+    s
+}
+
+pub fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
@@ -221,13 +258,16 @@ fn start_all(
                     ),
                 });
             } else if let Ok(Some(status)) = guests[i].try_wait() {
-                let log = layout.host_log(name);
                 return Err(LabError::failed(
                     format!(
                         "{name} ended before its boot was done (umlrun {status}):\n{}",
-                        proc::log_tail(&log, 15)
+                        guest_logs(layout, name)
                     ),
-                    format!("its log is {}", log.display()),
+                    format!(
+                        "its logs are {} and {}",
+                        layout.host_log(name).display(),
+                        layout.console_log(name).display()
+                    ),
                 ));
             } else {
                 still.push(i);
@@ -247,13 +287,14 @@ fn start_all(
                 .collect();
             return Err(LabError::failed(
                 format!(
-                    "{} did not finish booting within {:.0?}",
+                    "{} did not finish booting within {:.0?}:\n{}",
                     names.join(", "),
-                    opts.boot_timeout
+                    opts.boot_timeout,
+                    guest_logs(layout, names[0])
                 ),
-                "look at its console output in .vdelab/log/HOST.log; a startup file that does \
-                 not end (a server not started with &) holds the boot; a slow machine needs \
-                 a longer --timeout",
+                "a startup file that does not end (a server not started with &) holds the \
+                 boot; the guests' logs are in .vdelab/log; a slow machine needs a longer \
+                 --timeout",
             ));
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -217,10 +217,10 @@ fn run(cli: Cli) -> Result<u8, LabError> {
                 out(&format!("warning: {w}"));
             }
             out(&format!(
-                "{}: {} hosts on {} collision domains, no mistakes",
+                "{}: {} on {}, no mistakes",
                 l.conf().display(),
-                lab.hosts.len(),
-                lab.domains.len()
+                up::count(lab.hosts.len(), "host"),
+                up::count(lab.domains.len(), "collision domain")
             ));
             Ok(())
         }
