@@ -11,15 +11,26 @@ use std::path::Path;
 /// A held lock.
 pub struct Lock(#[allow(dead_code)] Flock<File>);
 
-/// Takes the lock on `path` (created if missing) or fails with `busy` as the reason.
-pub fn try_lock(path: &Path, busy: &str) -> Result<Lock> {
-    let f = File::options()
+fn open(path: &Path) -> Result<File> {
+    File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|e| LabError::io(path, "open", e))?;
-    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        .map_err(|e| LabError::io(path, "open", e))
+}
+
+/// Waits for the lock on the directory `dir` (so that no lock file is left in it).
+pub fn wait_dir(dir: &Path) -> Result<Lock> {
+    let f = File::open(dir).map_err(|e| LabError::io(dir, "open", e))?;
+    Flock::lock(f, FlockArg::LockExclusive)
+        .map(Lock)
+        .map_err(|(_, e)| LabError::io(dir, "lock", e.into()))
+}
+
+/// Takes the lock on `path` (created if missing) or fails with `busy` as the reason.
+pub fn try_lock(path: &Path, busy: &str) -> Result<Lock> {
+    match Flock::lock(open(path)?, FlockArg::LockExclusiveNonblock) {
         Ok(l) => Ok(Lock(l)),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(LabError::failed(
             busy.to_string(),
@@ -51,5 +62,8 @@ mod tests {
         assert!(try_lock(&p, "busy").is_err());
         drop(a);
         assert!(try_lock(&p, "busy").is_ok());
+        let d = wait_dir(t.path()).unwrap();
+        drop(d);
+        assert!(wait_dir(t.path()).is_ok());
     }
 }

@@ -132,6 +132,23 @@ fn has_interpreter(elf: &[u8]) -> bool {
     })
 }
 
+/// Makes the image at `output` unless it exists (`force`: makes it anew). Two labs starting at
+/// once make it once: the second waits for the first (a lock on the image's directory).
+/// True if it was made.
+pub fn ensure(output: &Path, size: &str, force: bool) -> Result<bool> {
+    let parent = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| LabError::io(parent, "create", e))?;
+    let _lock = crate::lock::wait_dir(parent)?;
+    if output.is_file() && !force {
+        return Ok(false);
+    }
+    build(output, size)?;
+    Ok(true)
+}
+
 /// Builds the image at `output` (made next to it, then renamed: never half-written).
 pub fn build(output: &Path, size: &str) -> Result<()> {
     let busybox = find_busybox()?;
@@ -239,7 +256,8 @@ mod tests {
         }
         let t = tempfile::tempdir().unwrap();
         let img = t.path().join("sub/rootfs.ext4");
-        build(&img, "32M").unwrap();
+        assert!(ensure(&img, "32M", false).unwrap());
+        assert!(!ensure(&img, "32M", false).unwrap(), "made once");
         let out = Command::new(tools::system("debugfs", "e2fsprogs").unwrap())
             .args(["-R", "cat /etc/vdelab/rc"])
             .arg(&img)

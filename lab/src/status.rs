@@ -1,4 +1,4 @@
-//! `vdelab status`: the lab's hosts (state, pids, console, interfaces with their switch ports)
+//! `vdelab status`: the lab's hosts (state, pids, interfaces with their switch ports)
 //! and collision domains, as a table or as JSON.
 
 use crate::conf::Transport;
@@ -29,8 +29,9 @@ pub struct HostStatus {
     pub state: &'static str,
     pub umlrun_pid: Option<i32>,
     pub kernel_pid: Option<i32>,
-    /// The host side of its console (`/dev/pts/N`).
-    pub console: Option<String>,
+    /// The host side of its console (`/dev/pts/N`), which the lab's console keeper holds: attach
+    /// with `vdelab console`, not to this terminal directly.
+    pub console_pts: Option<String>,
     /// The status its startup files ended with.
     pub startup_status: Option<i32>,
     pub interfaces: Vec<IfaceStatus>,
@@ -122,7 +123,7 @@ pub fn status(layout: &Layout) -> Result<Status> {
             state,
             umlrun_pid: umlrun,
             kernel_pid: kernel,
-            console: kernel.and_then(|_| guest::console_pts(layout, &h.name)),
+            console_pts: kernel.and_then(|_| guest::console_pts(layout, &h.name)),
             startup_status: booted,
             interfaces,
         });
@@ -172,8 +173,8 @@ pub fn render(s: &Status) -> String {
     }
     t.push('\n');
     t.push_str(&format!(
-        "{:<12} {:<8} {:>7} {:>7}  {:<12} INTERFACES\n",
-        "HOST", "STATE", "KERNEL", "UMLRUN", "CONSOLE"
+        "{:<12} {:<8} {:>7} {:>7}  INTERFACES\n",
+        "HOST", "STATE", "KERNEL", "UMLRUN"
     ));
     let pid = |p: Option<i32>| p.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
     for h in &s.hosts {
@@ -195,12 +196,11 @@ pub fn render(s: &Status) -> String {
             })
             .collect();
         t.push_str(&format!(
-            "{:<12} {:<8} {:>7} {:>7}  {:<12} {}\n",
+            "{:<12} {:<8} {:>7} {:>7}  {}\n",
             h.name,
             h.state,
             pid(h.kernel_pid),
             pid(h.umlrun_pid),
-            h.console.as_deref().unwrap_or("-"),
             ifaces.join(", ")
         ));
     }

@@ -90,7 +90,7 @@ pub fn up(
             "making the guests' root file system {} (vdelab rootfs)",
             rootfs.display()
         ));
-        rootfs::build(&rootfs, rootfs::DEFAULT_SIZE)?;
+        rootfs::ensure(&rootfs, rootfs::DEFAULT_SIZE, false)?;
     }
     let plan = plan::plan(
         &lab,

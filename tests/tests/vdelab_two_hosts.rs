@@ -28,7 +28,7 @@ fn two_hosts_on_a_switch_ping_each_other() {
         assert_eq!(x["state"], "running", "{st:#}");
         assert!(x["kernel_pid"].as_i64().is_some(), "{st:#}");
         assert!(
-            x["console"].as_str().unwrap().starts_with("/dev/pts/"),
+            x["console_pts"].as_str().unwrap().starts_with("/dev/pts/"),
             "{st:#}"
         );
         assert_eq!(x["startup_status"], 0, "{st:#}");

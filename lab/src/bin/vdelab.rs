@@ -283,7 +283,7 @@ fn run(cli: Cli) -> Result<u8, LabError> {
                      ran on it: their COW files no longer fit)",
                 ));
             }
-            rootfs::build(&path, &size)?;
+            rootfs::ensure(&path, &size, force)?;
             out(&format!("made {}", path.display()));
             Ok(())
         }
