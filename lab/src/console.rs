@@ -36,14 +36,15 @@ impl<'a> RawMode<'a> {
         let saved = tcgetattr(fd).ok()?;
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);
-        tcsetattr(fd, SetArg::TCSAFLUSH, &raw).ok()?;
+        // TCSANOW, not TCSAFLUSH: keys typed ahead are kept for the guest.
+        tcsetattr(fd, SetArg::TCSANOW, &raw).ok()?;
         Some(RawMode { fd, saved })
     }
 }
 
 impl Drop for RawMode<'_> {
     fn drop(&mut self) {
-        let _ = tcsetattr(self.fd, SetArg::TCSAFLUSH, &self.saved);
+        let _ = tcsetattr(self.fd, SetArg::TCSANOW, &self.saved);
     }
 }
 
@@ -82,6 +83,12 @@ pub fn attach(layout: &Layout, host: &str) -> Result<Detached> {
     }
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
+    // Raw before the message: what is typed once it shows goes to the guest as typed.
+    let raw = if interactive {
+        RawMode::enter(stdin.as_fd())
+    } else {
+        None
+    };
     eprint!(
         "vdelab: connected to {host}'s console; {}\r\n",
         if interactive {
@@ -90,11 +97,6 @@ pub fn attach(layout: &Layout, host: &str) -> Result<Detached> {
             "the end of the input detaches"
         }
     );
-    let raw = if interactive {
-        RawMode::enter(stdin.as_fd())
-    } else {
-        None
-    };
     let how = relay(stdin.as_fd(), &mut conn);
     drop(raw);
     let how = how?;
