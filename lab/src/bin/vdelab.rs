@@ -22,9 +22,9 @@ guest. Each collision domain is one of our vde_switch (a hub with domain[A][hub]
 host is a stock UML kernel started by umlrun on a COW file over the busybox root file system of
 `vdelab rootfs`. The lab's disks, saves and logs are in DIR/.vdelab.
 
-Exit status: 0 done; 1 failed (what was started is stopped again); 2 the lab or the command
-line has mistakes, nothing was started; 3 the lab is not running (status, console);
-130 interrupted.";
+Exit status: 0 done (for `up --foreground`: the lab ran and was stopped); 1 failed (what was
+started is stopped again); 2 the lab or the command line has mistakes, nothing was started;
+3 the lab is not running (status, console); 130 interrupted.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -65,39 +65,62 @@ enum Cmd {
     /// Stop the lab: each guest cleanly through its mconsole (killed after a timeout), then the
     /// switches.
     Down {
+        /// The lab directory (default: the current one).
         dir: Option<PathBuf>,
         /// Seconds the guests get to stop cleanly (default: the --stop-timeout of `up`, plus 10).
         #[arg(long, value_name = "SECS", value_parser = parse_secs)]
         timeout: Option<f64>,
     },
-    /// Show the hosts (state, pids, console, switch ports) and the collision domains.
+    /// Show the hosts (state, pids, switch ports) and the collision domains; exit status 3 when
+    /// the lab is not running.
     Status {
+        /// The lab directory (default: the current one).
         dir: Option<PathBuf>,
         /// One JSON document instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Attach this terminal to a guest's console (Ctrl-] detaches).
-    Console { host: String, dir: Option<PathBuf> },
+    Console {
+        /// The host, as lab.conf names it.
+        host: String,
+        /// The lab directory (default: the current one).
+        dir: Option<PathBuf>,
+    },
     /// Write the packets of a collision domain to stdout as pcap (not available yet).
     Capture {
+        /// The collision domain.
         domain: String,
+        /// The lab directory (default: the current one).
         dir: Option<PathBuf>,
     },
     /// Check lab.conf and the lab directory without starting anything.
-    Check { dir: Option<PathBuf> },
+    Check {
+        /// The lab directory (default: the current one).
+        dir: Option<PathBuf>,
+    },
     /// Remove the lab's disks (COW files), logs and runtime state; saves are kept.
-    Clean { dir: Option<PathBuf> },
+    Clean {
+        /// The lab directory (default: the current one).
+        dir: Option<PathBuf>,
+    },
     /// Archive the lab's disks (sparse files kept sparse) as the save NAME.
     Save {
+        /// A name for the save (letters, digits, `_`, `-`, `.`).
         name: String,
+        /// The lab directory (default: the current one).
         dir: Option<PathBuf>,
         /// Replace an existing save of that name.
         #[arg(long)]
         force: bool,
     },
     /// Put the lab's disks back as they were saved as NAME (the lab must be stopped).
-    Restore { name: String, dir: Option<PathBuf> },
+    Restore {
+        /// The save's name.
+        name: String,
+        /// The lab directory (default: the current one).
+        dir: Option<PathBuf>,
+    },
     /// The console keeper of a running lab (started by `up`).
     #[command(hide = true)]
     Keep {
