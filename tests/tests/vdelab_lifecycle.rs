@@ -1,10 +1,11 @@
 //! `vdelab`'s life cycle with the stock UML kernel: Ctrl-C (SIGINT) while `up` waits for a boot,
 //! `up --foreground` stopped by Ctrl-C, the console (attach, detach, one terminal at a time, the
-//! terminal restored), `down` killing a guest that cannot stop cleanly, and a `lab.conf` with
-//! mistakes starting nothing. Every stopped lab is checked for leftovers: processes, sockets,
-//! runtime and temporary files. Skipped, with a message, without a UML kernel (but for the
-//! `lab.conf` test, which needs none).
+//! terminal restored), a switch rc file, `down` killing a guest that cannot stop cleanly, and a
+//! `lab.conf` with mistakes starting nothing. Every stopped lab is checked for leftovers:
+//! processes, sockets, runtime and temporary files. Skipped, with a message, without a UML
+//! kernel (but for the `lab.conf` test, which needs none).
 
+use integration_tests::mgmt::Session;
 use integration_tests::proc::{signal, wait_child_timeout, wait_until, Capture};
 use integration_tests::uml::kernel_or_skip;
 use integration_tests::vdelab::{Lab, DOWN, UP};
@@ -119,14 +120,26 @@ fn foreground_lab_console_and_ctrl_c() {
     assert_eq!(lab.leftovers(), Vec::<String>::new(), "{err}");
 }
 
+/// The switch runs the lab's rc file (`domain[A][rc]`); `down` kills a guest that cannot stop.
 #[test]
-fn down_kills_a_guest_that_cannot_stop() {
-    let Some(kernel) = kernel_or_skip("down_kills_a_guest_that_cannot_stop") else {
+fn rc_file_then_down_kills_a_frozen_guest() {
+    let Some(kernel) = kernel_or_skip("rc_file_then_down_kills_a_frozen_guest") else {
         return;
     };
-    let lab = one_host("");
+    let lab = Lab::with_files(
+        "h1[0]=A\ndomain[A][rc]=A.rc\n",
+        &[("A.rc", "# made by the rc file\nvlan/create 33\n")],
+    );
     lab.up(&kernel);
     let st = lab.status(&kernel);
+    let mgmt = Path::new(st["domains"][0]["mgmt"].as_str().unwrap());
+    let (mut console, _) = Session::open(mgmt);
+    let answer = String::from_utf8_lossy(&console.cmd("vlan/print 33")).into_owned();
+    assert!(
+        answer.contains("VLAN 0033") && answer.contains("1000 Success"),
+        "{answer}"
+    );
+    drop(console);
     let k = st["hosts"][0]["kernel_pid"].as_i64().expect("a kernel pid") as i32;
     // A frozen kernel answers nothing: neither its mconsole nor SIGTERM.
     signal(k, libc::SIGSTOP).unwrap();
