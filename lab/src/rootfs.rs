@@ -6,7 +6,8 @@
 //! lab directory on `/hostlab` (hostfs), copies `/hostlab/HOST/` over `/`, runs
 //! `shared.startup` and `HOST.startup` (their output goes to `.vdelab/log/HOST.startup.log` and
 //! then to the console), and finally writes the startup status to `.vdelab/ready/HOST`, which
-//! tells `vdelab up` the guest has booted. An image of your own (`HOST[image]`) must do the
+//! tells `vdelab up` the guest has booted. After the boot messages, kernel messages go to `dmesg`
+//! only, not into the shell's output on the console. An image of your own (`HOST[image]`) must do the
 //! same for `up` to see its boot end.
 
 use crate::error::{LabError, Result};
@@ -28,6 +29,8 @@ mount -t sysfs sysfs /sys
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 host=${VDELAB_HOST:-guest}
 hostname "$host"
+# Kernel messages go to dmesg, not to the shell on the console (but for emergencies).
+dmesg -n 1
 ip link set lo up
 if ! mount -t hostfs none /hostlab; then
     echo "vdelab: cannot mount the lab directory on /hostlab (hostfs)"

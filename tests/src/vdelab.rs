@@ -198,6 +198,8 @@ impl Lab {
         // The echo of the typed line shows `$((6*7))`; only the output shows 42.
         let typed = format!("VDLT-END-{n}-$((6*7))-$?");
         let done = format!("VDLT-END-{n}-42-");
+        // A wide terminal first, so that the shell does not wrap (and redraw) a long line.
+        p.send(b"stty cols 1000\r");
         p.send(format!("{cmd}; echo \"{typed}\"\r").as_bytes());
         p.wait(&format!("`{cmd}` to end on {host}"), IN_GUEST, |p| {
             p.raw().contains(&done)

@@ -1,10 +1,12 @@
 //! `vdelab`'s life cycle with the stock UML kernel: Ctrl-C (SIGINT) while `up` waits for a boot,
 //! `up --foreground` stopped by Ctrl-C, the console (attach, detach, one terminal at a time, the
-//! terminal restored), a switch rc file, `down` killing a guest that cannot stop cleanly, and a
-//! `lab.conf` with mistakes starting nothing. Every stopped lab is checked for leftovers:
-//! processes, sockets, runtime and temporary files. Skipped, with a message, without a UML
-//! kernel (but for the `lab.conf` test, which needs none).
+//! terminal restored), a switch rc file and a host's memory, environment and extra disk, `down`
+//! killing a guest that cannot stop cleanly, and a `lab.conf` with mistakes starting nothing.
+//! Every stopped lab is checked for leftovers: processes, sockets, runtime and temporary files.
+//! Skipped, with a message, without a UML kernel (but for the `lab.conf` test, which needs
+//! none).
 
+use integration_tests::cow::mkfs_ext4;
 use integration_tests::mgmt::Session;
 use integration_tests::proc::{signal, wait_child_timeout, wait_until, Capture};
 use integration_tests::uml::kernel_or_skip;
@@ -120,17 +122,37 @@ fn foreground_lab_console_and_ctrl_c() {
     assert_eq!(lab.leftovers(), Vec::<String>::new(), "{err}");
 }
 
-/// The switch runs the lab's rc file (`domain[A][rc]`); `down` kills a guest that cannot stop.
+/// The switch runs the lab's rc file (`domain[A][rc]`), the guest gets its memory, environment
+/// and a disk over an image of the lab (through a COW file); `down` kills a guest that cannot
+/// stop.
 #[test]
-fn rc_file_then_down_kills_a_frozen_guest() {
-    let Some(kernel) = kernel_or_skip("rc_file_then_down_kills_a_frozen_guest") else {
+fn settings_then_down_kills_a_frozen_guest() {
+    let Some(kernel) = kernel_or_skip("settings_then_down_kills_a_frozen_guest") else {
         return;
     };
     let lab = Lab::with_files(
-        "h1[0]=A\ndomain[A][rc]=A.rc\n",
-        &[("A.rc", "# made by the rc file\nvlan/create 33\n")],
+        "h1[0]=A\nh1[mem]=80\nh1[env]=ROLE=tester\nh1[disk]=base.ext4\n\
+         domain[A][rc]=A.rc\n",
+        &[
+            ("A.rc", "# made by the rc file\nvlan/create 33\n"),
+            ("base/hello.txt", "from the base image\n"),
+        ],
     );
+    let base = lab.dir.join("base.ext4");
+    mkfs_ext4(&base, "8M", Some(&lab.dir.join("base")));
+    let base_bytes = std::fs::read(&base).unwrap();
     lab.up(&kernel);
+    let (code, out) = lab.shell(
+        &kernel,
+        "h1",
+        "echo $ROLE; mount /dev/ubdb /mnt && cat /mnt/hello.txt && echo changed > /mnt/hello.txt \
+         && umount /mnt; grep MemTotal /proc/meminfo",
+    );
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["tester", "from the base image"], "{out}");
+    let kb: u64 = lines[2].split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!((40_000..=82_000).contains(&kb), "mem=80M gives {kb} kB");
     let st = lab.status(&kernel);
     let mgmt = Path::new(st["domains"][0]["mgmt"].as_str().unwrap());
     let (mut console, _) = Session::open(mgmt);
@@ -152,6 +174,9 @@ fn rc_file_then_down_kills_a_frozen_guest() {
     );
     assert!(f.stderr.contains("h1: killed"), "{}", lab.explain(&f));
     assert_eq!(lab.leftovers(), Vec::<String>::new());
+    // The guest wrote to its COW file, never to the lab's image.
+    assert_eq!(std::fs::read(&base).unwrap(), base_bytes);
+    assert!(lab.dir.join(".vdelab/disks/h1-base.cow").is_file());
 }
 
 #[test]
