@@ -322,6 +322,7 @@ fn watch(layout: &Layout, state: &State, intr: &Interrupt, out: &mut dyn FnMut(&
             return;
         }
         if !layout.state_file().exists() {
+            out("the lab was stopped (vdelab down)");
             return;
         }
         for h in &state.hosts {
