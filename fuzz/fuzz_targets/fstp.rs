@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use libfuzzer_sys::fuzz_target;
 use vde_protocol::bpdu::{BpduRepr, Flags};
 use vde_protocol::{BridgeId, MacAddr};
+use vdeswitch::fabric::PortId;
 use vdeswitch::fstp::{Effect, Fstp};
 
 const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x42]);
@@ -22,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let mut next = move || bytes.next();
     while let Some(op) = next() {
         let arg = next().unwrap_or(0);
-        let port = usize::from(arg & 7);
+        let port = PortId(u16::from(arg & 7));
         let vlan = u16::from((arg >> 3) & 3);
         out.clear();
         match op % 9 {

@@ -36,6 +36,7 @@
 //! * [`mgmt`]: a raw management-console client (one command per write, answers up to the prompt).
 //! * [`needs`]: what the suite needs from the machine, and the opt-in skip.
 //! * [`netns`]: network namespaces with unique names, removed on drop.
+//! * [`vdelab`]: labs run by `vdelab` in scratch directories, shell commands in their guests.
 
 pub mod bins;
 pub mod cow;
@@ -51,6 +52,7 @@ pub mod seccomp;
 pub mod switch;
 pub mod uml;
 pub mod umlrun;
+pub mod vdelab;
 pub mod vdeterm;
 
 pub use bins::{

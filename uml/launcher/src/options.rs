@@ -39,6 +39,16 @@ pub struct Options {
     pub words: Vec<String>,
 }
 
+/// A timeout in seconds given on a command line: a finite number from 0.5 to one day.
+pub fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.5..=86400.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds from 0.5 to 86400"
+        )),
+    }
+}
+
 /// The COW file `--disk IMAGE` puts next to the image: `<stem>-<umid>.cow`, or `<stem>.cow`.
 pub fn cow_next_to(image: &Path, umid: Option<&str>) -> PathBuf {
     let stem = image
@@ -249,6 +259,14 @@ pub(crate) fn translate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_secs("2.5"), Ok(2.5));
+        for bad in ["0.1", "nan", "inf", "x", "90000"] {
+            assert!(parse_secs(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn cow_names_next_to_the_image() {

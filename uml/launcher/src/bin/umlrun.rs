@@ -10,7 +10,7 @@ use std::time::Duration;
 use uml_launcher::guest::{self, Launch, Outcome};
 use uml_launcher::hostfix::{self, Decision, HostCpu};
 use uml_launcher::mconsole::{Mconsole, Notifier};
-use uml_launcher::options::{Console, Options};
+use uml_launcher::options::{parse_secs, Console, Options};
 use uml_launcher::stop::PidTarget;
 use uml_launcher::{exit, files, plan, registry, LaunchError};
 
@@ -108,16 +108,6 @@ struct Cli {
     /// The kernel's own arguments, verbatim (mem=, umid=, ubdN=, ethN=, vecN:, con=, init=, KEY=VALUE...).
     #[arg(value_name = "KERNEL ARGS", allow_hyphen_values = false)]
     words: Vec<String>,
-}
-
-/// A timeout in seconds: a finite number from 0.5 to one day.
-fn parse_secs(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.5..=86400.0).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "`{s}` is not a number of seconds from 0.5 to 86400"
-        )),
-    }
 }
 
 fn say(line: &str) {
