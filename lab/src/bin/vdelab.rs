@@ -30,6 +30,7 @@ started is stopped again); 2 the lab or the command line has mistakes, nothing w
 #[command(
     name = "vdelab",
     version,
+    long_version = concat!(env!("CARGO_PKG_VERSION"), " (vde-rs)\nno stock counterpart: runs Netkit-style labs (lab.conf) of UML guests on vde_switch"),
     about = "Labs of UML guests on virtual switches, from one directory (Netkit's lab.conf)",
     after_help = AFTER_HELP
 )]
@@ -315,6 +316,7 @@ fn run(cli: Cli) -> Result<u8, LabError> {
 }
 
 fn main() -> ExitCode {
+    clidoc::serve_if_asked(<Cli as clap::CommandFactory>::command);
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
