@@ -383,6 +383,27 @@ impl Fabric {
         }
     }
 
+    /// The VLAN a frame entering `port` belongs to, by the rules of [`forward`](Self::forward):
+    /// its tag, else the port's untagged VLAN; none for a tag the port does not carry, an
+    /// undefined VLAN, or in hub mode. The port's spanning tree state does not matter (BPDUs
+    /// are read on blocked ports too).
+    pub fn classify(&self, port: PortId, data: &[u8]) -> Option<VlanId> {
+        if self.hub {
+            return None;
+        }
+        let p = self.port(port)?;
+        let frame = Frame::new_checked(data).ok()?;
+        let vid = match frame.vlan_id() {
+            Some(v) => VlanId::from_vid(v),
+            None => p.untagged_vlan,
+        };
+        let vlan = self.vlan(vid)?;
+        if frame.is_tagged() && !vlan.has_member(port) {
+            return None;
+        }
+        Some(vid)
+    }
+
     /// Count a datagram that was too short to be a frame.
     pub fn note_runt(&mut self, p: PortId) {
         if let Some(port) = self.port_mut(p) {
