@@ -232,6 +232,16 @@ impl Switch {
         events
     }
 
+    /// The fabric's events since the last call and those of the spanning tree's round that
+    /// follows them (see [`Switch::fstp_step`]): after a console command, so that the events it
+    /// caused go out before its answer (as in the reference), and once per turn of the loop.
+    pub fn take_all_events(&mut self) -> Vec<Event> {
+        let mut events = self.take_events();
+        let caused = self.fstp_step(&events);
+        events.extend(caused);
+        events
+    }
+
     /// The spanning tree's round (see [`fstp::FstpRunner::step`]); `events` are the fabric's
     /// since the last round (endpoints that came or went change the tree's members). Returns
     /// its debug events and the fabric's events it caused (flushes).
@@ -516,9 +526,7 @@ impl Server {
             let (plane, mut env) = self.sw.plane_env();
             plane.serve_backlog(&mut env);
             self.fire_timers();
-            let mut events = self.sw.take_events();
-            let caused = self.sw.fstp_step(&events);
-            events.extend(caused);
+            let events = self.sw.take_all_events();
             if !events.is_empty() {
                 self.subs.fabric_events(&events, &mut self.sw);
             }
