@@ -38,7 +38,7 @@ fn transcript(under_test: MgmtSwitch) -> String {
     let (mut s, _) = Session::open(&under_test.mgmt);
     let ages = Regex::new(r" age -?\d+ ").unwrap();
     let mut out = String::new();
-    let mut cmd = |s: &mut Session, c: &str, out: &mut String| {
+    let cmd = |s: &mut Session, c: &str, out: &mut String| {
         let a = lossy(&s.cmd(c));
         out.push_str(&format!("--- {c}\n{}", ages.replace_all(&a, " age <AGE> ")));
     };
