@@ -160,7 +160,12 @@ impl FstpRunner {
         }
         let received = std::mem::take(&mut *self.inbox.borrow_mut());
         for (port, frame) in received {
-            if let Some(vlan) = plane.fabric().classify(port, &frame) {
+            // A port whose client left since has nothing more to say.
+            let fabric = plane.fabric();
+            if !fabric.port(port).is_some_and(|p| p.is_active()) {
+                continue;
+            }
+            if let Some(vlan) = fabric.classify(port, &frame) {
                 self.ctl
                     .tree
                     .receive(port, vlan.get(), &frame, now, &mut self.ctl.pending);
@@ -208,5 +213,78 @@ impl FstpRunner {
     /// Debug events since the last call.
     pub fn take_events(&mut self) -> std::vec::Drain<'_, Event> {
         self.events.drain(..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fabric::{Credentials, Endpoint, PortChoice};
+    use crate::fstp::Role;
+    use vde_protocol::MacAddr;
+
+    fn attach(f: &mut Fabric, id: u32) -> PortId {
+        let who = Credentials {
+            uid: Some(0),
+            gids: vec![0],
+        };
+        let ep = Endpoint {
+            id,
+            module: "test",
+            description: String::new(),
+        };
+        f.attach(PortChoice::Any, &who, ep).unwrap()
+    }
+
+    fn members(ctl: &FstpCtl, vlan: u16) -> Vec<(u16, bool)> {
+        ctl.tree
+            .view(vlan, 0)
+            .map(|v| v.members.iter().map(|m| (m.port.0, m.tagged)).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_tree_follows_the_fabric() {
+        let mut f = Fabric::new(8, false, 16, 64);
+        let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+        let mut ctl = FstpCtl::new(Fstp::new(mac, 0x8000, true, 0));
+        let (p1, p2) = (attach(&mut f, 1), attach(&mut f, 2));
+        ctl.sync(&f, 0);
+        assert_eq!(members(&ctl, 0), vec![(1, false), (2, false)]);
+        // A port coming up sends a BPDU there at once (FSTP on).
+        assert!(ctl
+            .pending
+            .iter()
+            .any(|e| matches!(e, Effect::Send { port, .. } if *port == p2)));
+        ctl.pending.clear();
+
+        let v10 = VlanId::new(10).unwrap();
+        f.vlan_create(v10).unwrap();
+        f.vlan_addport(v10, p1).unwrap();
+        ctl.sync(&f, 1);
+        assert_eq!(members(&ctl, 10), vec![(1, true)]);
+        f.set_port_vlan(p2, v10).unwrap();
+        ctl.sync(&f, 1);
+        assert_eq!(members(&ctl, 0), vec![(1, false)]);
+        assert_eq!(members(&ctl, 10), vec![(2, false), (1, true)]);
+        assert_eq!(ctl.tree.role(10, p2), Some(Role::Designated));
+
+        // A client leaving takes its port out of every VLAN it carried.
+        f.detach(p1, 1).unwrap();
+        ctl.sync(&f, 2);
+        assert_eq!(members(&ctl, 0), vec![]);
+        assert_eq!(members(&ctl, 10), vec![(2, false)]);
+
+        // A removed VLAN is gone from the tree.
+        f.set_port_vlan(p2, VlanId::DEFAULT).unwrap();
+        f.vlan_delport(v10, p1).unwrap();
+        f.vlan_remove(v10).unwrap();
+        ctl.sync(&f, 3);
+        assert_eq!(ctl.tree.vlans().collect::<Vec<_>>(), vec![0]);
+
+        // Hub mode turns FSTP off.
+        f.set_hub(true);
+        ctl.sync(&f, 4);
+        assert!(!ctl.tree.enabled());
     }
 }
