@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 /// Events of one change arrive within this; no event for this long ends a wait.
 const QUIET: Duration = Duration::from_millis(1500);
+/// No change for longer than a hello period: the trees have formed.
+const TREE_QUIET: Duration = Duration::from_millis(4500);
 /// Longest wait for events.
 const EVENTS: Duration = Duration::from_secs(10);
 
@@ -106,4 +108,100 @@ fn fstp_commands_and_events_are_the_references() {
             first + 1
         );
     }
+}
+
+/// `fstp/print` and `vlan/print` of the switch under test and of its peer (both `-F`) once the
+/// trees of VLAN 0 (untagged) and VLAN 10 (tagged on both cables, added once the cables are
+/// there) have formed over two parallel cables, ages masked.
+fn two_cables_with_a_tagged_vlan(under_test: MgmtSwitch) -> Vec<String> {
+    let peer = MgmtSwitch::start(Switch::reference_builder().args([
+        "-F",
+        "--macaddr",
+        "02:00:00:00:00:0a",
+    ]));
+    let mut consoles = [
+        Session::open(&under_test.mgmt).0,
+        Session::open(&peer.mgmt).0,
+    ];
+    let _cables = [
+        Cable::connect(under_test.switch.dir(), peer.switch.dir()),
+        Cable::connect(under_test.switch.dir(), peer.switch.dir()),
+    ];
+    for s in consoles.iter_mut() {
+        for c in ["vlan/create 10", "vlan/addport 10 1", "vlan/addport 10 2"] {
+            let a = lossy(&s.cmd(c));
+            assert!(a.contains("1000 Success"), "{c}: {a}");
+        }
+    }
+    let ages = Regex::new(r" age -?\d+ ").unwrap();
+    let look = |consoles: &mut [Session; 2]| -> Vec<String> {
+        consoles
+            .iter_mut()
+            .flat_map(|s| {
+                ["fstp/print", "vlan/print 10"].map(|c| {
+                    ages.replace_all(&lossy(&s.cmd(c)), " age <AGE> ")
+                        .into_owned()
+                })
+            })
+            .collect()
+    };
+    // Formed: nothing changed for a while, and VLAN 10 has a blocked port.
+    let start = Instant::now();
+    let mut last = look(&mut consoles);
+    let mut since = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = look(&mut consoles);
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= TREE_QUIET && last.iter().any(|t| t.contains("Discarding")) {
+            return last;
+        }
+        assert!(
+            start.elapsed() < EVENTS * 3,
+            "the trees did not form:\n{}",
+            last.join("\n")
+        );
+    }
+}
+
+#[test]
+fn tagged_bpdus_belong_to_their_vlan() {
+    let Some(_) = needs::program(REFERENCE_VDE_SWITCH, "vde2") else {
+        return;
+    };
+    let Some(_) = needs::in_path("dpipe", "vde2") else {
+        return;
+    };
+    let (ours, reference) = std::thread::scope(|s| {
+        let ours =
+            s.spawn(|| two_cables_with_a_tagged_vlan(under_test(Switch::builder().arg("-F"))));
+        let reference = s.spawn(|| {
+            two_cables_with_a_tagged_vlan(under_test(Switch::reference_builder().arg("-F")))
+        });
+        (ours.join(), reference.join())
+    });
+    let (ours, reference) = match (ours, reference) {
+        (Ok(o), Ok(r)) => (o, r),
+        (Err(e), _) | (_, Err(e)) => std::panic::resume_unwind(e),
+    };
+    // Ours (the first two texts) has one port blocked on VLAN 10 and names the peer as root.
+    assert!(
+        ours[0].contains("FST DATA VLAN 0010  \n ++ root 80:00:02:00:00:00:00:0a\n"),
+        "{}",
+        ours[0]
+    );
+    assert!(ours[1].contains("status=Discarding"), "{}", ours[1]);
+    println!(
+        "switch under test (ours), then the peer:\n{}",
+        ours.join("")
+    );
+    assert_eq!(
+        ours,
+        reference,
+        "fstp/print and vlan/print 10 (switch under test, then peer) differ:\n--- ours\n{}\n--- reference\n{}",
+        ours.join(""),
+        reference.join("")
+    );
 }

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 /// How long the tree may take to form.
 const CONVERGE: Duration = Duration::from_secs(30);
-/// No `fstp/print` changed for this long: the tree has formed.
-const QUIET: Duration = Duration::from_millis(1500);
+/// No `fstp/print` changed for longer than a hello period: the tree has formed.
+const QUIET: Duration = Duration::from_millis(4500);
 /// How long copies of one broadcast are counted.
 const COUNT_WINDOW: Duration = Duration::from_millis(1000);
 /// Longest wait for traffic to resume after a cut (a blocked port that hears nothing reverts
