@@ -904,10 +904,11 @@ impl Harness {
                     let (p, v) = (to_port(p), v as u16);
                     let post = State::of(f, &self.vlan_ids);
                     assert_eq!(post.ports[&p].untagged_vlan, v);
-                    // The port's entries go, and only they.
+                    // The port's entries on the VLAN it left go, and only they.
+                    let old = pre.ports[&p].untagged_vlan;
                     assert_eq!(
                         post.macs,
-                        pre.macs_without(|q, _| q == p),
+                        pre.macs_without(|q, mv| q == p && mv == old),
                         "setvlan of port {p}"
                     );
                     ConfigDone

@@ -493,7 +493,7 @@ impl Fabric {
             self.events.push(Event::PortDeactivated(p));
             // Only the port's own entries are invalid now (the reference flushes its VLANs).
             self.forget_port(p);
-            self.clear_discarding(p, None);
+            self.unblock_everywhere(p);
         }
         Ok(())
     }
@@ -537,16 +537,11 @@ impl Fabric {
         self.vlan(vlan).is_some_and(|v| v.discarding.contains(port))
     }
 
-    /// A port that leaves a VLAN (`Some`) or goes inactive (`None`: all of them) is no longer
-    /// blocked there; the spanning tree decides again when it comes back.
-    fn clear_discarding(&mut self, p: PortId, vlan: Option<VlanId>) {
-        match vlan {
-            Some(v) => self.set_discarding(v, p, false),
-            None => {
-                for v in self.vlans.iter_mut().flatten() {
-                    v.discarding.remove(p);
-                }
-            }
+    /// A port that goes inactive is blocked nowhere; the spanning tree decides again when it
+    /// comes back.
+    fn unblock_everywhere(&mut self, p: PortId) {
+        for v in self.vlans.iter_mut().flatten() {
+            v.discarding.remove(p);
         }
     }
 
@@ -702,9 +697,11 @@ impl Fabric {
         }
         let port = self.port(p).ok_or(FabricError::NoSuchDevice)?;
         let old = port.untagged_vlan;
-        // The port's entries are invalid; the other entries of both VLANs are not (the
-        // reference flushes both VLANs of an active port).
-        self.forget_port(p);
+        // The port's entries on the VLAN it leaves are invalid, nothing else (the reference
+        // removes all of the port's entries and flushes both VLANs of an active port).
+        if old != VlanId::NONE {
+            self.forget_port_on(p, old);
+        }
         // Membership of a VLAN is one bit in the reference: leaving the old
         // untagged VLAN ends any tagged membership of it too, and the new one
         // replaces a tagged membership.
