@@ -52,6 +52,17 @@ fn transcript(under_test: MgmtSwitch) -> String {
         "--- events after the cable\n{}",
         events(&mut s, 3)
     ));
+    // BPDUs are counted in and out like any frame (53 bytes each), and nothing else crossed.
+    let ports = lossy(&s.cmd("port/print 1"));
+    let counters = Regex::new(r"(IN|OUT): +pkts +(\d+) +bytes +(\d+)").unwrap();
+    let found: Vec<(u64, u64)> = counters
+        .captures_iter(&ports)
+        .map(|c| (c[2].parse().unwrap(), c[3].parse().unwrap()))
+        .collect();
+    assert_eq!(found.len(), 2, "{ports}");
+    for (pkts, bytes) in found {
+        assert!(pkts >= 1 && bytes == 53 * pkts, "BPDU counters: {ports}");
+    }
     cmd(&mut s, "fstp/print", &mut out);
     cmd(&mut s, "vlan/print", &mut out);
     cmd(&mut s, "fstp/bonus 0 1 1000", &mut out);

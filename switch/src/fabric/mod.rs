@@ -404,6 +404,23 @@ impl Fabric {
         Some(vid)
     }
 
+    /// Count a frame of the switch's own protocol (a BPDU) read from port `p`, as input:
+    /// the reference counts them like any frame.
+    pub fn note_own_in(&mut self, p: PortId, len: usize) {
+        if let Some(port) = self.port_mut(p) {
+            port.counters.in_pkts += 1;
+            port.counters.in_bytes += len as u64;
+        }
+    }
+
+    /// Count a frame the switch itself sends through port `p` (a BPDU), as output.
+    pub fn note_own_out(&mut self, p: PortId, len: usize) {
+        if let Some(port) = self.port_mut(p) {
+            port.counters.out_pkts += 1;
+            port.counters.out_bytes += len as u64;
+        }
+    }
+
     /// Count a datagram that was too short to be a frame.
     pub fn note_runt(&mut self, p: PortId) {
         if let Some(port) = self.port_mut(p) {

@@ -160,6 +160,8 @@ impl FstpRunner {
         }
         let received = std::mem::take(&mut *self.inbox.borrow_mut());
         for (port, frame) in received {
+            // Counted as input, as the reference counts BPDUs.
+            plane.fabric_mut().note_own_in(port, frame.len());
             // A port whose client left since has nothing more to say.
             let fabric = plane.fabric();
             if !fabric.port(port).is_some_and(|p| p.is_active()) {
@@ -176,10 +178,15 @@ impl FstpRunner {
         }
         for effect in self.ctl.pending.drain(..) {
             match effect {
-                Effect::Send { port, bpdu } => plane.hooks.injections.push(Injection::Egress {
-                    port,
-                    frame: bpdu.to_bytes(),
-                }),
+                Effect::Send { port, bpdu } => {
+                    let frame = bpdu.to_bytes();
+                    // Output of the port, as the reference counts it.
+                    plane.fabric_mut().note_own_out(port, frame.len());
+                    plane
+                        .hooks
+                        .injections
+                        .push(Injection::Egress { port, frame });
+                }
                 Effect::SetState { port, vlan, state } => {
                     if let Some(vlan) = VlanId::new(vlan) {
                         plane.fabric_mut().set_discarding(
