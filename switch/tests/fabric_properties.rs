@@ -89,6 +89,8 @@ fn op() -> BoxedStrategy<Op> {
         1 => Just(Op::FlushAll),
         2 => prop_oneof![3 => 0u64..5, 1 => prop::sample::select(TICKS.to_vec())].prop_map(Op::Tick),
         1 => Just(Op::Expire),
+        2 => (vlan(), port(), prop::bool::weighted(0.7)).prop_map(|(v, p, on)| Op::SetDiscarding(v, p, on)),
+        1 => vlan().prop_map(Op::FlushVlan),
         12 => (in_port, any::<u8>(), any::<u8>(), frame_kind())
             .prop_map(|(port, dst, src, kind)| Op::Frame { port, dst, src, kind }),
     ]

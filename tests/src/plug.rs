@@ -304,4 +304,10 @@ impl Cable {
     pub fn is_running(&mut self) -> bool {
         self.dpipe.is_running()
     }
+    /// Stops the cable's processes (SIGSTOP to the group): it carries nothing any more, but
+    /// both ends stay attached, as a cable whose far side went silent.
+    pub fn silence(&self) {
+        // SAFETY: kill(2) on the process group this guard created.
+        unsafe { libc::kill(-(self.dpipe.child.id() as i32), libc::SIGSTOP) };
+    }
 }

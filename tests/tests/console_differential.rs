@@ -13,8 +13,9 @@
 //!
 //! Known deliberate differences of ours are either avoided or checked as expected differences
 //! (see `expect_differs`):
-//! * `fstp/setfstp 1` outside hub mode: ours refuses (1038, no FSTP) -- checked at the end;
 //! * `vlan/remove 0`: ours refuses (1098), the reference accepts and then crashes -- not run;
+//! * membership changes flush only what they invalidate (the reference flushes whole VLANs):
+//!   the table is emptied before each of them (`empty_table`);
 //! * a client asking for a bad port: the reference leaves it hanging -- never done (the plugs
 //!   ask for any port);
 //! * several newline-separated commands in one write: ours runs each, the reference only the
@@ -138,6 +139,8 @@ impl Run {
 
     /// A command whose answer is a known, deliberate difference: each implementation must give
     /// its expected answer (checked here); the step is left out of the byte comparison.
+    /// (None at the moment; kept for the next one.)
+    #[allow(dead_code)]
     fn expect_differs(&mut self, c: &str, reference: &[u8], ours: &[u8], why: &str) {
         let a = self.s.cmd(c);
         // (When VDE_SWITCH_BIN names the reference, "ours" is the reference too.)
@@ -153,6 +156,17 @@ impl Run {
             lossy(want)
         );
         self.expected_differences.push((c.to_string(), a));
+    }
+
+    /// Empties the MAC table (`hash/setsize 128`, the default size) before a membership change:
+    /// the reference flushes the VLANs of a port whose membership changes, ours removes only
+    /// the entries the change invalidates (a deliberate difference, checked by
+    /// `tests/topology.rs`); with an empty table both answer the same.
+    fn empty_table(&mut self) {
+        self.cmd_as(
+            "hash/setsize 128 (empty the table before a membership change)",
+            "hash/setsize 128",
+        );
     }
 
     /// Attaches a new `vde_plug` and reads the `n` debug events its connection produces.
@@ -375,6 +389,7 @@ fn scenario(which: Impl, sw: MgmtSwitch) -> Run {
     r.cmd("vlan/create 0");
     r.cmd("vlan/create 4094");
     r.cmd("vlan/create");
+    r.empty_table();
     r.cmd("port/setvlan 2 10");
     r.cmd("vlan/addport 10 3");
     r.cmd("vlan/addport 10 3");
@@ -425,6 +440,7 @@ fn scenario(which: Impl, sw: MgmtSwitch) -> Run {
     r.cmd("port/setvlan 40 0");
     r.cmd("port/setvlan 9 0");
     r.cmd("port/setvlan 2");
+    r.empty_table();
     r.cmd("vlan/delport 10 3");
     r.cmd("vlan/delport 10 6");
     r.cmd("port/setvlan 2 0");
@@ -453,6 +469,7 @@ fn scenario(which: Impl, sw: MgmtSwitch) -> Run {
 
     // Close a real endpoint from the console (events inside the answer), then error cases.
     let id = r.endpoint_id(3);
+    r.empty_table();
     r.cmd_as("port/epclose 3 <ID of C>", &format!("port/epclose 3 {id}"));
     r.check_strays(Duration::from_millis(100));
     {
@@ -585,13 +602,9 @@ fn scenario(which: Impl, sw: MgmtSwitch) -> Run {
     r.detach(pd, 0);
     r.cmd("port/print");
 
-    // Deliberate difference: FSTP is not implemented by ours.
-    r.expect_differs(
-        "fstp/setfstp 1",
-        b"0000 DATA END WITH '.'\n.\n1000 Success\n\nvde$ ",
-        b"0000 DATA END WITH '.'\n.\n1038 Function not implemented\n\nvde$ ",
-        "ours refuses to turn FSTP on",
-    );
+    // FSTP on: same answers.
+    r.cmd("fstp/setfstp 1");
+    r.cmd("fstp/showinfo");
 
     // Shutdown: end of session, the switch exits with status 0.
     r.check_strays(Duration::from_millis(100));
@@ -793,7 +806,6 @@ fn differential() {
             .collect()
     };
     assert_eq!(commands(&reference), commands(&ours));
-    assert!(!ours.expected_differences.is_empty());
     for ((c, r), (_, o)) in reference
         .expected_differences
         .iter()

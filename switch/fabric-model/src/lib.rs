@@ -210,6 +210,10 @@ pub enum Op {
     FlushAll,
     Tick(u64),
     Expire,
+    /// The spanning tree blocks (true) or unblocks a port on a VLAN.
+    SetDiscarding(i64, i64, bool),
+    /// The spanning tree flushes a VLAN.
+    FlushVlan(i64),
     Frame {
         port: InPort,
         dst: u8,
@@ -346,6 +350,8 @@ impl Bytes<'_> {
             23 => Op::FlushAll,
             24 => Op::Tick(self.pick(&TICKS)),
             25 => Op::Expire,
+            26 => Op::SetDiscarding(self.vlan(), self.port(), self.u8() & 3 != 0),
+            27 => Op::FlushVlan(self.vlan()),
             _ => Op::Frame {
                 port: if self.u8().is_multiple_of(16) {
                     InPort::Stray(self.port())
@@ -388,6 +394,8 @@ pub struct State {
     pub vlans: BTreeMap<u16, (Vec<Port>, Vec<Port>)>,
     /// (MAC, VLAN) → (port, last seen).
     pub macs: BTreeMap<(MacAddr, u16), (Port, u64)>,
+    /// VLAN → ports the spanning tree blocked on it.
+    pub discarding: BTreeMap<u16, BTreeSet<Port>>,
     pub mac_capacity: usize,
     pub buckets: usize,
     pub timers: MacTimers,
@@ -443,6 +451,14 @@ impl State {
                 .into_iter()
                 .map(|(_, mac, vlan, e)| ((mac, vlan.get()), (e.port.index(), e.last_seen)))
                 .collect(),
+            discarding: vlan_ids
+                .iter()
+                .filter_map(|&i| {
+                    let v = f.vlan(VlanId::new(i)?)?;
+                    let set: BTreeSet<Port> = v.discarding.iter().map(PortId::index).collect();
+                    (!set.is_empty()).then_some((i, set))
+                })
+                .collect(),
             mac_capacity: f.macs().capacity(),
             buckets: f.macs().buckets(),
             timers: f.macs().timers(),
@@ -456,6 +472,22 @@ impl State {
     /// Member of VLAN `v` untagged (its untagged VLAN) or tagged.
     fn member(&self, p: Port, v: u16) -> bool {
         self.untagged_member(p, v) || self.tagged_member(p, v)
+    }
+
+    fn discarding(&self, p: Port, v: u16) -> bool {
+        self.discarding.get(&v).is_some_and(|s| s.contains(&p))
+    }
+
+    /// The table without the entries `gone` selects.
+    fn macs_without(
+        &self,
+        gone: impl Fn(Port, u16) -> bool,
+    ) -> BTreeMap<(MacAddr, u16), (Port, u64)> {
+        self.macs
+            .iter()
+            .filter(|(&(_, v), &(p, _))| !gone(p, v))
+            .map(|(k, e)| (*k, *e))
+            .collect()
     }
 
     fn untagged_member(&self, p: Port, v: u16) -> bool {
@@ -521,6 +553,14 @@ impl State {
             self.macs.len(),
             self.mac_capacity
         );
+        for (&v, ports) in &self.discarding {
+            for &p in ports {
+                assert!(
+                    self.active(p) && self.member(p, v),
+                    "port {p} discarding on VLAN {v} without being an active member"
+                );
+            }
+        }
         for (&(mac, v), &(p, _)) in &self.macs {
             assert!(
                 self.vlans.contains_key(&v),
@@ -762,15 +802,19 @@ impl Harness {
                 assert!(!s.endpoints.contains(&id));
                 assert_eq!(s.endpoints.len() + 1, pre.ports[&p].endpoints.len());
                 if s.endpoints.is_empty() {
-                    // Deactivation: the port's entries go and its VLANs are flushed.
-                    let vlans = post.vlans_of(p);
-                    for (&(m, v), &(q, _)) in &post.macs {
-                        assert_ne!(q, p, "MAC {m} still on port {p} after its last detach");
-                        assert!(
-                            !vlans.contains(&v),
-                            "MAC {m} VLAN {v} survived the deactivation of member port {p}"
-                        );
-                    }
+                    // Deactivation: the port's entries go, and only they (the reference
+                    // flushes its VLANs); it is blocked nowhere.
+                    assert_eq!(
+                        post.macs,
+                        pre.macs_without(|q, _| q == p),
+                        "deactivation of port {p}"
+                    );
+                    assert!(
+                        post.discarding.values().all(|s| !s.contains(&p)),
+                        "inactive port {p} still discarding"
+                    );
+                } else {
+                    assert_eq!(post.macs, pre.macs, "detach from a port still active");
                 }
                 ConfigDone
             }
@@ -860,13 +904,13 @@ impl Harness {
                     let (p, v) = (to_port(p), v as u16);
                     let post = State::of(f, &self.vlan_ids);
                     assert_eq!(post.ports[&p].untagged_vlan, v);
+                    // The port's entries on the VLAN it left go, and only they.
                     let old = pre.ports[&p].untagged_vlan;
-                    for (&(m, mv), &(q, _)) in &post.macs {
-                        assert_ne!(q, p, "MAC {m} still on port {p} after setvlan");
-                        if pre.active(p) {
-                            assert!(mv != old && mv != v, "VLAN {mv} not flushed by setvlan");
-                        }
-                    }
+                    assert_eq!(
+                        post.macs,
+                        pre.macs_without(|q, mv| q == p && mv == old),
+                        "setvlan of port {p}"
+                    );
                     ConfigDone
                 }
                 Err(_) => Unchanged,
@@ -894,12 +938,7 @@ impl Harness {
                     let post = State::of(f, &self.vlan_ids);
                     // A port carrying the VLAN untagged stays untagged on it.
                     assert!(post.tagged_member(p, v) || post.ports[&p].untagged_vlan == v);
-                    if pre.active(p) {
-                        assert!(
-                            post.macs.keys().all(|&(_, mv)| mv != v),
-                            "VLAN {v} not flushed by addport of active port {p}"
-                        );
-                    }
+                    assert_eq!(post.macs, pre.macs, "addport flushed entries");
                     ConfigDone
                 }
                 Err(_) => Unchanged,
@@ -910,12 +949,12 @@ impl Harness {
                     let post = State::of(f, &self.vlan_ids);
                     assert!(!post.tagged_member(p, v));
                     assert_ne!(post.ports[&p].untagged_vlan, v);
-                    for (&(m, mv), &(q, _)) in &post.macs {
-                        assert_ne!(q, p, "MAC {m} still on port {p} after delport");
-                        if pre.active(p) {
-                            assert_ne!(mv, v, "VLAN {v} not flushed by delport");
-                        }
-                    }
+                    // The port's entries on that VLAN go, and only they.
+                    assert_eq!(
+                        post.macs,
+                        pre.macs_without(|q, mv| q == p && mv == v),
+                        "delport {v} {p}"
+                    );
                     ConfigDone
                 }
                 Err(_) => Unchanged,
@@ -995,6 +1034,36 @@ impl Harness {
             Op::Tick(d) => {
                 self.now += d;
                 Unchanged
+            }
+            Op::SetDiscarding(v, p, on) => {
+                let (Some(vid), Some(port)) = (VlanId::from_arg(v), PortId::from_arg(p)) else {
+                    return Unchanged;
+                };
+                f.set_discarding(vid, port, on);
+                let post = State::of(f, &self.vlan_ids);
+                let (v, p) = (vid.get(), port.index());
+                let want = on && pre.vlans.contains_key(&v) && pre.active(p) && pre.member(p, v);
+                assert_eq!(
+                    post.discarding(p, v),
+                    want,
+                    "set_discarding({v}, {p}, {on})"
+                );
+                assert_eq!(post.macs, pre.macs, "set_discarding changed the table");
+                ConfigDone
+            }
+            Op::FlushVlan(v) => {
+                let Some(vid) = VlanId::from_arg(v) else {
+                    return Unchanged;
+                };
+                f.flush_vlan(vid);
+                let post = State::of(f, &self.vlan_ids);
+                let v = vid.get();
+                assert_eq!(
+                    post.macs,
+                    pre.macs_without(|_, mv| mv == v),
+                    "flush of VLAN {v}"
+                );
+                ConfigDone
             }
             Op::Expire => {
                 f.expire_macs(self.now);
@@ -1118,10 +1187,15 @@ impl Harness {
                 if !admitted {
                     Vec::new()
                 } else {
-                    if !fr.src.is_multicast() {
-                        learn(&mut want_macs, pre, fr.src, vid, in_port, now);
+                    if pre.discarding(in_port, vid) {
+                        // Blocked by the spanning tree: not learned, not forwarded.
+                        Vec::new()
+                    } else {
+                        if !fr.src.is_multicast() {
+                            learn(&mut want_macs, pre, fr.src, vid, in_port, now);
+                        }
+                        self.decide(pre, &want_macs, fr, vid, in_port)
                     }
-                    self.decide(pre, &want_macs, fr, vid, in_port)
                 }
             }
         };
@@ -1144,6 +1218,7 @@ impl Harness {
                         if !admitted {
                             c.vlan_drops += 1;
                         } else if !fr.src.is_multicast()
+                            && !pre.discarding(in_port, vid)
                             && !pre.macs.contains_key(&(fr.src, vid))
                             && pre.macs.len() >= pre.mac_capacity
                         {
@@ -1186,8 +1261,9 @@ impl Harness {
             macs.get(&(fr.dst, vid)).map(|&(p, _)| p)
         };
         if let Some(t) = known {
-            // Learned on an active member (checked after every op): exactly that port.
-            if t == in_port {
+            // Learned on an active member (checked after every op): exactly that port, unless
+            // the spanning tree blocked it.
+            if t == in_port || pre.discarding(t, vid) {
                 return Vec::new();
             }
             return vec![Delivery {
@@ -1200,7 +1276,9 @@ impl Harness {
             .ports
             .keys()
             .copied()
-            .filter(|&p| p != in_port && pre.active(p) && pre.member(p, vid))
+            .filter(|&p| {
+                p != in_port && pre.active(p) && pre.member(p, vid) && !pre.discarding(p, vid)
+            })
             .collect();
         let mut v = Vec::new();
         for to_tagged in [tagged_in, !tagged_in] {
@@ -1307,14 +1385,11 @@ fn check_attached(
             "joining an active port changed the table"
         );
     } else {
-        // Activation flushes the VLANs of the port (topology change).
-        let vlans = post.vlans_of(p);
-        for &(m, v) in post.macs.keys() {
-            assert!(
-                !vlans.contains(&v),
-                "MAC {m} VLAN {v} survived the activation of member port {p}"
-            );
-        }
+        // Activation invalidates no entry (the reference flushes the port's VLANs).
+        assert_eq!(
+            pre.macs, post.macs,
+            "activation of port {p} changed the table"
+        );
     }
 }
 

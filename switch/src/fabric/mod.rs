@@ -81,6 +81,9 @@ pub enum Event {
         mac: MacAddr,
         port: PortId,
     },
+    /// An event of the spanning tree (not the fabric's own: it travels with the fabric's
+    /// events to the logs and to the debug subscribers of the `fstp/*` categories).
+    Fstp(crate::fstp::Event),
 }
 
 /// Errors of configuration operations; each maps to the errno the reference
@@ -291,6 +294,10 @@ impl Fabric {
             port.counters.vlan_drops += 1;
             return;
         }
+        // Blocked by the spanning tree: neither learned nor forwarded (as the reference).
+        if vlan.discarding.contains(in_port) {
+            return;
+        }
 
         // Learning.
         let src = frame.src();
@@ -332,7 +339,7 @@ impl Fabric {
         };
         match known {
             Some(t) => {
-                if t == in_port {
+                if t == in_port || vlan.discarding.contains(t) {
                     return;
                 }
                 let tagging = if vlan.untagged.contains(t) {
@@ -359,6 +366,7 @@ impl Fabric {
                             continue;
                         }
                         if p != in_port
+                            && !vlan.discarding.contains(p)
                             && self.ports[p.index()].as_ref().is_some_and(Port::is_active)
                         {
                             out.push(Delivery { port: p, tagging });
@@ -372,6 +380,44 @@ impl Fabric {
                 p.counters.out_pkts += 1;
                 p.counters.out_bytes += d.tagging.out_len(len) as u64;
             }
+        }
+    }
+
+    /// The VLAN a frame entering `port` belongs to, by the rules of [`forward`](Self::forward):
+    /// its tag, else the port's untagged VLAN; none for a tag the port does not carry, an
+    /// undefined VLAN, or in hub mode. The port's spanning tree state does not matter (BPDUs
+    /// are read on blocked ports too).
+    pub fn classify(&self, port: PortId, data: &[u8]) -> Option<VlanId> {
+        if self.hub {
+            return None;
+        }
+        let p = self.port(port)?;
+        let frame = Frame::new_checked(data).ok()?;
+        let vid = match frame.vlan_id() {
+            Some(v) => VlanId::from_vid(v),
+            None => p.untagged_vlan,
+        };
+        let vlan = self.vlan(vid)?;
+        if frame.is_tagged() && !vlan.has_member(port) {
+            return None;
+        }
+        Some(vid)
+    }
+
+    /// Count a frame of the switch's own protocol (a BPDU) read from port `p`, as input:
+    /// the reference counts them like any frame.
+    pub fn note_own_in(&mut self, p: PortId, len: usize) {
+        if let Some(port) = self.port_mut(p) {
+            port.counters.in_pkts += 1;
+            port.counters.in_bytes += len as u64;
+        }
+    }
+
+    /// Count a frame the switch itself sends through port `p` (a BPDU), as output.
+    pub fn note_own_out(&mut self, p: PortId, len: usize) {
+        if let Some(port) = self.port_mut(p) {
+            port.counters.out_pkts += 1;
+            port.counters.out_bytes += len as u64;
         }
     }
 
@@ -434,16 +480,15 @@ impl Fabric {
         if port.current_user != who.uid {
             return Err(AttachError::Denied { port: p });
         }
-        let was_active = port.is_active();
         self.events.push(Event::EndpointAdded {
             port: p,
             id: endpoint.id,
             description: endpoint.description.clone(),
         });
+        // A port coming up invalidates no entry: nothing is flushed (the reference flushes
+        // its VLANs, so receive-only hosts are flooded to from then on). With the spanning
+        // tree on, its flushes come as its own effects ([`Fabric::flush_vlan`]).
         port.endpoints.insert(0, endpoint);
-        if !was_active {
-            self.topology_change(p);
-        }
         Ok(p)
     }
 
@@ -463,8 +508,9 @@ impl Fabric {
         self.events.push(Event::EndpointRemoved { port: p, id });
         if now_inactive {
             self.events.push(Event::PortDeactivated(p));
+            // Only the port's own entries are invalid now (the reference flushes its VLANs).
             self.forget_port(p);
-            self.topology_change(p);
+            self.unblock_everywhere(p);
         }
         Ok(())
     }
@@ -487,20 +533,37 @@ impl Fabric {
         self.events.push(Event::PortAllocated(p));
     }
 
-    /// Flush every VLAN the port belongs to (the reference's topology change,
-    /// which runs even with FSTP off).
-    fn topology_change(&mut self, p: PortId) {
-        let member_of: Vec<VlanId> = self
-            .vlans()
-            .filter(|(_, v)| v.has_member(p))
-            .map(|(i, _)| i)
-            .collect();
-        for v in member_of {
-            self.flush_vlan(v);
+    /// The spanning tree's decision for `port` on `vlan`: discarding (blocked) or forwarding.
+    /// Only an active member can be blocked (a decision about a port that left since is
+    /// ignored).
+    pub fn set_discarding(&mut self, vlan: VlanId, port: PortId, discarding: bool) {
+        let active = self.port(port).is_some_and(Port::is_active);
+        if let Some(v) = self.vlans.get_mut(vlan.index()).and_then(Option::as_mut) {
+            if discarding {
+                if active && v.has_member(port) {
+                    v.discarding.insert(port);
+                }
+            } else {
+                v.discarding.remove(port);
+            }
         }
     }
 
-    fn flush_vlan(&mut self, vlan: VlanId) {
+    /// Whether the spanning tree blocked `port` on `vlan`.
+    pub fn is_discarding(&self, vlan: VlanId, port: PortId) -> bool {
+        self.vlan(vlan).is_some_and(|v| v.discarding.contains(port))
+    }
+
+    /// A port that goes inactive is blocked nowhere; the spanning tree decides again when it
+    /// comes back.
+    fn unblock_everywhere(&mut self, p: PortId) {
+        for v in self.vlans.iter_mut().flatten() {
+            v.discarding.remove(p);
+        }
+    }
+
+    /// Remove every entry of `vlan` (a topology change of the spanning tree).
+    pub fn flush_vlan(&mut self, vlan: VlanId) {
         let mut gone = std::mem::take(&mut self.scratch);
         self.macs.remove_where(|v, _| v == vlan, &mut gone);
         self.report_forgotten(&mut gone);
@@ -510,6 +573,15 @@ impl Fabric {
     fn forget_port(&mut self, p: PortId) {
         let mut gone = std::mem::take(&mut self.scratch);
         self.macs.remove_where(|_, port| port == p, &mut gone);
+        self.report_forgotten(&mut gone);
+        self.scratch = gone;
+    }
+
+    /// Remove the entries of port `p` on `vlan` only.
+    fn forget_port_on(&mut self, p: PortId, vlan: VlanId) {
+        let mut gone = std::mem::take(&mut self.scratch);
+        self.macs
+            .remove_where(|v, port| port == p && v == vlan, &mut gone);
         self.report_forgotten(&mut gone);
         self.scratch = gone;
     }
@@ -586,6 +658,7 @@ impl Fabric {
         for v in self.vlans.iter_mut().flatten() {
             v.untagged.remove(p);
             v.tagged.remove(p);
+            v.discarding.remove(p);
         }
         Ok(())
     }
@@ -641,8 +714,11 @@ impl Fabric {
         }
         let port = self.port(p).ok_or(FabricError::NoSuchDevice)?;
         let old = port.untagged_vlan;
-        let active = port.is_active();
-        self.forget_port(p);
+        // The port's entries on the VLAN it leaves are invalid, nothing else (the reference
+        // removes all of the port's entries and flushes both VLANs of an active port).
+        if old != VlanId::NONE {
+            self.forget_port_on(p, old);
+        }
         // Membership of a VLAN is one bit in the reference: leaving the old
         // untagged VLAN ends any tagged membership of it too, and the new one
         // replaces a tagged membership.
@@ -650,18 +726,13 @@ impl Fabric {
             if let Some(v) = self.vlans[old.index()].as_mut() {
                 v.untagged.remove(p);
                 v.tagged.remove(p);
-            }
-            if active {
-                self.flush_vlan(old);
+                v.discarding.remove(p);
             }
         }
         if vlan != VlanId::NONE {
             if let Some(v) = self.vlans[vlan.index()].as_mut() {
                 v.untagged.insert(p);
                 v.tagged.remove(p);
-            }
-            if active {
-                self.flush_vlan(vlan);
             }
         }
         if let Some(port) = self.port_mut(p) {
@@ -713,12 +784,10 @@ impl Fabric {
         self.check_vlan_port(v, p)?;
         // Adding a member again is a success, as in the reference; a port
         // already carrying the VLAN untagged stays untagged.
+        // Nothing learned is invalidated (the reference flushes the VLAN of an active port).
         let vlan = self.vlans[v.index()].as_mut().expect("checked");
         if !vlan.untagged.contains(p) {
             vlan.tagged.insert(p);
-        }
-        if self.port(p).is_some_and(Port::is_active) {
-            self.flush_vlan(v);
         }
         Ok(())
     }
@@ -734,11 +803,10 @@ impl Fabric {
             return Err(FabricError::NoSuchDevice);
         }
         vlan.tagged.remove(p);
-        // The reference flushes the VLAN first, then the port's entries.
-        if self.port(p).is_some_and(Port::is_active) {
-            self.flush_vlan(v);
-        }
-        self.forget_port(p);
+        vlan.discarding.remove(p);
+        // Only the port's entries on this VLAN are invalid (the reference flushes the VLAN,
+        // then every entry of the port).
+        self.forget_port_on(p, v);
         Ok(())
     }
 }

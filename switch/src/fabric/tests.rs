@@ -242,14 +242,15 @@ fn allocation_and_access_control() {
 }
 
 #[test]
-fn detach_forgets_the_port_and_flushes_its_vlans() {
+fn detach_forgets_the_port_only() {
     let mut f = switch_with(3);
     let mut out = Vec::new();
     f.forward(p(1), &frame(BCAST, A), 0, &mut out);
     f.forward(p(2), &frame(BCAST, B), 0, &mut out);
     assert_eq!(f.macs().len(), 2);
     f.detach(p(1), 0).unwrap();
-    assert!(f.macs().is_empty(), "topology change flushes VLAN 0");
+    assert_eq!(f.macs().len(), 1, "the entry of port 2 stays");
+    assert!(f.macs().lookup(MacAddr(B), VlanId::DEFAULT) == Some(p(2)));
     assert!(!f.port(p(1)).unwrap().is_active());
     assert_eq!(
         f.port(p(1)).unwrap().counters.in_pkts,
@@ -299,4 +300,48 @@ fn create_zero_and_createauto_reuse_an_inactive_allocatable_port() {
     f.create_port(p(0)).unwrap();
     assert!(f.port(p(0)).is_none());
     assert!(f.port(p(2)).is_some());
+}
+
+#[test]
+fn a_port_coming_up_flushes_nothing() {
+    let mut f = switch_with(2);
+    let mut out = Vec::new();
+    f.forward(p(2), &frame(BCAST, B), 0, &mut out);
+    assert_eq!(f.attach(PortChoice::Any, &user(5), ep(9)), Ok(p(3)));
+    assert_eq!(f.macs().lookup(MacAddr(B), VlanId::DEFAULT), Some(p(2)));
+    // Unicast to B still goes to port 2 only.
+    f.forward(p(1), &frame(B, A), 0, &mut out);
+    assert_eq!(
+        out,
+        vec![Delivery {
+            port: p(2),
+            tagging: Tagging::AsIs
+        }]
+    );
+}
+
+#[test]
+fn discarding_ports_neither_send_nor_receive() {
+    let mut f = switch_with(3);
+    let mut out = Vec::new();
+    let v0 = VlanId::DEFAULT;
+    f.forward(p(3), &frame(BCAST, C), 0, &mut out);
+    f.set_discarding(v0, p(2), true);
+    assert!(f.is_discarding(v0, p(2)));
+    // Floods skip it, frames from it are dropped unlearned.
+    f.forward(p(1), &frame(BCAST, A), 0, &mut out);
+    assert_eq!(out.iter().map(|d| d.port).collect::<Vec<_>>(), vec![p(3)]);
+    f.forward(p(2), &frame(BCAST, B), 0, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(f.macs().lookup(MacAddr(B), v0), None);
+    f.set_discarding(v0, p(2), false);
+    f.forward(p(2), &frame(BCAST, B), 0, &mut out);
+    assert_eq!(out.len(), 2);
+    // Known unicast to a discarding port is dropped too.
+    f.set_discarding(v0, p(1), true);
+    f.forward(p(3), &frame(A, C), 0, &mut out);
+    assert!(out.is_empty());
+    // Going inactive ends the state.
+    f.detach(p(1), 0).unwrap();
+    assert!(!f.is_discarding(v0, p(1)));
 }

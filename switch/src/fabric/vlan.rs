@@ -110,6 +110,9 @@ impl PortSet {
 pub struct Vlan {
     pub untagged: PortSet,
     pub tagged: PortSet,
+    /// Members the spanning tree blocked on this VLAN: nothing is read from them (but BPDUs,
+    /// taken before the fabric) and nothing but BPDUs is sent to them.
+    pub discarding: PortSet,
 }
 
 impl Vlan {

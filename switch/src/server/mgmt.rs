@@ -163,7 +163,7 @@ impl Mgmt {
                 &mut out,
             );
             // Event lines the command caused go out before its answer, as in the reference.
-            let events = sw.take_events();
+            let events = sw.take_all_events();
             self.broadcast(sw, &events);
             let Some(s) = self.sessions.get_mut(&token) else {
                 return false;

@@ -9,6 +9,7 @@
 
 pub mod console;
 pub mod ctl_dir;
+pub mod fstp;
 mod listening;
 mod mgmt;
 pub mod plane;
@@ -126,7 +127,8 @@ pub struct Switch {
     pub plane: Plane,
     /// What the console shows about the switch.
     pub info: console::Info,
-    pub fstp: console::FstpSettings,
+    /// The spanning tree (on with `-F` or `fstp/setfstp 1`).
+    pub fstp: fstp::FstpRunner,
     pub start: Instant,
     /// Whole seconds since `start` (the reference's tick counter).
     pub tick: u64,
@@ -169,9 +171,11 @@ impl Switch {
         &mut self,
         subscriptions: Option<console::Subscriptions>,
     ) -> console::Ctx<'_> {
+        // Any command may change what the spanning tree must know (VLANs, members).
+        self.fstp.dirty = true;
         console::Ctx::new(
             self.plane.fabric_mut(),
-            &mut self.fstp,
+            &mut self.fstp.ctl,
             &self.info,
             self.tick,
             subscriptions,
@@ -226,6 +230,37 @@ impl Switch {
             }
         }
         events
+    }
+
+    /// The fabric's events since the last call and those of the spanning tree's round that
+    /// follows them (see [`Switch::fstp_step`]): after a console command, so that the events it
+    /// caused go out before its answer (as in the reference), and once per turn of the loop.
+    pub fn take_all_events(&mut self) -> Vec<Event> {
+        let mut events = self.take_events();
+        let caused = self.fstp_step(&events);
+        events.extend(caused);
+        events
+    }
+
+    /// The spanning tree's round (see [`fstp::FstpRunner::step`]); `events` are the fabric's
+    /// since the last round (endpoints that came or went change the tree's members). Returns
+    /// its debug events and the fabric's events it caused (flushes).
+    fn fstp_step(&mut self, events: &[Event]) -> Vec<Event> {
+        if events.iter().any(|e| {
+            matches!(
+                e,
+                Event::EndpointAdded { .. } | Event::EndpointRemoved { .. }
+            )
+        }) {
+            self.fstp.dirty = true;
+        }
+        let tick = self.tick;
+        self.fstp.step(&mut self.plane, tick);
+        let mut more: Vec<Event> = self.fstp.take_events().collect();
+        if self.plane.fabric().has_events() {
+            more.extend(self.take_events());
+        }
+        more
     }
 
     /// Once a second: uptime, and MAC ageing every `hash/setgcint` seconds.
@@ -360,6 +395,7 @@ impl Server {
         let poll = Poll::new().map_err(setup_err)?;
         let registry = poll.registry().try_clone().map_err(setup_err)?;
         let fabric = Fabric::new(cfg.numports, cfg.hub, cfg.hashsize, cfg.max_macs);
+        let mut plane = Plane::new(fabric, cfg.max_frame);
         let info = console::Info {
             pid: std::process::id(),
             mac: cfg.macaddr.unwrap_or_else(random_mac),
@@ -368,13 +404,15 @@ impl Server {
             ctl_dir: dir.clone(),
             ctl_mode: modes.ctl,
         };
+        let tree = crate::fstp::Fstp::new(info.mac, cfg.priority, cfg.fstp && !cfg.hub, 0);
+        let fstp = fstp::FstpRunner::install(&mut plane, tree);
         let sw = Switch {
             flavor,
             io: Io::new(registry),
             timers: Timers::default(),
-            plane: Plane::new(fabric, cfg.max_frame),
+            plane,
             info,
-            fstp: Default::default(),
+            fstp,
             start: Instant::now(),
             tick: 0,
             last_gc: 0,
@@ -488,7 +526,7 @@ impl Server {
             let (plane, mut env) = self.sw.plane_env();
             plane.serve_backlog(&mut env);
             self.fire_timers();
-            let events = self.sw.take_events();
+            let events = self.sw.take_all_events();
             if !events.is_empty() {
                 self.subs.fabric_events(&events, &mut self.sw);
             }

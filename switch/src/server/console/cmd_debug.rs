@@ -159,5 +159,6 @@ pub fn debug_lines(ev: &Event) -> Vec<(Subscriptions, String)> {
         Event::MacLearned { mac, vlan, port } => vec![line("hash/+", hash(mac, *vlan, port))],
         Event::MacForgotten { mac, vlan, port } => vec![line("hash/-", hash(mac, *vlan, port))],
         Event::MacMoved { .. } | Event::MacTableFull { .. } => Vec::new(),
+        Event::Fstp(ev) => vec![line(ev.category(), ev.to_string())],
     }
 }

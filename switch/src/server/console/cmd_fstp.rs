@@ -1,55 +1,51 @@
-//! `fstp/*`: the fast spanning tree is not implemented; these commands
-//! answer as the reference does with FSTP off, and refuse to turn it on.
-
-use std::collections::{HashMap, HashSet};
-use std::fmt::Write;
+//! `fstp/*`: the fast spanning tree ([`crate::fstp`]) as the console sees it. Every command
+//! first brings the tree up to date with the fabric (VLANs, active members), so a command
+//! right after `vlan/create` or `vlan/addport` sees them; what the tree decides is carried out
+//! by the loop ([`crate::server::fstp`]).
 
 use serde_json::{json, Value};
-use vde_protocol::MacAddr;
 
 use super::view::View;
 use super::{CmdResult, Ctx};
 use crate::cnum::{atoi, scan_ints};
 use crate::fabric::{PortId, VlanId};
-
-/// What `fstp/setedge` and `fstp/bonus` recorded, shown by `fstp/print`.
-#[derive(Debug, Default)]
-pub struct FstpSettings {
-    pub edges: HashSet<(VlanId, PortId)>,
-    /// Per VLAN: the bonus port and its cost.
-    pub bonus: HashMap<VlanId, (PortId, i64)>,
-    /// Tick each VLAN was created at (its FSTP root age counts from there).
-    pub born: HashMap<VlanId, u64>,
-}
+use crate::fstp::{PortState, VlanView};
 
 /// `fstp/showinfo`.
 struct FstpInfo {
-    mac: MacAddr,
+    text: String,
+    mac: String,
     priority: u16,
+    enabled: bool,
 }
 
 impl View for FstpInfo {
     fn text(&self, out: &mut String) {
-        let p = self.priority;
-        let _ = writeln!(out, "MAC {} Priority {p} (0x{p:x})", self.mac);
-        out.push_str("FSTP=false\n");
+        out.push_str(&self.text);
     }
 
     fn json(&self) -> Value {
-        json!({ "mac": self.mac.to_string(), "priority": self.priority, "fstp": false })
+        json!({ "mac": self.mac, "priority": self.priority, "fstp": self.enabled })
     }
 }
 
 pub fn showinfo(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    cx.fstp.sync(cx.fabric, cx.uptime);
+    let tree = &cx.fstp.tree;
+    let mut text = String::new();
+    tree.showinfo(&mut text);
     Ok(Box::new(FstpInfo {
-        mac: cx.info.mac,
-        priority: cx.info.priority,
+        text,
+        mac: tree.mac().to_string(),
+        priority: tree.priority(),
+        enabled: tree.enabled(),
     }))
 }
 
-/// `fstp/setfstp 0/1`: in hub mode only a message; turning FSTP on is refused.
+/// `fstp/setfstp 0/1`: in hub mode only a message.
 struct SetFstp {
     hub: bool,
+    enabled: bool,
 }
 
 impl SetFstp {
@@ -71,19 +67,22 @@ impl View for SetFstp {
     }
 
     fn json(&self) -> Value {
-        json!({ "fstp": false, "message": self.message() })
+        json!({ "fstp": self.enabled, "message": self.message() })
     }
 }
 
 pub fn setfstp(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
     let hub = cx.fabric.hub();
-    if !hub && atoi(args) != 0 {
-        crate::log_warn!(
-            "fstp/setfstp 1: the fast spanning tree protocol is not implemented by this switch"
-        );
-        return Err(libc::ENOSYS);
+    cx.fstp.sync(cx.fabric, cx.uptime);
+    if !hub {
+        let ctl = &mut *cx.fstp;
+        ctl.tree
+            .set_enabled(atoi(args) != 0, cx.uptime, &mut ctl.pending);
     }
-    Ok(Box::new(SetFstp { hub }))
+    Ok(Box::new(SetFstp {
+        hub,
+        enabled: cx.fstp.tree.enabled(),
+    }))
 }
 
 /// Check `VLAN PORT X` arguments the way the reference does.
@@ -103,92 +102,64 @@ fn vlan_port_value(cx: &Ctx<'_>, args: &str) -> Result<(VlanId, PortId, i64), i3
 
 pub fn setedge(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
     let (vlan, port, yes) = vlan_port_value(cx, args)?;
-    if yes != 0 {
-        cx.fstp.edges.insert((vlan, port));
-    } else {
-        cx.fstp.edges.remove(&(vlan, port));
-    }
-    Ok(())
+    cx.fstp.sync(cx.fabric, cx.uptime);
+    let ctl = &mut *cx.fstp;
+    ctl.tree
+        .set_edge(vlan.get(), port, yes != 0, &mut ctl.pending)
+        .map_err(|_| libc::ENXIO)
 }
 
 pub fn bonus(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
     let (vlan, port, cost) = vlan_port_value(cx, args)?;
-    cx.fstp.bonus.insert(vlan, (port, cost));
-    Ok(())
-}
-
-/// One VLAN of `fstp/print`.
-struct FstVlan {
-    id: VlanId,
-    age: u64,
-    bonus: (PortId, i64),
-    /// Active untagged members and whether each is an edge port.
-    untagged: Vec<(PortId, bool)>,
-    /// Active tagged members.
-    tagged: Vec<PortId>,
+    cx.fstp.sync(cx.fabric, cx.uptime);
+    // The reference reads the cost with %i into an int.
+    cx.fstp
+        .tree
+        .set_bonus(vlan.get(), port, cost as i32)
+        .map_err(|_| libc::ENXIO)
 }
 
 /// `fstp/print [N]`.
-struct FstpPrint {
-    mac: MacAddr,
-    priority: u16,
-    vlans: Vec<FstVlan>,
-}
+struct FstpPrint(Vec<VlanView>);
 
 impl View for FstpPrint {
     fn text(&self, out: &mut String) {
-        let (m, prio) = (self.mac.0, self.priority);
-        for v in &self.vlans {
-            let _ = writeln!(out, "FST DATA VLAN {:04} ROOTSWITCH FSTP IS DISABLED", v.id);
-            let _ = writeln!(
-                out,
-                " ++ root {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                prio >> 8,
-                prio & 0xff,
-                m[0],
-                m[1],
-                m[2],
-                m[3],
-                m[4],
-                m[5]
-            );
-            out.push_str(" ++ designated ff:ff:ff:ff:ff:ff:ff:ff\n");
-            let _ = writeln!(
-                out,
-                " ++ rootport 0000 cost 0 age {} bonusport {:04} bonuscost {}",
-                v.age, v.bonus.0, v.bonus.1
-            );
-            for (p, edge) in &v.untagged {
-                let role = if *edge { "Edge" } else { "Designated" };
-                let _ = writeln!(
-                    out,
-                    " -- Port {p:04} tagged=0 portcost=20000000 role={role}"
-                );
-            }
-            // The reference prints "Unknown" for every tagged port (it tests the
-            // untagged bitmap twice); kept for byte-compatibility.
-            for p in &v.tagged {
-                let _ = writeln!(
-                    out,
-                    " -- Port {p:04} tagged=1 portcost=20000000 role=Unknown"
-                );
-            }
+        for v in &self.0 {
+            v.render(out);
         }
     }
 
     fn json(&self) -> Value {
         let rows: Vec<Value> = self
-            .vlans
+            .0
             .iter()
             .map(|v| {
-                let mut active: Vec<u16> = v
-                    .untagged
+                let members: Vec<Value> = v
+                    .members
                     .iter()
-                    .map(|(p, _)| p.0)
-                    .chain(v.tagged.iter().map(|p| p.0))
+                    .map(|m| {
+                        json!({
+                            "port": m.port.0,
+                            "tagged": m.tagged,
+                            "cost": m.cost,
+                            "role": m.role.name(),
+                            "forwarding": m.state == PortState::Forwarding,
+                        })
+                    })
                     .collect();
-                active.sort_unstable();
-                json!({ "vlan": v.id.get(), "fstp": false, "root": true, "active_ports": active })
+                json!({
+                    "vlan": v.vlan,
+                    "fstp": v.enabled,
+                    "root": v.root_switch,
+                    "root_id": v.root.to_string(),
+                    "designated": v.designated.to_string(),
+                    "root_port": v.root_port.0,
+                    "root_cost": v.root_cost,
+                    "age": v.age,
+                    "bonus_port": v.bonus_port.0,
+                    "bonus_cost": v.bonus_cost,
+                    "ports": members,
+                })
             })
             .collect();
         json!({ "vlans": rows })
@@ -196,44 +167,21 @@ impl View for FstpPrint {
 }
 
 pub fn print(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
-    let ids: Vec<VlanId> = if args.is_empty() {
-        cx.fabric.vlans().map(|(id, _)| id).collect()
+    cx.fstp.sync(cx.fabric, cx.uptime);
+    let tree = &cx.fstp.tree;
+    let ids: Vec<u16> = if args.is_empty() {
+        tree.vlans().collect()
     } else {
         let n = atoi(args);
         let id = VlanId::from_arg(n)
             .filter(|v| v.get() <= 4093)
             .ok_or(libc::EINVAL)?;
         cx.fabric.vlan(id).ok_or(libc::ENXIO)?;
-        vec![id]
+        vec![id.get()]
     };
-    let f = &*cx.fabric;
-    let active = |p: &PortId| f.port(*p).is_some_and(|p| p.is_active());
-    let vlans = ids
+    let views = ids
         .into_iter()
-        .filter_map(|id| Some((id, f.vlan(id)?)))
-        .map(|(id, v)| FstVlan {
-            id,
-            age: cx
-                .uptime
-                .saturating_sub(cx.fstp.born.get(&id).copied().unwrap_or(0)),
-            bonus: cx.fstp.bonus.get(&id).copied().unwrap_or((PortId(0), 0)),
-            untagged: v
-                .untagged
-                .iter()
-                .filter(active)
-                .map(|p| (p, cx.fstp.edges.contains(&(id, p))))
-                .collect(),
-            tagged: v
-                .tagged
-                .iter()
-                .filter(active)
-                .filter(|&p| !v.untagged.contains(p))
-                .collect(),
-        })
+        .filter_map(|id| tree.view(id, cx.uptime))
         .collect();
-    Ok(Box::new(FstpPrint {
-        mac: cx.info.mac,
-        priority: cx.info.priority,
-        vlans,
-    }))
+    Ok(Box::new(FstpPrint(views)))
 }

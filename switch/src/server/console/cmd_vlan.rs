@@ -19,9 +19,7 @@ fn port_arg(n: i64) -> Result<PortId, i32> {
 
 pub fn create(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
     let v = vlan_arg(atoi(args))?;
-    cx.fabric.vlan_create(v).map_err(|e| e.errno())?;
-    cx.fstp.born.insert(v, cx.uptime);
-    Ok(())
+    cx.fabric.vlan_create(v).map_err(|e| e.errno())
 }
 
 pub fn remove(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
@@ -46,6 +44,8 @@ struct Member {
     port: PortId,
     tagged: bool,
     active: bool,
+    /// Blocked by the spanning tree.
+    discarding: bool,
 }
 
 /// `vlan/print [N]`, `vlan/allprint [N]`: VLANs and their members, ascending.
@@ -62,7 +62,11 @@ impl View for VlanPrint {
                     m.port,
                     u8::from(m.tagged),
                     u8::from(m.active),
-                    if m.active { "Forwarding" } else { "Learning" }
+                    match (m.active, m.discarding) {
+                        (false, _) => "Learning",
+                        (true, true) => "Discarding",
+                        (true, false) => "Forwarding",
+                    }
                 );
             }
         }
@@ -75,7 +79,7 @@ impl View for VlanPrint {
             .map(|(id, members)| {
                 let ms: Vec<Value> = members
                     .iter()
-                    .map(|m| json!({ "port": m.port.0, "tagged": m.tagged, "active": m.active }))
+                    .map(|m| json!({ "port": m.port.0, "tagged": m.tagged, "active": m.active, "discarding": m.discarding }))
                     .collect();
                 json!({ "vlan": id.get(), "ports": ms })
             })
@@ -123,6 +127,7 @@ fn print_vlans(cx: &Ctx<'_>, args: &str, all: bool, min: i64) -> Result<Box<dyn 
                     port,
                     tagged,
                     active: f.port(port).is_some_and(|p| p.is_active()),
+                    discarding: f.is_discarding(id, port),
                 })
                 .filter(|m| all || m.active)
                 .collect();

@@ -2,7 +2,7 @@
 //! rc files, answering with the reference's bytes (the wire format is
 //! [`vde_protocol::console`]).
 //!
-//! Commands see the switch through a narrow [`Ctx`] (the fabric, the FSTP settings, fixed
+//! Commands see the switch through a narrow [`Ctx`] (the fabric, the spanning tree, fixed
 //! facts about the switch) and ask for anything beyond it with [`Effect`]s, which the caller
 //! (a [`Host`]) applies before the next command runs. Data commands build a view
 //! ([`view::View`]) that renders both the reference's text and the `json` extension.
@@ -25,8 +25,8 @@ use vde_protocol::console::{write_data_block, Status, END_OF_SESSION};
 use vde_protocol::MacAddr;
 
 use crate::fabric::{EndpointId, Fabric, PortId};
+pub use crate::server::fstp::FstpCtl;
 pub use cmd_debug::{debug_lines, Subscriptions};
-pub use cmd_fstp::FstpSettings;
 pub use table::{Action, CommandSpec, TABLE};
 
 /// Result of one command: success or an errno.
@@ -67,7 +67,8 @@ pub struct Info {
 /// The switch as a command sees it.
 pub struct Ctx<'a> {
     pub fabric: &'a mut Fabric,
-    pub fstp: &'a mut FstpSettings,
+    /// The spanning tree (commands sync it with the fabric before they use it).
+    pub fstp: &'a mut FstpCtl,
     pub info: &'a Info,
     /// Seconds since the switch started (the reference's tick counter).
     pub uptime: u64,
@@ -80,7 +81,7 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     pub fn new(
         fabric: &'a mut Fabric,
-        fstp: &'a mut FstpSettings,
+        fstp: &'a mut FstpCtl,
         info: &'a Info,
         uptime: u64,
         session: Option<Subscriptions>,
