@@ -103,21 +103,30 @@ fn start_ours(ns: &Netns, tmp: &Path, name: &str, args: &[&str]) -> Ours {
     Ours { sw, dir, mgmt }
 }
 
+/// The answer to `cmd` on the management socket `mgmt`.
+fn console(mgmt: &Path, cmd: &str) -> String {
+    let (mut s, _) = Session::open(mgmt);
+    String::from_utf8_lossy(&s.cmd(cmd)).into_owned()
+}
+
+/// The JSON document of `json CMD`.
+fn console_json(mgmt: &Path, cmd: &str) -> serde_json::Value {
+    let answer = console(mgmt, &format!("json {cmd}"));
+    let body = answer
+        .split_once("0000 DATA END WITH '.'\n")
+        .and_then(|(_, rest)| rest.split_once("\n.\n"))
+        .map(|(body, _)| body)
+        .unwrap_or_else(|| panic!("no data block in {answer:?}"));
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
 impl Ours {
     fn cmd(&self, cmd: &str) -> String {
-        let (mut s, _) = Session::open(&self.mgmt);
-        String::from_utf8_lossy(&s.cmd(cmd)).into_owned()
+        console(&self.mgmt, cmd)
     }
 
-    /// The JSON document of `json CMD`.
     fn json(&self, cmd: &str) -> serde_json::Value {
-        let answer = self.cmd(&format!("json {cmd}"));
-        let body = answer
-            .split_once("0000 DATA END WITH '.'\n")
-            .and_then(|(_, rest)| rest.split_once("\n.\n"))
-            .map(|(body, _)| body)
-            .unwrap_or_else(|| panic!("no data block in {answer:?}"));
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+        console_json(&self.mgmt, cmd)
     }
 
     /// The first uplink of `vxlan/print`.
@@ -443,4 +452,94 @@ fn bad_spec_on_the_command_line() {
         "{err}"
     );
     assert!(!tmp.path().join("sw").exists(), "the switch started");
+}
+
+/// The wire, seen from two fake VTEPs on the loopback network (no namespace needed): floods go
+/// to every remote, a MAC learned behind one remote gets its frames alone, each datagram has
+/// the I flag and the VNI, a conversation keeps its UDP source port, and packets of another
+/// VNI or without the I flag are dropped and counted.
+#[test]
+fn head_end_replication_and_learning() {
+    use std::net::UdpSocket;
+    if skip_reference() {
+        return;
+    }
+    // Two fake VTEPs on one port the kernel picked; the uplink listens on the same port.
+    let vtep2 = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let port = vtep2.local_addr().unwrap().port();
+    let vtep3 = UdpSocket::bind(("127.0.0.3", port)).unwrap();
+    for s in [&vtep2, &vtep3] {
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+    }
+    let spec = format!("vni=4242,local=127.0.0.1,port={port},remote=127.0.0.2,remote=127.0.0.3");
+    let tmp = tempfile::tempdir().unwrap();
+    let mgmt = tmp.path().join("mgmt");
+    let sw =
+        integration_tests::Switch::with_args(&["-M", mgmt.to_str().unwrap(), "--vxlan", &spec]);
+    let mut plug = Plug::attach(&sw);
+    let header = [0x08, 0, 0, 0, 0x00, 0x10, 0x92, 0]; // VNI 4242
+    let recv = |s: &UdpSocket| -> Option<(Vec<u8>, u16)> {
+        let mut buf = [0u8; 2048];
+        s.recv_from(&mut buf)
+            .ok()
+            .map(|(n, from)| (buf[..n].to_vec(), from.port()))
+    };
+
+    // A broadcast reaches both remotes, encapsulated.
+    let hello = eth(BROADCAST, mac(0x01), 0x88b5, &payload(46, 1));
+    plug.send(&hello);
+    let (p2, src2) = recv(&vtep2).expect("the flood reached 127.0.0.2");
+    let (p3, src3) = recv(&vtep3).expect("the flood reached 127.0.0.3");
+    for p in [&p2, &p3] {
+        assert_eq!(&p[..8], &header, "VXLAN header");
+        assert_eq!(&p[8..], &hello[..], "inner frame");
+    }
+    assert_eq!(src2, src3, "one frame, one source port");
+    assert_ne!(
+        src2, port,
+        "source ports come from the hash, not the VXLAN port"
+    );
+    let (_, again) = {
+        plug.send(&hello);
+        let r = recv(&vtep2).expect("the second flood");
+        recv(&vtep3).expect("the second flood");
+        r
+    };
+    assert_eq!(again, src2, "a conversation keeps its source port");
+
+    // 127.0.0.2 speaks for MAC 0x22 (from any source port): the plug gets the frame...
+    let mut packet = header.to_vec();
+    let from_22 = eth(mac(0x01), mac(0x22), 0x88b5, &payload(46, 2));
+    packet.extend_from_slice(&from_22);
+    let sender = UdpSocket::bind("127.0.0.2:0").unwrap();
+    sender.send_to(&packet, ("127.0.0.1", port)).unwrap();
+    plug.expect_frame(&from_22, SETTLE, "from the VTEP 127.0.0.2");
+    // ...and frames to 0x22 go to 127.0.0.2 only.
+    let to_22 = eth(mac(0x22), mac(0x01), 0x88b5, &payload(46, 3));
+    plug.send(&to_22);
+    let (p, _) = recv(&vtep2).expect("the known unicast reached its VTEP");
+    assert_eq!(&p[8..], &to_22[..]);
+    // Something must arrive next at 127.0.0.3: a broadcast, not the unicast before it.
+    let bye = eth(BROADCAST, mac(0x01), 0x88b5, &payload(46, 4));
+    plug.send(&bye);
+    let (p, _) = recv(&vtep3).expect("the broadcast after the unicast");
+    assert_eq!(&p[8..], &bye[..], "127.0.0.3 got the unicast for 127.0.0.2");
+    assert!(recv(&vtep2).is_some());
+
+    // Another VNI, and no I flag: dropped and counted; the plug sees neither.
+    let mut other = packet.clone();
+    other[6] ^= 1;
+    sender.send_to(&other, ("127.0.0.1", port)).unwrap();
+    let mut no_flag = packet.clone();
+    no_flag[0] = 0;
+    sender.send_to(&no_flag, ("127.0.0.1", port)).unwrap();
+    sender.send_to(&packet, ("127.0.0.1", port)).unwrap();
+    plug.expect_frame(&from_22, SETTLE, "the valid packet after the two bad ones");
+    assert_eq!(plug.recv_timeout(Duration::from_millis(100)), None);
+    let up = console_json(&mgmt, "vxlan/print")["uplinks"][0].clone();
+    assert_eq!(up["rx"]["dropped"], 2, "{up}");
+    assert_eq!(up["rx"]["packets"], 2, "{up}");
+    // Two floods of two copies, two broadcasts... each datagram counted once.
+    assert_eq!(up["tx"]["packets"], 7, "{up}");
 }
