@@ -3,7 +3,7 @@
 //!
 //! * our switch in namespace A, a tap port on it; a Linux `vxlan` device in B bridged to a veth
 //!   whose other end is in C: A pings C across the uplink, in unicast mode (IPv4) and in
-//!   multicast mode; a frame too large for the underlay is dropped and counted;
+//!   multicast mode (IPv4 and IPv6); a frame too large for the underlay is dropped and counted;
 //! * two of our switches in A and B over an IPv6 underlay, a tap on each: they ping;
 //! * vdeplug4's `vde_plug vxlan://GROUP/...` in B exchanges frames with a `vde_plug` on our
 //!   switch in A;
@@ -25,6 +25,7 @@ use integration_tests::{
 
 const VNI: &str = "42";
 const GROUP: &str = "239.1.1.42";
+const GROUP6: &str = "ff05::42";
 
 /// Two namespaces joined by a veth pair `vA`/`vB` (10.77.0.1 and .2, or fd77::1 and ::2).
 struct Underlay {
@@ -191,24 +192,25 @@ fn skip_reference() -> bool {
 
 /// Our switch and a Linux VTEP: a ping crosses, port/print and vxlan/print show the uplink and
 /// what it learned, and an oversize frame is dropped and counted.
-fn ping_linux(tag: &str, multicast: bool) {
+fn ping_linux(tag: &str, multicast: bool, v6: bool) {
     if skip_reference() {
         return;
     }
-    let Some(u) = underlay(tag, false) else {
+    let Some(u) = underlay(tag, v6) else {
         return;
     };
+    let group = if v6 { GROUP6 } else { GROUP };
     let Some(c) = Netns::new(&format!("{tag}c")) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let spec = if multicast {
-        format!("vni={VNI},group={GROUP},dev=vA")
+        format!("vni={VNI},group={group},dev=vA")
     } else {
         format!("vni={VNI},local={},remote={}", u.addr_a, u.addr_b)
     };
     if multicast {
-        linux_side(&u.b, &c, &["group", GROUP, "local", u.addr_b]);
+        linux_side(&u.b, &c, &["group", group, "local", u.addr_b]);
     } else {
         linux_side(&u.b, &c, &["local", u.addr_b, "remote", u.addr_a]);
     }
@@ -269,20 +271,26 @@ fn ping_linux(tag: &str, multicast: bool) {
     );
     let (logged, log) = ours.sw.err.wait_for("does not fit the underlay", SETTLE);
     assert!(logged, "no log line about the MTU: {log}");
+    let overhead = if v6 { "plus 56" } else { "plus 36" };
     assert!(
-        log.contains("plus 36"),
+        log.contains(overhead),
         "the log says which MTU to set: {log}"
     );
 }
 
 #[test]
 fn linux_vtep_unicast() {
-    ping_linux("vxu", false);
+    ping_linux("vxu", false, false);
 }
 
 #[test]
 fn linux_vtep_multicast() {
-    ping_linux("vxm", true);
+    ping_linux("vxm", true, false);
+}
+
+#[test]
+fn linux_vtep_multicast_ipv6() {
+    ping_linux("vxm6", true, true);
 }
 
 /// Two of our switches over an IPv6 underlay, a tap on each: ping.
