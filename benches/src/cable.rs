@@ -261,7 +261,7 @@ fn values(v: &[Sample], key: &str) -> Vec<f64> {
 }
 
 fn table(o: &Options, samples: &[Vec<Vec<Sample>>]) -> String {
-    let mut out = format!(
+    let mut out = String::from(
         "| setup | frame | delivered frames/s | loss | CPU per frame, switches + cable (ns) | CPU per frame / reference |\n\
          | --- | --- | --- | --- | --- | --- |\n"
     );
