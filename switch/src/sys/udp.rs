@@ -2,11 +2,15 @@
 //! datagram larger than the path MTU fails with `EMSGSIZE` instead, so the uplink can count
 //! it), and joined to a multicast group on a named interface.
 
-use std::io;
+use std::cell::RefCell;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6};
+use nix::sys::socket::{
+    self, sockopt, AddressFamily, MsgFlags, MultiHeaders, SockFlag, SockType, SockaddrIn,
+    SockaddrIn6, SockaddrStorage,
+};
 
 /// A non-blocking UDP socket of `addr`'s family bound to `addr` (port 0: the kernel picks
 /// one). IPv6 sockets are IPv6 only, so an IPv4 uplink can share the port.
@@ -135,4 +139,120 @@ fn set_struct<T>(fd: &impl AsRawFd, level: i32, name: i32, value: &T) -> io::Res
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Most datagrams moved by one `recvmmsg`/`sendmmsg` call here.
+pub const MAX_BATCH: usize = 64;
+
+thread_local! {
+    /// Message headers of the batched calls, made once (the data path runs on one thread and
+    /// must not allocate per batch): receiving, sending.
+    static HEADERS: RefCell<(MultiHeaders<SockaddrStorage>, MultiHeaders<SockaddrStorage>)> =
+        RefCell::new((
+            MultiHeaders::preallocate(MAX_BATCH, None),
+            MultiHeaders::preallocate(MAX_BATCH, None),
+        ));
+}
+
+fn socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        Some(SocketAddr::V4((*v4).into()))
+    } else {
+        a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+    }
+}
+
+/// Receive up to `heads.len()` datagrams in one `recvmmsg`, each into two pieces: its first
+/// bytes into `heads[i]` (a VXLAN header), the rest into `bodies[i]`. `lens[i]` gets the
+/// length of the rest, larger than `bodies[i]` when the datagram was cut; `from[i]` its
+/// sender. `WouldBlock` when there is nothing.
+pub fn recv_batch(
+    sock: &UdpSocket,
+    heads: &mut [[u8; 8]],
+    bodies: &mut [Vec<u8>],
+    lens: &mut [usize],
+    from: &mut [Option<SocketAddr>],
+) -> io::Result<usize> {
+    let n = heads
+        .len()
+        .min(bodies.len())
+        .min(lens.len())
+        .min(from.len())
+        .min(MAX_BATCH);
+    let caps: [usize; MAX_BATCH] = std::array::from_fn(|i| bodies.get(i).map_or(0, Vec::len));
+    // (bytes, cut, sender) of each datagram, read out before the buffers are touched again.
+    let mut got = [(0usize, false, None::<SocketAddr>); MAX_BATCH];
+    let count = HEADERS.with_borrow_mut(|(rx, _)| -> io::Result<usize> {
+        // The slices borrow the buffers for the call only, from a stack array.
+        let mut iovs: [[IoSliceMut<'_>; 2]; MAX_BATCH] =
+            std::array::from_fn(|_| [IoSliceMut::new(&mut []), IoSliceMut::new(&mut [])]);
+        for (iov, (h, b)) in iovs
+            .iter_mut()
+            .zip(heads.iter_mut().zip(bodies.iter_mut()))
+            .take(n)
+        {
+            *iov = [IoSliceMut::new(h), IoSliceMut::new(b)];
+        }
+        let msgs = socket::recvmmsg(
+            sock.as_raw_fd(),
+            rx,
+            iovs[..n].iter_mut(),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )?;
+        let mut count = 0;
+        for (slot, msg) in got.iter_mut().zip(msgs) {
+            *slot = (
+                msg.bytes,
+                msg.flags.contains(MsgFlags::MSG_TRUNC),
+                msg.address.as_ref().and_then(socket_addr),
+            );
+            count += 1;
+        }
+        Ok(count)
+    })?;
+    for (i, &(bytes, cut, sender)) in got[..count].iter().enumerate() {
+        let body = bytes.saturating_sub(8);
+        lens[i] = if cut { body.max(caps[i] + 1) } else { body };
+        // Shorter than the header: what was read of it is not one.
+        if bytes < 8 {
+            heads[i] = [0; 8];
+        }
+        from[i] = sender;
+    }
+    Ok(count)
+}
+
+/// One datagram to send: `head` then `body`, to `to`.
+#[derive(Clone, Copy)]
+pub struct Out<'a> {
+    pub head: &'a [u8],
+    pub body: &'a [u8],
+    pub to: SocketAddr,
+}
+
+/// Send `msgs` in order in one `sendmmsg` (at most [`MAX_BATCH`]); how many went. When the
+/// first fails, its error.
+pub fn send_batch(sock: &UdpSocket, msgs: &[Out<'_>]) -> io::Result<usize> {
+    let n = msgs.len().min(MAX_BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    let iovs: [[IoSlice<'_>; 2]; MAX_BATCH] = std::array::from_fn(|i| match msgs.get(i) {
+        Some(m) => [IoSlice::new(m.head), IoSlice::new(m.body)],
+        None => [IoSlice::new(&[]), IoSlice::new(&[])],
+    });
+    let addrs: [Option<SockaddrStorage>; MAX_BATCH] =
+        std::array::from_fn(|i| msgs.get(i).map(|m| SockaddrStorage::from(m.to)));
+    HEADERS.with_borrow_mut(|(_, tx)| {
+        let sent = socket::sendmmsg(
+            sock.as_raw_fd(),
+            tx,
+            iovs[..n].iter(),
+            &addrs[..n],
+            [],
+            MsgFlags::MSG_DONTWAIT,
+        )?;
+        Ok(sent.count())
+    })
 }

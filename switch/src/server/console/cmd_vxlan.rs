@@ -162,7 +162,7 @@ impl View for Print {
             );
             let _ = writeln!(
                 out,
-                " tx {} packets, {} frames too big for the underlay, {} errors",
+                " tx {} packets, {} too big for the underlay, {} errors",
                 s.tx_packets.get(),
                 s.too_big.get(),
                 s.tx_errors.get()

@@ -26,7 +26,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use vde_protocol::vxlan::{header, source_port, PortRange, VxlanRepr, HEADER_LEN};
+use vde_protocol::vxlan::{header, source_port, Packet, PortRange, HEADER_LEN};
 use vde_protocol::vxlan_spec::{Flood, VxlanSpec};
 use vde_protocol::MacAddr;
 
@@ -49,8 +49,6 @@ const MULTICAST_TTL: u32 = 1;
 /// Outer headers: IPv4 (20) or IPv6 (40), UDP (8), VXLAN (8).
 const OVERHEAD_V4: usize = 20 + 8 + HEADER_LEN;
 const OVERHEAD_V6: usize = 40 + 8 + HEADER_LEN;
-/// Largest datagram received (a UDP payload cannot be larger).
-const MAX_DATAGRAM: usize = 65536;
 
 /// Bytes the underlay adds to a frame: the MTU of the underlay interface must be at least the
 /// largest frame (without FCS) plus this.
@@ -71,7 +69,8 @@ pub struct Stats {
     pub rx_dropped: Cell<u64>,
     /// Datagrams sent (a flood to three remotes is three).
     pub tx_packets: Cell<u64>,
-    /// Frames dropped because their datagram exceeds the underlay's MTU.
+    /// Datagrams not sent because they exceed the underlay's MTU (a flood to several remotes
+    /// counts once per remote).
     pub too_big: Cell<u64>,
     /// Datagrams not sent for another reason (socket buffer full, no route...).
     pub tx_errors: Cell<u64>,
@@ -299,8 +298,12 @@ struct VxlanLink {
     /// Where floods go.
     flood: Vec<SocketAddr>,
     header: [u8; HEADER_LEN],
-    /// One datagram, received or being sent.
-    buf: Vec<u8>,
+    /// Headers and senders of a receive batch (the inner frames go straight into the
+    /// data path's buffers).
+    heads: Vec<[u8; HEADER_LEN]>,
+    senders: Vec<Option<SocketAddr>>,
+    /// Datagrams of a send batch: (sending socket, frame, destination).
+    out: Vec<(usize, usize, SocketAddr)>,
     /// When the last "too big" line was logged.
     warned: Option<Instant>,
 }
@@ -319,7 +322,9 @@ impl VxlanLink {
             uplink,
             registry,
             flood,
-            buf: vec![0; MAX_DATAGRAM],
+            heads: vec![[0; HEADER_LEN]; udp::MAX_BATCH],
+            senders: vec![None; udp::MAX_BATCH],
+            out: Vec::with_capacity(udp::MAX_BATCH),
             warned: None,
         }
     }
@@ -396,24 +401,30 @@ impl Link for VxlanLink {
     }
 
     fn recv(&mut self, rx: &mut Rx<'_>, _cx: &mut LinkCx<'_>) -> io::Result<usize> {
+        let cap = rx.capacity().min(self.heads.len());
         let mut n = 0;
         let mut now = None;
-        // Sockets found empty in this call (epoll is edge-triggered: each is read until it is).
-        let mut empty = 0usize;
+        // Each socket is read until it is empty (epoll is edge-triggered) or the batch full.
         let all = 1 + self.tx.len();
         let mut next = 0;
-        while n < rx.capacity() && empty < all {
+        while n < cap && next < all {
             let sock = if next == 0 {
                 &self.rx
             } else {
                 &self.tx[next - 1]
             };
-            let got = sock.recv_from(&mut self.buf);
-            let (len, from) = match got {
-                Ok(r) => r,
+            let want = cap - n;
+            let got = udp::recv_batch(
+                sock,
+                &mut self.heads[..want],
+                &mut rx.bufs[n..n + want],
+                &mut rx.lens[n..n + want],
+                &mut self.senders[..want],
+            );
+            let k = match got {
+                Ok(k) => k,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    empty += 1;
-                    next = (next + 1) % all;
+                    next += 1;
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -424,26 +435,36 @@ impl Link for VxlanLink {
                 }
             };
             let stats = &self.uplink.stats;
-            let frame = match VxlanRepr::parse(&self.buf[..len]) {
-                Ok(r) if r.vni == self.uplink.spec.vni => r.frame,
-                _ => {
+            let mut kept = 0;
+            for i in 0..k {
+                let head = Packet::new_unchecked(&self.heads[i][..]);
+                let len = rx.lens[n + i];
+                if !head.has_vni() || head.vni() != self.uplink.spec.vni || len < 14 {
                     bump(&stats.rx_dropped);
                     continue;
                 }
-            };
-            bump(&stats.rx_packets);
-            let now = *now.get_or_insert_with(Instant::now);
-            let src = MacAddr(frame[6..12].try_into().expect("14-byte inner header"));
-            // An IPv4-mapped sender is the IPv4 VTEP it stands for.
-            let vtep = match from.ip() {
-                IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
-                a => a,
-            };
-            self.learn(src, vtep, now);
-            let keep = frame.len().min(rx.bufs[n].len());
-            rx.bufs[n][..keep].copy_from_slice(&frame[..keep]);
-            rx.lens[n] = frame.len();
-            n += 1;
+                bump(&stats.rx_packets);
+                let now = *now.get_or_insert_with(Instant::now);
+                let frame = &rx.bufs[n + i];
+                let src = MacAddr(frame[6..12].try_into().expect("14-byte inner header"));
+                if let Some(from) = self.senders[i] {
+                    // An IPv4-mapped sender is the IPv4 VTEP it stands for.
+                    let vtep = match from.ip() {
+                        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+                        a => a,
+                    };
+                    self.learn(src, vtep, now);
+                }
+                if kept != i {
+                    rx.bufs.swap(n + kept, n + i);
+                    rx.lens[n + kept] = len;
+                }
+                kept += 1;
+            }
+            n += kept;
+            if k < want {
+                next += 1;
+            }
         }
         if n == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
@@ -454,36 +475,56 @@ impl Link for VxlanLink {
     fn send(&mut self, _to: EndpointId, frames: &[&[u8]]) -> io::Result<usize> {
         let now = Instant::now();
         let ports = PortRange::new(0, (self.tx.len() - 1) as u16).expect("at least one socket");
-        for &frame in frames {
+        self.out.clear();
+        for (f, &frame) in frames.iter().enumerate() {
             if frame.len() < 14 {
                 continue;
             }
-            let total = HEADER_LEN + frame.len();
-            if total > self.buf.len() {
-                self.too_big(frame.len());
-                continue;
+            let sock = usize::from(source_port(frame, ports));
+            match self.vtep_of(frame, now) {
+                Some(one) => self.out.push((sock, f, one)),
+                None => self.out.extend(self.flood.iter().map(|&to| (sock, f, to))),
             }
-            self.buf[..HEADER_LEN].copy_from_slice(&self.header);
-            self.buf[HEADER_LEN..total].copy_from_slice(frame);
-            let sock = &self.tx[usize::from(source_port(frame, ports))];
-            let known = self.vtep_of(frame, now);
-            let targets = match &known {
-                Some(one) => std::slice::from_ref(one),
-                None => &self.flood[..],
-            };
-            let mut too_big = false;
-            for to in targets {
-                match sock.send_to(&self.buf[..total], to) {
-                    Ok(_) => bump(&self.uplink.stats.tx_packets),
-                    Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => too_big = true,
+        }
+        // One sendmmsg per sending socket, datagrams in frame order.
+        let mut batch: Vec<udp::Out<'_>> = Vec::with_capacity(self.out.len());
+        let mut too_big = Vec::new();
+        for s in 0..self.tx.len() {
+            batch.clear();
+            batch.extend(
+                self.out
+                    .iter()
+                    .filter(|o| o.0 == s)
+                    .map(|&(_, f, to)| udp::Out {
+                        head: &self.header,
+                        body: frames[f],
+                        to,
+                    }),
+            );
+            let stats = &self.uplink.stats;
+            let mut i = 0;
+            while i < batch.len() {
+                match udp::send_batch(&self.tx[s], &batch[i..]) {
+                    Ok(k) => {
+                        stats.tx_packets.set(stats.tx_packets.get() + k as u64);
+                        i += k.max(1);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                        too_big.push(batch[i].body.len());
+                        i += 1;
+                    }
                     // Full socket buffer, no route, an ICMP error of an earlier datagram:
                     // UDP loses it, as a cable would.
-                    Err(_) => bump(&self.uplink.stats.tx_errors),
+                    Err(_) => {
+                        bump(&stats.tx_errors);
+                        i += 1;
+                    }
                 }
             }
-            if too_big {
-                self.too_big(frame.len());
-            }
+        }
+        for len in too_big {
+            self.too_big(len);
         }
         Ok(frames.len())
     }
