@@ -4,7 +4,8 @@
 //! * our switch in namespace A, a tap port on it; a Linux `vxlan` device in B bridged to a veth
 //!   whose other end is in C: A pings C across the uplink, in unicast mode (IPv4) and in
 //!   multicast mode (IPv4 and IPv6); a frame too large for the underlay is dropped and counted;
-//! * two of our switches in A and B over an IPv6 underlay, a tap on each: they ping;
+//! * two of our switches in A and B over an IPv6 underlay, a tap on each: they ping; and over
+//!   IPv4, a stock UML guest (umlrun) on each: the guests ping each other;
 //! * vdeplug4's `vde_plug vxlan://GROUP/...` in B exchanges frames with a `vde_plug` on our
 //!   switch in A;
 //! * `vxlan/add` and `vxlan/del` at run time, and bad SPECs refused with what is wrong.
@@ -550,4 +551,64 @@ fn head_end_replication_and_learning() {
     assert_eq!(up["rx"]["packets"], 2, "{up}");
     // Two floods of two copies, two broadcasts... each datagram counted once.
     assert_eq!(up["tx"]["packets"], 7, "{up}");
+}
+
+/// Two of our switches in namespaces A and B over a VXLAN uplink (IPv4 unicast), a stock UML
+/// guest on each (`eth0=vde`, booted through umlrun): each pings the other three times.
+#[test]
+fn uml_guests_ping_over_vxlan() {
+    use integration_tests::uml::{Rootfs, RESULT_TAG};
+    use integration_tests::umlrun::{unique_umid, Running, Scratch};
+    if skip_reference() {
+        return;
+    }
+    let Some(kernel) = needs::uml_kernel() else {
+        return;
+    };
+    let Some(u) = underlay("vxg", false) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_a = format!("vni={VNI},local={},remote={}", u.addr_a, u.addr_b);
+    let spec_b = format!("vni={VNI},local={},remote={}", u.addr_b, u.addr_a);
+    let a = start_ours(&u.a, tmp.path(), "a", &["--vxlan", &spec_a]);
+    let b = start_ours(&u.b, tmp.path(), "b", &["--vxlan", &spec_b]);
+    let rootfs = Rootfs::build();
+    let s = Scratch::new();
+    let guest = |name: &str, sw: &Ours, ip: &str, peer: &str| {
+        let words = [
+            "mem=96M".to_string(),
+            format!("umid={}", unique_umid(name)),
+            "root=/dev/ubda".into(),
+            "rw".into(),
+            "init=/init".into(),
+            format!("ubd0={name}.cow,{}", rootfs.image.display()),
+            format!("eth0=vde,{}", sw.dir.display()),
+            format!("VT_NAME={name}"),
+            format!("VT_IP={ip}"),
+            format!("VT_PEER={peer}"),
+        ];
+        let w: Vec<&str> = words.iter().map(String::as_str).collect();
+        let mut cmd = s.umlrun(&w);
+        cmd.env("UML_KERNEL", &kernel);
+        Running::spawn(cmd)
+    };
+    let mut g1 = guest("h1", &a, "10.0.0.1", "10.0.0.2");
+    let mut g2 = guest("h2", &b, "10.0.0.2", "10.0.0.1");
+    let deadline = Duration::from_secs(60);
+    let r1 = g1.wait_stdout(&format!("{RESULT_TAG} h1 ok 3/3"), deadline);
+    let r2 = g2.wait_stdout(&format!("{RESULT_TAG} h2 ok 3/3"), deadline);
+    assert!(
+        r1 && r2,
+        "the guests did not ping each other over VXLAN\n=== h1 ===\n{}\n=== h2 ===\n{}\n=== a ===\n{}\n=== b ===\n{}",
+        g1.log(),
+        g2.log(),
+        a.sw.log(),
+        b.sw.log()
+    );
+    let up = a.uplink();
+    assert!(up["rx"]["packets"].as_u64() >= Some(3), "{up}");
+    for g in [&mut g1, &mut g2] {
+        let _ = g.wait_exit(Duration::from_secs(30));
+    }
 }
