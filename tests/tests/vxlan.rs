@@ -549,8 +549,17 @@ fn head_end_replication_and_learning() {
     let up = console_json(&mgmt, "vxlan/print")["uplinks"][0].clone();
     assert_eq!(up["rx"]["dropped"], 2, "{up}");
     assert_eq!(up["rx"]["packets"], 2, "{up}");
-    // Two floods of two copies, two broadcasts... each datagram counted once.
+    // Two floods of two copies, a unicast, a third flood: each datagram counted once.
     assert_eq!(up["tx"]["packets"], 7, "{up}");
+    let text = console(&mgmt, "vxlan/print");
+    for line in [
+        format!("Port 0001 vxlan {}", up["spec"].as_str().unwrap()),
+        " rx 2 packets, 2 dropped (not VXLAN or another VNI)".to_string(),
+        " tx 7 packets, 0 too big for the underlay, 0 errors".to_string(),
+        "  02:00:00:00:00:22 via 127.0.0.2 age ".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line:?} not in {text}");
+    }
 }
 
 /// Two of our switches in namespaces A and B over a VXLAN uplink (IPv4 unicast), a stock UML
