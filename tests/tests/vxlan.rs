@@ -466,7 +466,7 @@ fn bad_spec_on_the_command_line() {
 /// The wire, seen from two fake VTEPs on the loopback network (no namespace needed): floods go
 /// to every remote, a MAC learned behind one remote gets its frames alone, each datagram has
 /// the I flag and the VNI, a conversation keeps its UDP source port, and packets of another
-/// VNI or without the I flag are dropped and counted.
+/// VNI or without the I flag are dropped and counted, and VLAN membership applies to the uplink.
 #[test]
 fn head_end_replication_and_learning() {
     use std::net::UdpSocket;
@@ -559,6 +559,24 @@ fn head_end_replication_and_learning() {
         "  02:00:00:00:00:22 via 127.0.0.2 age ".to_string(),
     ] {
         assert!(text.contains(&line), "{line:?} not in {text}");
+    }
+
+    // VLANs apply to the uplink as to any port: a tagged member of VLAN 10 gets the plug's
+    // untagged VLAN-10 broadcast with the tag.
+    for cmd in [
+        "vlan/create 10".to_string(),
+        "vlan/addport 10 1".to_string(),
+        format!("port/setvlan {} 10", plug.port),
+    ] {
+        let answer = console(&mgmt, &cmd);
+        assert!(answer.contains("1000 Success"), "{cmd}: {answer}");
+    }
+    let on_vlan = eth(BROADCAST, mac(0x01), 0x88b5, &payload(46, 5));
+    plug.send(&on_vlan);
+    let tagged = integration_tests::vlan_tagged(BROADCAST, mac(0x01), 10, 0x88b5, &payload(46, 5));
+    for vtep in [&vtep2, &vtep3] {
+        let (p, _) = recv(vtep).expect("the VLAN 10 broadcast");
+        assert_eq!(&p[8..], &tagged[..], "tagged on the uplink");
     }
 }
 
