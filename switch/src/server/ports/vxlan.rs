@@ -306,6 +306,9 @@ struct VxlanLink {
     out: Vec<(usize, usize, SocketAddr)>,
     /// When the last "too big" line was logged.
     warned: Option<Instant>,
+    /// When a full learned table was last searched for expired entries (at most once a
+    /// second, so that a flood of new sources cannot make each packet scan the table).
+    purged: Option<Instant>,
 }
 
 impl VxlanLink {
@@ -326,11 +329,12 @@ impl VxlanLink {
             senders: vec![None; udp::MAX_BATCH],
             out: Vec::with_capacity(udp::MAX_BATCH),
             warned: None,
+            purged: None,
         }
     }
 
     /// Remember that `src` is behind `vtep`.
-    fn learn(&self, src: MacAddr, vtep: IpAddr, now: Instant) {
+    fn learn(&mut self, src: MacAddr, vtep: IpAddr, now: Instant) {
         if src.0[0] & 1 != 0 {
             return;
         }
@@ -340,6 +344,13 @@ impl VxlanLink {
             return;
         }
         if table.len() >= MAX_LEARNED {
+            if self
+                .purged
+                .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+            {
+                return;
+            }
+            self.purged = Some(now);
             table.retain(|_, e| now.duration_since(e.seen) < AGEING);
             if table.len() >= MAX_LEARNED {
                 return;
@@ -434,7 +445,8 @@ impl Link for VxlanLink {
                     continue;
                 }
             };
-            let stats = &self.uplink.stats;
+            let uplink = self.uplink.clone();
+            let stats = &uplink.stats;
             let mut kept = 0;
             for i in 0..k {
                 let head = Packet::new_unchecked(&self.heads[i][..]);
