@@ -5,10 +5,13 @@
 //!   ([`load`], run as `vdeperf load`) and with [`client`], our own vde-protocol client for
 //!   idle ports, a stuck receiver and a MAC flood, interleaved, and prints the goal table, the
 //!   port-scaling curve, RSS, a MAC flood check and the machine's floor ([`floor`]).
+//! * `vdeperf cable` ([`cable`]): two switches joined by a VXLAN uplink (ours) or a dpipe cable
+//!   (the reference's, and ours), frames across.
 //! * `benches/fabric.rs`: Criterion micro-benchmarks of the forwarding fabric.
 //!
 //! See PERFORMANCE.md at the workspace root for the method and the latest results.
 
+pub mod cable;
 pub mod client;
 pub mod dgram;
 pub mod floor;

@@ -18,6 +18,7 @@
 //!   bytes) and vdeplug4's `vde_plug` (2 bytes) send them; an incremental decoder and an encoder.
 //! * [`vxlan`]: the RFC 7348 header in front of a frame in a UDP datagram, and the choice of the
 //!   UDP source port.
+//! * [`vxlan_spec`]: the text describing a VXLAN uplink (`--vxlan SPEC`).
 //!
 //! The control protocol uses the host byte order of the machines involved, which is
 //! little-endian on every supported target; Ethernet fields are big-endian as usual.
@@ -35,6 +36,7 @@ pub mod request;
 pub mod sockaddr;
 pub mod stream;
 pub mod vxlan;
+pub mod vxlan_spec;
 
 pub use bpdu::{BpduError, BpduRepr, BridgeId};
 pub use error::ProtocolError;

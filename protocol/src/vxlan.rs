@@ -14,7 +14,7 @@
 //! stricter: it drops a packet whose reserved bits are not zero (unless an extension such as
 //! GBP claims them). Since this crate sends zeros, the difference only shows with senders that
 //! set reserved bits, which Linux would not talk to either. A packet without the I flag is
-//! refused. `protocol/tests/linux_vxlan.rs` checks both directions, and that drop, against a
+//! refused. `tests/tests/vxlan_header_linux.rs` checks both directions, and that drop, against a
 //! Linux `vxlan` device.
 //!
 //! The outer UDP destination port is [`UDP_PORT`] (IANA; Linux defaults to 8472 when `ip link`

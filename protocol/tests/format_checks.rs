@@ -10,6 +10,8 @@ mod capture;
 mod stream;
 #[path = "../../fuzz/checks/vxlan.rs"]
 mod vxlan;
+#[path = "../../fuzz/checks/vxlan_spec.rs"]
+mod vxlan_spec;
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(any::<u8>(), 0..max)
@@ -87,6 +89,21 @@ proptest! {
     #[test]
     fn vxlan_mostly_valid(data in vxlan_input()) {
         vxlan::check(&data);
+    }
+
+    #[test]
+    fn vxlan_spec_random(data in bytes(80)) {
+        vxlan_spec::check(&data);
+    }
+
+    /// Specs built from valid and invalid pieces.
+    #[test]
+    fn vxlan_spec_pieces(items in proptest::collection::vec(prop::sample::select(vec![
+        "vni=42", "vni=16777216", "local=10.0.0.1", "local=fd00::1", "remote=10.0.0.2",
+        "remote=10.0.0.3", "remote=[fd00::2]", "port=4790", "port=0", "group=239.1.1.1",
+        "group=ff05::1", "dev=eth0", "dev=", "x=y", "", "remote=239.1.1.1",
+    ]), 0..7)) {
+        vxlan_spec::check(items.join(",").as_bytes());
     }
 
     /// Also writes and reads back a valid file made of the same bytes.

@@ -61,6 +61,8 @@ pub struct Config {
     /// never `/etc/vde2/vde_switch.rc` (a switch started by a test or a script
     /// is then not changed by the machine's configuration).
     pub ignore_system_rc: bool,
+    /// VXLAN uplinks (`--vxlan SPEC`, repeatable), one port each.
+    pub vxlans: Vec<vde_protocol::vxlan_spec::VxlanSpec>,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             max_macs: 65536,
             allow_foreign_abstract: false,
             ignore_system_rc: false,
+            vxlans: Vec::new(),
         }
     }
 }

@@ -97,8 +97,15 @@ impl Plug {
     /// Starts `vde_plug URL` without waiting for anything (for switches whose socket layout is
     /// not vde_switch's); `port` is 0 and `data_socket` empty.
     pub fn spawn(url: &str) -> Plug {
-        let mut child = Command::new("vde_plug")
-            .arg(url)
+        let mut cmd = Command::new("vde_plug");
+        cmd.arg(url);
+        Plug::spawn_command(cmd, url)
+    }
+
+    /// Starts `cmd`, a `vde_plug URL` command line (possibly behind a wrapper such as
+    /// `ip netns exec NS`), as [`Plug::spawn`] does.
+    pub fn spawn_command(mut cmd: Command, url: &str) -> Plug {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -5,6 +5,7 @@
 //!     cargo run --release -p vde-benches --bin vdeperf -- --smoke # ~20 s, checks the harness
 //!     vdeperf load -s DIR -m uni -p 2 -t 3                        # one measurement by hand
 //!     vdeperf floor pair                                          # one floor measurement
+//!     vdeperf cable                                               # two switches: VXLAN vs dpipe
 //!
 //! See PERFORMANCE.md for the method.
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use vde_benches::suite::{self, Config, GOAL_TESTS};
-use vde_benches::{floor, load};
+use vde_benches::{cable, floor, load};
 use vde_benches::{target_dir, workspace_root};
 
 #[derive(Parser, Debug)]
@@ -204,12 +205,23 @@ enum Tool {
     /// One measurement of the machine's datagram floor (no switch); prints one line of
     /// key=value results
     Floor(floor::own::Options),
+    /// Frames between two switches: two of ours over a VXLAN uplink beside two references
+    /// (and two of ours) over a dpipe cable; prints a Markdown table
+    Cable(cable::Options),
 }
 
 fn run_tool(tool: &Tool) -> ExitCode {
     let r = match tool {
         Tool::Load(o) => load::run(o),
         Tool::Floor(o) => floor::own::run(o),
+        Tool::Cable(o) => {
+            let ours = o
+                .ours
+                .clone()
+                .unwrap_or_else(|| target_dir().join("release/vde_switch"));
+            let stop = suite::install_signal_flag();
+            cable::run(o, &ours, &stop)
+        }
     };
     match r {
         Ok(line) => {

@@ -78,6 +78,14 @@ pub struct Options {
     /// The switch's pid, to report its CPU time per frame
     #[arg(short = 'P', long)]
     pub pid: Option<u32>,
+    /// A second switch, joined to the first by a cable or an uplink: ports 1, 3, 5... connect
+    /// here, so every frame crosses between the two
+    #[arg(short = 'S', long = "second", value_name = "DIR|URL")]
+    pub second: Option<String>,
+    /// More processes whose CPU time counts as the switch's (the second switch, a cable's
+    /// processes), repeatable
+    #[arg(long = "also-pid", value_name = "PID")]
+    pub also_pids: Vec<u32>,
     /// Free text printed in the result line
     #[arg(short = 'T', long, default_value = "")]
     pub tag: String,
@@ -186,9 +194,14 @@ pub fn run(o: &Options) -> Result<String, String> {
         board,
         pids: Vec::new(),
     };
+    let mut second = setup.clone();
+    if let Some(url) = &o.second {
+        second.url = url.clone();
+    }
     for (i, role) in roles.iter().enumerate() {
         let board = &*clients.board;
-        let pid = fork::spawn(|| client::run(board, i as u16, *role, &setup))
+        let setup = if i % 2 == 1 { &second } else { &setup };
+        let pid = fork::spawn(|| client::run(board, i as u16, *role, setup))
             .map_err(|e| format!("fork: {e}"))?;
         clients.pids.push(pid);
         let slot = &clients.board.slots[i];
@@ -212,7 +225,13 @@ pub fn run(o: &Options) -> Result<String, String> {
         }
     }
     sleep_ms(200);
-    let switch_cpu = || o.pid.and_then(crate::proc::cpu_ns);
+    // Every process counted must be there at both ends of the measurement.
+    let switch_cpu = || -> Option<u64> {
+        let first = crate::proc::cpu_ns(o.pid?)?;
+        o.also_pids
+            .iter()
+            .try_fold(first, |sum, &p| Some(sum + crate::proc::cpu_ns(p)?))
+    };
     let cpu0 = switch_cpu();
     clients.board.set_phase(Phase::Go);
     let senders: Vec<usize> = roles
@@ -411,6 +430,8 @@ mod tests {
             secs: 1,
             batch: 1,
             pid: Some(1),
+            second: None,
+            also_pids: Vec::new(),
             tag: "t".into(),
         };
         let slots: Vec<Slot> = (0..3).map(|_| Slot::default()).collect();

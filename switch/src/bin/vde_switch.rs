@@ -41,6 +41,11 @@ fn main() {
         server.cleanup();
         std::process::exit(1);
     }
+    if let Err(e) = server.attach_vxlans() {
+        log_err!("{e}");
+        server.cleanup();
+        std::process::exit(1);
+    }
 
     if daemonise {
         if let Err(e) = daemon::daemonize(false) {

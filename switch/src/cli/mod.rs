@@ -179,6 +179,10 @@ fn extension_usage() -> String {
             "--ignore-system-rc",
             "Without -f, never read /etc/vde2/vde_switch.rc".to_owned(),
         ),
+        (
+            "--vxlan SPEC",
+            "VXLAN uplink port (vni=N,local=A,remote=B...)".to_owned(),
+        ),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -216,6 +220,7 @@ enum Opt {
     Maxmacs,
     AllowAbstract,
     IgnoreSystemRc,
+    Vxlan,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -273,6 +278,7 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("maxmacs", true, Opt::Maxmacs),
     ext("allow-abstract", false, Opt::AllowAbstract),
     ext("ignore-system-rc", false, Opt::IgnoreSystemRc),
+    ext("vxlan", true, Opt::Vxlan),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -515,6 +521,18 @@ impl VdeParse<'_> {
             }
             Opt::AllowAbstract => self.config.allow_foreign_abstract = true,
             Opt::IgnoreSystemRc => self.config.ignore_system_rc = true,
+            Opt::Vxlan => {
+                let text = value.to_string_lossy();
+                match text.parse() {
+                    Ok(spec) => self.config.vxlans.push(spec),
+                    Err(e) => {
+                        return Err(usage_error(
+                            self.prog,
+                            &format!("invalid VXLAN spec '{text}' for '--vxlan': {e}"),
+                        ))
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -156,7 +156,8 @@ fn our_section_has_the_reference_layout() {
             "--maxframe",
             "--maxmacs",
             "--allow-abstract",
-            "--ignore-system-rc"
+            "--ignore-system-rc",
+            "--vxlan"
         ]
     );
     assert!(section.contains("(default 9234)"));
@@ -725,6 +726,10 @@ fn everything_at_once() {
         "100",
         "--allow-abstract",
         "--ignore-system-rc",
+        "--vxlan",
+        "vni=42,local=10.0.0.1,remote=10.0.0.2",
+        "--vxlan",
+        "vni=7,group=239.1.1.1,dev=eth0",
     ]);
     assert_eq!(
         c,
@@ -752,6 +757,27 @@ fn everything_at_once() {
             max_macs: 100,
             allow_foreign_abstract: true,
             ignore_system_rc: true,
+            vxlans: vec![
+                "vni=42,local=10.0.0.1,remote=10.0.0.2".parse().unwrap(),
+                "vni=7,group=239.1.1.1,dev=eth0".parse().unwrap(),
+            ],
         }
+    );
+}
+
+#[test]
+fn bad_vxlan_spec_says_what_is_wrong() {
+    let Command::Exit { code, stderr, .. } = parse_vde_args_in(
+        "vde_switch",
+        &args(&["--vxlan", "vni=1,local=10.0.0.1"]),
+        None,
+    ) else {
+        panic!("accepted");
+    };
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "vde_switch: invalid VXLAN spec 'vni=1,local=10.0.0.1' for '--vxlan': missing remote=ADDR \
+         (unicast) or group=ADDR,dev=IFNAME (multicast)\nTry 'vde_switch --help' for more information.\n"
     );
 }

@@ -190,6 +190,15 @@ impl Switch {
                 plane.close_endpoint(&mut env, id);
             }
             console::Effect::Subscribe(_) => {}
+            console::Effect::StartVxlan(pending) => {
+                let registry = self.info.vxlan.clone();
+                if let Some((opened, port)) = pending.take() {
+                    let (plane, mut env) = self.plane_env();
+                    if let Err(e) = ports::vxlan::start(opened, port, &registry, plane, &mut env) {
+                        log_warn!("VXLAN uplink on port {port}: {e}");
+                    }
+                }
+            }
         }
     }
 
@@ -403,6 +412,7 @@ impl Server {
             mgmt: cfg.mgmt.clone().map(|p| (p, cfg.mgmtmode)),
             ctl_dir: dir.clone(),
             ctl_mode: modes.ctl,
+            vxlan: Default::default(),
         };
         let tree = crate::fstp::Fstp::new(info.mac, cfg.priority, cfg.fstp && !cfg.hub, 0);
         let fstp = fstp::FstpRunner::install(&mut plane, tree);
@@ -473,6 +483,13 @@ impl Server {
     pub fn attach_taps(&mut self) -> Result<(), String> {
         let (plane, mut env) = self.sw.plane_env();
         ports::tap::attach_all(&self.cfg.taps, plane, &mut env)
+    }
+
+    /// Open the `--vxlan` uplinks, each on an automatically allocated port.
+    pub fn attach_vxlans(&mut self) -> Result<(), String> {
+        let registry = self.sw.info.vxlan.clone();
+        let (plane, mut env) = self.sw.plane_env();
+        ports::vxlan::attach_all(&self.cfg.vxlans, &registry, plane, &mut env)
     }
 
     /// Take commands from stdin from now on.

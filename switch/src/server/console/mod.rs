@@ -13,6 +13,7 @@ mod cmd_misc;
 mod cmd_plugin;
 mod cmd_port;
 mod cmd_vlan;
+pub mod cmd_vxlan;
 mod json;
 mod table;
 #[cfg(test)]
@@ -62,6 +63,8 @@ pub struct Info {
     /// The control directory and the mode of its sockets (`ds/showinfo`).
     pub ctl_dir: PathBuf,
     pub ctl_mode: u32,
+    /// The VXLAN uplinks (`vxlan/print`), kept up to date by their links.
+    pub vxlan: crate::server::ports::vxlan::Registry,
 }
 
 /// The switch as a command sees it.
@@ -109,6 +112,8 @@ pub enum Effect {
     CloseEndpoint { port: PortId, id: EndpointId },
     /// The running session's debug subscriptions are now these.
     Subscribe(Subscriptions),
+    /// Start carrying frames for a VXLAN uplink `vxlan/add` opened and attached.
+    StartVxlan(cmd_vxlan::Pending),
 }
 
 /// Whoever runs console commands: gives them their context, applies their effects.

@@ -3,7 +3,7 @@
 use super::view::Show;
 use super::{
     cmd_debug as debug, cmd_fstp as fstp, cmd_misc as misc, cmd_plugin as plugin, cmd_port as port,
-    cmd_vlan as vlan, CmdResult, Ctx,
+    cmd_vlan as vlan, cmd_vxlan as vxlan, CmdResult, Ctx,
 };
 
 /// A command without data: its status is all it answers.
@@ -296,7 +296,21 @@ pub static TABLE: &[CommandSpec] = &[
         "print the list of defined vlan (including inactive port)",
         vlan::allprint,
     ),
-    // Our extension, last so the reference's rows keep their places.
+    // Our extensions, last so the reference's rows keep their places.
+    menu("vxlan", "VXLAN UPLINKS (not in VDE 2.3.2)"),
+    show(
+        "vxlan/add",
+        "SPEC",
+        "add an uplink: vni=N,local=ADDR,remote=ADDR[,..] or vni=N,group=ADDR,dev=IF",
+        vxlan::add,
+    ),
+    run("vxlan/del", "PORT", "remove the uplink on PORT", vxlan::del),
+    show(
+        "vxlan/print",
+        "",
+        "list the uplinks, their counters and learned MACs",
+        vxlan::print,
+    ),
     special(
         "json",
         "COMMAND [ARGS]",

@@ -19,6 +19,8 @@ struct TestHost {
     /// `Some` when commands come from a session.
     session: Option<Subscriptions>,
     closed: Vec<(PortId, EndpointId)>,
+    /// The VXLAN uplinks `vxlan/add` asked to start (kept open, as a host keeps them).
+    started: Vec<(PortId, crate::server::ports::vxlan::Opened)>,
 }
 
 impl Host for TestHost {
@@ -39,6 +41,10 @@ impl Host for TestHost {
                 self.closed.push((port, id));
             }
             Effect::Subscribe(s) => self.session = Some(s),
+            Effect::StartVxlan(pending) => {
+                let (opened, port) = pending.take().expect("started once");
+                self.started.push((port, opened));
+            }
         }
     }
 }
@@ -81,10 +87,12 @@ impl TestHost {
                 mgmt: Some((PathBuf::from("/tmp/sw2.mgmt"), 0o600)),
                 ctl_dir: PathBuf::from("/tmp/sw2"),
                 ctl_mode: 0o600,
+                vxlan: Default::default(),
             },
             uptime: 0,
             session: Some(0),
             closed: Vec::new(),
+            started: Vec::new(),
         }
     }
 
@@ -201,11 +209,19 @@ vlan/addport       N PORT          add port to the vlan N (tagged)
 vlan/delport       N PORT          add port to the vlan N (tagged)
 vlan/print         [N]             print the list of defined vlan
 vlan/allprint      [N]             print the list of defined vlan (including inactive port)
+OURS vxlan
 OURS json
 "
     .replace(
         "OURS port/stats\n",
         "port/stats         [N]             per-port drop counters: runts, oversize, vlan, send, unlearned\n",
+    )
+    .replace(
+        "OURS vxlan\n",
+        "vxlan              ============    VXLAN UPLINKS (not in VDE 2.3.2)\n\
+         vxlan/add          SPEC            add an uplink: vni=N,local=ADDR,remote=ADDR[,..] or vni=N,group=ADDR,dev=IF\n\
+         vxlan/del          PORT            remove the uplink on PORT\n\
+         vxlan/print                        list the uplinks, their counters and learned MACs\n",
     )
     .replace(
         "OURS json\n",
@@ -681,4 +697,53 @@ fn strerror_texts() {
     assert_eq!(strerror(libc::ENOENT), "No such file or directory");
     assert_eq!(strerror(libc::ENOSYS), "Function not implemented");
     assert_eq!(strerror(libc::EADDRINUSE), "Address already in use");
+}
+
+#[test]
+fn vxlan_commands() {
+    let mut h = TestHost::new();
+    assert_eq!(
+        h.answer("vxlan/add vni=42,local=127.0.0.1\n"),
+        "0000 DATA END WITH '.'\nbad VXLAN spec: missing remote=ADDR (unicast) or \
+         group=ADDR,dev=IFNAME (multicast)\n.\n1022 Invalid argument\n"
+    );
+    assert_eq!(
+        h.answer("vxlan/add vni=42,group=239.1.1.1,dev=no-such-if0\n"),
+        "0000 DATA END WITH '.'\nno interface 'no-such-if0' for the multicast group: \
+         No such device\n.\n1019 No such device\n"
+    );
+    assert!(h.started.is_empty());
+    // A free port of the loopback network: the kernel picks it, then it is given back.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spec = format!("vni=42,local=127.0.0.1,port={port},remote=127.0.0.2");
+    assert_eq!(
+        h.answer(&format!("vxlan/add {spec}\n")),
+        data(&format!("Port 0001 vxlan {spec}\n"))
+    );
+    assert_eq!(h.started.len(), 1);
+    assert_eq!(h.started[0].0, PortId(1));
+    let ports = h.answer("port/print 1\n");
+    assert!(ports.contains("module vxlan"), "{ports}");
+    assert!(ports.contains(&spec), "{ports}");
+    // The same address and port again: taken.
+    let again = h.answer(&format!("vxlan/add {spec}\n"));
+    assert!(
+        again.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && again.ends_with("1098 Address already in use\n"),
+        "{again}"
+    );
+    // Only the host's links fill the registry; this host runs none.
+    assert_eq!(h.answer("vxlan/print\n"), data(""));
+    assert_eq!(h.answer("json vxlan/print\n"), data("{\"uplinks\":[]}\n"));
+    assert_eq!(
+        h.answer("vxlan/del 2\n"),
+        "1006 No such device or address\n"
+    );
+    assert_eq!(h.answer("vxlan/del 1\n"), "1000 Success\n");
+    assert_eq!(h.closed.len(), 1);
+    assert_eq!(h.closed[0].0, PortId(1));
 }

@@ -8,3 +8,4 @@
 
 pub mod tap;
 pub mod vde;
+pub mod vxlan;

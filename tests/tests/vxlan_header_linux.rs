@@ -4,12 +4,15 @@
 //!
 //! Two network namespaces joined by a veth pair (10.99.0.1 and 10.99.0.2, only inside them):
 //! the first holds `vx0` (VNI 42) flooding to 10.99.0.2 port 4790; this test binary runs again
-//! inside the second as the far end, with a plain UDP socket. Needs root; skipped otherwise.
+//! inside the second as the far end, with a plain UDP socket. Needs root and iproute2
+//! (`tests/src/needs.rs`: a missing one fails the test unless skipping is allowed).
 
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use integration_tests::needs;
+use integration_tests::netns::Netns;
 use vde_protocol::vxlan::{source_port, Packet, PortRange, Vni, VxlanRepr, UDP_PORT};
 use vde_protocol::MacAddr;
 
@@ -19,32 +22,6 @@ const WAIT: Duration = Duration::from_secs(20);
 const VNI: u32 = 42;
 const LINUX_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0x42, 0x01]);
 const OUR_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0x42, 0x02]);
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1))
-            == Some("0")
-    })
-}
-
-/// A network namespace deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("vdevx-{tag}-{}", std::process::id());
-        ip(&["netns", "add", &name]);
-        Netns(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 fn ip(args: &[&str]) {
     let st = Command::new("ip").args(args).status().expect("run ip");
@@ -81,13 +58,16 @@ fn linux_vxlan_device_interoperates() {
     if let Ok(linux_ns) = std::env::var(PEER_ENV) {
         return far_end(&linux_ns);
     }
-    if !is_root() {
-        eprintln!("note: the Linux VXLAN test needs root (network namespaces); skipped");
+    let Some(bridge) = needs::in_path("bridge", "iproute2") else {
         return;
-    }
-    let linux = Netns::new("linux");
-    let peer = Netns::new("peer");
-    let (l, p) = (linux.0.as_str(), peer.0.as_str());
+    };
+    let Some(linux) = Netns::new("vxhl") else {
+        return;
+    };
+    let Some(peer) = Netns::new("vxhp") else {
+        return;
+    };
+    let (l, p) = (linux.name.as_str(), peer.name.as_str());
     for cmd in [
         format!("-n {l} link add v0 type veth peer name v1 netns {p}"),
         format!("-n {l} addr add 10.99.0.1/24 dev v0"),
@@ -100,7 +80,7 @@ fn linux_vxlan_device_interoperates() {
         ip(&cmd.split(' ').collect::<Vec<_>>());
     }
     let flood = format!("-n {l} fdb append 00:00:00:00:00:00 dev vx0 dst 10.99.0.2 port 4790");
-    let st = Command::new("bridge")
+    let st = Command::new(bridge)
         .args(flood.split(' '))
         .status()
         .expect("run bridge");
