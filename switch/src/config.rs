@@ -61,6 +61,30 @@ pub struct Config {
     /// never `/etc/vde2/vde_switch.rc` (a switch started by a test or a script
     /// is then not changed by the machine's configuration).
     pub ignore_system_rc: bool,
+    /// `--stream PATH` or `--stream tcp:ADDR:PORT` (repeatable): listeners for QEMU
+    /// `-netdev stream` clients, one port per connection.
+    pub streams: Vec<StreamAddr>,
+    /// `--dgram PATH` (repeatable): datagram sockets for QEMU `-netdev dgram` clients, one
+    /// port per sender address.
+    pub dgrams: Vec<PathBuf>,
+}
+
+/// Where a `--stream` listener listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamAddr {
+    /// A unix stream socket at this path.
+    Unix(PathBuf),
+    /// A TCP socket (`tcp:ADDR:PORT`): anybody who can reach it gets a port.
+    Tcp(std::net::SocketAddr),
+}
+
+impl std::fmt::Display for StreamAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamAddr::Unix(p) => write!(f, "{}", p.display()),
+            StreamAddr::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -89,6 +113,8 @@ impl Default for Config {
             max_macs: 65536,
             allow_foreign_abstract: false,
             ignore_system_rc: false,
+            streams: Vec::new(),
+            dgrams: Vec::new(),
         }
     }
 }

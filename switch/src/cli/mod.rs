@@ -179,6 +179,11 @@ fn extension_usage() -> String {
             "--ignore-system-rc",
             "Without -f, never read /etc/vde2/vde_switch.rc".to_owned(),
         ),
+        (
+            "--stream PATH",
+            "QEMU -netdev stream socket (or tcp:ADDR:PORT)".to_owned(),
+        ),
+        ("--dgram PATH", "QEMU -netdev dgram socket".to_owned()),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -216,6 +221,8 @@ enum Opt {
     Maxmacs,
     AllowAbstract,
     IgnoreSystemRc,
+    Stream,
+    Dgram,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -273,6 +280,8 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("maxmacs", true, Opt::Maxmacs),
     ext("allow-abstract", false, Opt::AllowAbstract),
     ext("ignore-system-rc", false, Opt::IgnoreSystemRc),
+    ext("stream", true, Opt::Stream),
+    ext("dgram", true, Opt::Dgram),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -515,6 +524,22 @@ impl VdeParse<'_> {
             }
             Opt::AllowAbstract => self.config.allow_foreign_abstract = true,
             Opt::IgnoreSystemRc => self.config.ignore_system_rc = true,
+            Opt::Stream => {
+                let addr = values::parse_stream_addr(value, cwd).ok_or_else(|| {
+                    self.bad_value(
+                        "stream",
+                        value,
+                        "a socket path or tcp:ADDR:PORT (e.g. tcp:127.0.0.1:5555, tcp:[::1]:5555)",
+                    )
+                })?;
+                self.config.streams.push(addr);
+            }
+            Opt::Dgram => {
+                if value.is_empty() {
+                    return Err(self.bad_value("dgram", value, "a socket path"));
+                }
+                self.config.dgrams.push(values::absolutise(value, cwd));
+            }
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! installed as /tmp/fooswitch, so that argv[0] shows in its messages).
 
 use super::*;
+use crate::config::StreamAddr;
 use std::path::PathBuf;
 
 const PROG: &str = "/tmp/fooswitch";
@@ -156,7 +157,9 @@ fn our_section_has_the_reference_layout() {
             "--maxframe",
             "--maxmacs",
             "--allow-abstract",
-            "--ignore-system-rc"
+            "--ignore-system-rc",
+            "--stream",
+            "--dgram"
         ]
     );
     assert!(section.contains("(default 9234)"));
@@ -725,6 +728,11 @@ fn everything_at_once() {
         "100",
         "--allow-abstract",
         "--ignore-system-rc",
+        "--stream",
+        "/tmp/q.sock",
+        "-stream=tcp:127.0.0.1:5555",
+        "--dgram",
+        "/tmp/q.dgram",
     ]);
     assert_eq!(
         c,
@@ -752,6 +760,44 @@ fn everything_at_once() {
             max_macs: 100,
             allow_foreign_abstract: true,
             ignore_system_rc: true,
+            streams: vec![
+                StreamAddr::Unix(PathBuf::from("/tmp/q.sock")),
+                StreamAddr::Tcp("127.0.0.1:5555".parse().unwrap()),
+            ],
+            dgrams: vec![PathBuf::from("/tmp/q.dgram")],
         }
+    );
+}
+
+#[test]
+fn stream_and_dgram_listeners() {
+    let cwd = Path::new(CWD);
+    same(&["--stream", "q.sock", "-stream", "/tmp/b"], |c| {
+        c.streams = vec![
+            StreamAddr::Unix(cwd.join("q.sock")),
+            StreamAddr::Unix(PathBuf::from("/tmp/b")),
+        ]
+    });
+    same(&["--str=tcp:[::1]:5555"], |c| {
+        c.streams = vec![StreamAddr::Tcp("[::1]:5555".parse().unwrap())]
+    });
+    same(&["-dgram", "d.sock", "--dg", "/tmp/e"], |c| {
+        c.dgrams = vec![cwd.join("d.sock"), PathBuf::from("/tmp/e")]
+    });
+    let hint = "expected a socket path or tcp:ADDR:PORT (e.g. tcp:127.0.0.1:5555, tcp:[::1]:5555)";
+    for bad in [
+        "tcp:localhost:5555",
+        "tcp:127.0.0.1",
+        "tcp:1.2.3.4:99999",
+        "",
+    ] {
+        error(
+            &["--stream", bad],
+            &format!("invalid argument '{bad}' for '--stream': {hint}"),
+        );
+    }
+    error(
+        &["--dgram", ""],
+        "invalid argument '' for '--dgram': expected a socket path",
     );
 }

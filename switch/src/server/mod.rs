@@ -289,7 +289,21 @@ impl Server {
         if let Some(m) = mgmt {
             s.add(m, &want)?;
         }
+        // A socket that cannot be made stops the start, leaving nothing behind.
+        if let Err(e) = s.bind_qemu_sockets(modes) {
+            s.cleanup();
+            return Err(e);
+        }
         Ok(s)
+    }
+
+    /// The `--stream` and `--dgram` sockets for QEMU clients.
+    fn bind_qemu_sockets(&mut self, modes: Modes) -> Result<(), ctl_dir::SetupError> {
+        for addr in self.cfg.streams.clone() {
+            let listener = ports::stream::StreamListener::bind(&addr, modes, self.cfg.group)?;
+            self.add(listener, std::path::Path::new(&addr.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Bind `uml_switch`'s control socket (mode from the umask, as the original).

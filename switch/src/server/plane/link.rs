@@ -164,6 +164,12 @@ pub trait Link {
         Ok(true)
     }
 
+    /// Whether bytes of frames already taken wait to be written (the rest of a partial
+    /// write): the data path then watches for room to send and calls [`Link::flush`].
+    fn pending_output(&self) -> bool {
+        false
+    }
+
     /// A timer it set ([`LinkCx::set_timer`]) is due.
     fn timer(&mut self, _tag: u64, _cx: &mut LinkCx<'_>) {}
 

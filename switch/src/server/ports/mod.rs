@@ -6,5 +6,6 @@
 //! To add a kind: a module here, and its start where the server starts the others
 //! ([`crate::server::Server::bind`] or [`crate::server::Server::attach_taps`]).
 
+pub mod stream;
 pub mod tap;
 pub mod vde;
