@@ -22,7 +22,9 @@ use std::time::Duration;
 /// How long QEMU under TCG may take to boot its ROM and get a lease (about 20 s on an idle
 /// 2-core machine; only a failure waits this long).
 const LEASE: Duration = Duration::from_secs(240);
-const LEASE_LINE: &str = "net0: 10.0.2.15/255.255.255.0 gw 10.0.2.2";
+/// What iPXE prints once it has a lease from slirpvde (10.0.2.15, .16... in the order
+/// the VMs ask).
+const LEASE_LINE: &str = "/255.255.255.0 gw 10.0.2.2";
 
 struct Tools {
     qemu: PathBuf,
@@ -126,46 +128,75 @@ fn stream_switch(sockets: &Path, extra: &[&str]) -> (MgmtSwitch, PathBuf) {
     (sw, path)
 }
 
-/// A VM on `-netdev stream` gets its lease through our switch; `port/print` shows it on its
-/// own port (module `stream`, QEMU's user and pid), `hash/print` its MAC on that port, and
-/// killing it frees the port.
+/// Two VMs, one on `-netdev stream`, one on `-netdev dgram`, get their leases through our
+/// switch at the same time; `port/print` shows each on its own port (module `stream` or
+/// `dgram`, QEMU's user and pid), `hash/print` each MAC on its port, and killing a VM frees
+/// its port (the dgram one once the switch finds its socket gone), slirpvde's staying.
 #[test]
-fn qemu_on_netdev_stream_gets_a_lease_and_its_port_is_freed_when_killed() {
+fn qemu_on_netdev_stream_and_dgram_get_leases_and_free_their_ports_when_killed() {
     let Some(t) = tools() else { return };
     let sockets = tempfile::tempdir().unwrap();
-    let (sw, path) = stream_switch(sockets.path(), &[]);
+    let dgram = sockets.path().join("d.sock");
+    let (sw, path) = stream_switch(sockets.path(), &["--dgram", dgram.to_str().unwrap()]);
     let _slirp = slirp(&t, sw.switch.dir());
-    let mut vm = vm(&t, &stream_netdev(&path, ""), "52:54:00:12:35:01");
-    assert!(
-        vm.wait_stdout(LEASE_LINE, LEASE),
-        "no DHCP lease within {LEASE:?}\n=== qemu ===\n{}\n=== switch ===\n{}",
-        vm.log(),
-        sw.switch.stderr()
+    let mut on_stream = vm(&t, &stream_netdev(&path, ""), "52:54:00:12:35:01");
+    let vm_sock = sockets.path().join("vm.sock");
+    let dgram_netdev = format!(
+        "dgram,id=n0,local.type=unix,local.path={},remote.type=unix,remote.path={}",
+        vm_sock.display(),
+        dgram.display()
     );
-    let pid = vm.child.id();
-    let me = format!(
-        "module stream      : {} user=root pid={pid}",
-        path.display()
-    );
+    let mut on_dgram = vm(&t, &dgram_netdev, "52:54:00:12:35:03");
+    for (vm, kind) in [(&mut on_stream, "stream"), (&mut on_dgram, "dgram")] {
+        assert!(
+            vm.wait_stdout(LEASE_LINE, LEASE),
+            "no DHCP lease on {kind} within {LEASE:?}\n=== qemu ===\n{}\n=== switch ===\n{}",
+            vm.log(),
+            sw.switch.stderr()
+        );
+    }
     let ports = cmd(&sw.mgmt, "port/print");
-    let port = port_with(&ports, &me).unwrap_or_else(|| panic!("no {me:?} in\n{ports}"));
     let table = cmd(&sw.mgmt, "hash/print");
-    let learned = format!("Addr: 52:54:00:12:35:01 VLAN 0000 to port: {port:03}");
-    assert!(table.contains(&learned), "{learned:?} not in\n{table}");
+    let mut seen = Vec::new();
+    for (vm, module, sock, mac) in [
+        (&on_stream, "stream", &path, "52:54:00:12:35:01"),
+        (&on_dgram, "dgram", &vm_sock, "52:54:00:12:35:03"),
+    ] {
+        let me = format!(
+            "module {module:<12}: {} user=root pid={}",
+            sock.display(),
+            vm.child.id()
+        );
+        let port = port_with(&ports, &me).unwrap_or_else(|| panic!("no {me:?} in\n{ports}"));
+        let learned = format!("Addr: {mac} VLAN 0000 to port: {port:03}");
+        assert!(table.contains(&learned), "{learned:?} not in\n{table}");
+        seen.push(port);
+    }
+    assert_ne!(seen[0], seen[1], "{ports}");
     sw.switch.expect_log(&format!(
-        "stream client ({} user=root pid={pid}) on port {port}",
-        path.display()
+        "stream client ({} user=root pid={}) on port {}",
+        path.display(),
+        on_stream.child.id(),
+        seen[0]
     ));
 
-    drop(vm);
-    let (gone, ports) = wait_ports(&sw.mgmt, "module stream", false, SETTLE);
-    assert!(gone, "the killed VM still has a port:\n{ports}");
-    assert!(
-        port_with(&ports, "slirpvde").is_some(),
-        "slirpvde lost its port too:\n{ports}"
-    );
-    sw.switch
-        .expect_log("left: the client closed the connection");
+    for (vm, module, why) in [
+        (
+            on_stream,
+            "module stream",
+            "left: the client closed the connection",
+        ),
+        (on_dgram, "module dgram", "left: its socket is gone"),
+    ] {
+        drop(vm);
+        let (gone, ports) = wait_ports(&sw.mgmt, module, false, SETTLE);
+        assert!(gone, "the killed VM still has a port:\n{ports}");
+        assert!(
+            port_with(&ports, "slirpvde").is_some(),
+            "slirpvde lost its port too:\n{ports}"
+        );
+        sw.switch.expect_log(why);
+    }
 }
 
 /// What QEMU 8.0 and later do with `reconnect=N` (QEMU 7.2, Debian 12's, does not have the
@@ -306,4 +337,114 @@ fn burst(sender: &mut Raw, receiver: &mut Raw, from: u8) {
     for f in &frames {
         assert_eq!(&receiver.recv(), f);
     }
+}
+
+/// The uid and gid the tests act as when they need another user.
+const NOBODY: u32 = 65534;
+
+/// Sends `frame` to the `--dgram` socket `to` from `sock` (bound, or not: `None`) in a child
+/// process that first becomes uid [`NOBODY`]: the switch sees that user's credentials.
+fn send_as_nobody(sock: Option<&std::os::unix::net::UnixDatagram>, to: &Path, frame: &[u8]) {
+    use std::os::fd::AsRawFd;
+    let fd = sock.map(|s| s.as_raw_fd());
+    let to = to.to_path_buf();
+    let frame = frame.to_vec();
+    // A child of our own (a new process, so that setuid changes only it).
+    let status = std::thread::spawn(move || {
+        // SAFETY: the child only makes system calls on memory prepared before the fork,
+        // then _exits; the parent waits for it.
+        unsafe {
+            let mut sun: libc::sockaddr_un = std::mem::zeroed();
+            sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str());
+            for (d, s) in sun.sun_path.iter_mut().zip(bytes) {
+                *d = *s as libc::c_char;
+            }
+            let pid = libc::fork();
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(NOBODY) != 0
+                    || libc::setuid(NOBODY) != 0
+                {
+                    libc::_exit(10);
+                }
+                let d = fd.unwrap_or_else(|| libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0));
+                let n = libc::sendto(
+                    d,
+                    frame.as_ptr().cast(),
+                    frame.len(),
+                    0,
+                    (&sun as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as u32,
+                );
+                libc::_exit(if n == frame.len() as isize {
+                    0
+                } else {
+                    100 + *libc::__errno_location()
+                });
+            }
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            libc::WEXITSTATUS(status)
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(status, 0, "the child as nobody could not send");
+}
+
+/// Datagram peers follow the vde protocol's ownership rules: a sender of another user whose
+/// socket file is root's is refused (a root switch would otherwise send frames into
+/// somebody else's socket), an unbound sender is refused (nothing to answer to), and the
+/// same user with its own socket gets a port as that user and receives frames there.
+#[test]
+fn dgram_peers_follow_the_ownership_rules() {
+    let Some(()) = needs::root("to act as another user") else {
+        return;
+    };
+    let sockets = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(sockets.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    let dgram = sockets.path().join("d.sock");
+    let sw = MgmtSwitch::start(Switch::builder().args(["-m", "666", "--dgram"]).arg(&dgram));
+    let frame = eth(BROADCAST, mac(7), ETH_P_TEST, &payload(46, 7));
+
+    // Root's socket file, used by a process of uid nobody.
+    let roots = sockets.path().join("roots.sock");
+    let foreign = std::os::unix::net::UnixDatagram::bind(&roots).unwrap();
+    std::os::unix::fs::chown(&roots, Some(0), Some(0)).unwrap();
+    send_as_nobody(Some(&foreign), &dgram, &frame);
+    sw.switch.expect_log(&format!(
+        "refused dgram client on {}: client socket {}: owned by uid 0 but the client runs as uid 65534",
+        dgram.display(),
+        roots.display()
+    ));
+    send_as_nobody(None, &dgram, &frame);
+    sw.switch
+        .expect_log("the sender's socket is not bound to an address, so nothing can be sent back");
+
+    // Nobody's own socket: a port of user nobody. Frames from another peer reach it.
+    let own = sockets.path().join("own.sock");
+    let mine = std::os::unix::net::UnixDatagram::bind(&own).unwrap();
+    std::os::unix::fs::chown(&own, Some(NOBODY), Some(NOBODY)).unwrap();
+    mine.set_read_timeout(Some(SETTLE)).unwrap();
+    send_as_nobody(Some(&mine), &dgram, &frame);
+    let (up, ports) = wait_ports(
+        &sw.mgmt,
+        &format!("{} user=nobody", own.display()),
+        true,
+        SETTLE,
+    );
+    assert!(up, "{ports}");
+    assert!(ports.contains("Current User: nobody"), "{ports}");
+    assert_eq!(ports.matches("module dgram").count(), 1, "{ports}");
+
+    let other = std::os::unix::net::UnixDatagram::bind(sockets.path().join("b.sock")).unwrap();
+    let hello = eth(BROADCAST, mac(8), ETH_P_TEST, &payload(60, 8));
+    other.send_to(&hello, &dgram).unwrap();
+    let mut buf = [0u8; 2000];
+    let n = mine.recv(&mut buf).expect("the frame of the other peer");
+    assert_eq!(&buf[..n], &hello[..]);
+    let ports = cmd(&sw.mgmt, "port/print");
+    assert_eq!(ports.matches("module dgram").count(), 2, "{ports}");
 }

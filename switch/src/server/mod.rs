@@ -280,19 +280,22 @@ impl Server {
         };
         crate::sys::unix::chmod(&ctl, modes.ctl).map_err(setup_err)?;
         crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
-        let mgmt = cfg
-            .mgmt
-            .as_ref()
-            .and_then(|path| mgmt::bind(path, cfg.mgmtmode, cfg.mgmtgroup));
         let mut s = Server::new(Flavor::Vde, cfg, dir, ctl, listener, modes)?;
         s.add(signals, &want)?;
-        if let Some(m) = mgmt {
-            s.add(m, &want)?;
-        }
-        // A socket that cannot be made stops the start, leaving nothing behind.
+        // A socket that cannot be made stops the start, leaving nothing behind. They are
+        // made before the management socket, so that a client waiting for that one finds
+        // them ready.
         if let Err(e) = s.bind_qemu_sockets(modes) {
             s.cleanup();
             return Err(e);
+        }
+        let mgmt = s
+            .cfg
+            .mgmt
+            .as_ref()
+            .and_then(|path| mgmt::bind(path, s.cfg.mgmtmode, s.cfg.mgmtgroup));
+        if let Some(m) = mgmt {
+            s.add(m, &want)?;
         }
         Ok(s)
     }
@@ -302,6 +305,13 @@ impl Server {
         for addr in self.cfg.streams.clone() {
             let listener = ports::stream::StreamListener::bind(&addr, modes, self.cfg.group)?;
             self.add(listener, std::path::Path::new(&addr.to_string()))?;
+        }
+        for path in self.cfg.dgrams.clone() {
+            let server = ports::dgram::bind(&path, modes, self.cfg.group)?;
+            let allow = self.cfg.allow_foreign_abstract;
+            let (plane, mut env) = self.sw.plane_env();
+            ports::dgram::start(server, path.clone(), allow, plane, &mut env)
+                .map_err(|err| ctl_dir::SetupError::Bind { path, err })?;
         }
         Ok(())
     }

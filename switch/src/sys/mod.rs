@@ -4,6 +4,7 @@
 //! in the switch sets ignored signals, in `server::signals`), each saying why it is sound.
 
 pub mod daemon;
+pub mod dgram_server;
 pub mod log;
 pub mod tap;
 pub mod unix;

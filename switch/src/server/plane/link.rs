@@ -173,6 +173,10 @@ pub trait Link {
     /// A timer it set ([`LinkCx::set_timer`]) is due.
     fn timer(&mut self, _tag: u64, _cx: &mut LinkCx<'_>) {}
 
+    /// One of its endpoints was closed by the switch (`port/epclose`, `port/remove`) while
+    /// the link stays (a [`Link::shared`] socket): forget that peer.
+    fn endpoint_closed(&mut self, _id: EndpointId) {}
+
     /// Whether it stays without endpoints (a shared socket waiting for peers); others close
     /// with their last endpoint.
     fn shared(&self) -> bool {

@@ -814,6 +814,7 @@ impl Plane {
         } else {
             if let Some(slot) = self.links.get_mut(key) {
                 slot.endpoints.retain(|&e| e != id);
+                slot.link.endpoint_closed(id);
             }
             self.detach(id);
         }

@@ -6,6 +6,7 @@
 //! To add a kind: a module here, and its start where the server starts the others
 //! ([`crate::server::Server::bind`] or [`crate::server::Server::attach_taps`]).
 
+pub mod dgram;
 pub mod stream;
 pub mod tap;
 pub mod vde;

@@ -15,6 +15,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -97,11 +98,15 @@ impl StreamListener {
     ) -> Result<StreamListener, SetupError> {
         let listener = match addr {
             StreamAddr::Unix(path) => {
-                let sock = ctl_dir::bind_listener(path)?;
                 let err = |err| SetupError::Bind {
                     path: path.clone(),
                     err,
                 };
+                // A stale socket is replaced; anything else is left alone.
+                if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_socket()) {
+                    return Err(err(super::dgram::not_a_socket()));
+                }
+                let sock = ctl_dir::bind_listener(path)?;
                 unix::chmod(path, modes.ctl).map_err(err)?;
                 unix::chown(path, None, group).map_err(err)?;
                 sock.set_nonblocking(true).map_err(err)?;
