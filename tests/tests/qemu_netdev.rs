@@ -128,7 +128,7 @@ fn stream_switch(sockets: &Path, extra: &[&str]) -> (MgmtSwitch, PathBuf) {
     (sw, path)
 }
 
-/// Two VMs, one on `-netdev stream`, one on `-netdev dgram`, get their leases through our
+/// Three VMs, on `-netdev stream` over a unix socket, over TCP, and on `-netdev dgram`, get their leases through our
 /// switch at the same time; `port/print` shows each on its own port (module `stream` or
 /// `dgram`, QEMU's user and pid), `hash/print` each MAC on its port, and killing a VM frees
 /// its port (the dgram one once the switch finds its socket gone), slirpvde's staying.
@@ -137,7 +137,15 @@ fn qemu_on_netdev_stream_and_dgram_get_leases_and_free_their_ports_when_killed()
     let Some(t) = tools() else { return };
     let sockets = tempfile::tempdir().unwrap();
     let dgram = sockets.path().join("d.sock");
-    let (sw, path) = stream_switch(sockets.path(), &["--dgram", dgram.to_str().unwrap()]);
+    let tcp_port = free_tcp_port();
+    let (sw, path) = stream_switch(
+        sockets.path(),
+        &[
+            "--dgram",
+            dgram.to_str().unwrap(),
+            &format!("--stream=tcp:127.0.0.1:{tcp_port}"),
+        ],
+    );
     let _slirp = slirp(&t, sw.switch.dir());
     let mut on_stream = vm(&t, &stream_netdev(&path, ""), "52:54:00:12:35:01");
     let vm_sock = sockets.path().join("vm.sock");
@@ -147,7 +155,14 @@ fn qemu_on_netdev_stream_and_dgram_get_leases_and_free_their_ports_when_killed()
         dgram.display()
     );
     let mut on_dgram = vm(&t, &dgram_netdev, "52:54:00:12:35:03");
-    for (vm, kind) in [(&mut on_stream, "stream"), (&mut on_dgram, "dgram")] {
+    let tcp_netdev =
+        format!("stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port={tcp_port}");
+    let mut on_tcp = vm(&t, &tcp_netdev, "52:54:00:12:35:04");
+    for (vm, kind) in [
+        (&mut on_stream, "stream"),
+        (&mut on_dgram, "dgram"),
+        (&mut on_tcp, "tcp"),
+    ] {
         assert!(
             vm.wait_stdout(LEASE_LINE, LEASE),
             "no DHCP lease on {kind} within {LEASE:?}\n=== qemu ===\n{}\n=== switch ===\n{}",
@@ -172,14 +187,26 @@ fn qemu_on_netdev_stream_and_dgram_get_leases_and_free_their_ports_when_killed()
         assert!(table.contains(&learned), "{learned:?} not in\n{table}");
         seen.push(port);
     }
-    assert_ne!(seen[0], seen[1], "{ports}");
+    // Over TCP nothing says who the peer is: user NONE, its address as description.
+    let tcp = port_with(&ports, "module stream      : tcp 127.0.0.1:")
+        .unwrap_or_else(|| panic!("no TCP client in\n{ports}"));
+    let learned = format!("Addr: 52:54:00:12:35:04 VLAN 0000 to port: {tcp:03}");
+    assert!(table.contains(&learned), "{learned:?} not in\n{table}");
+    seen.push(tcp);
+    let stream_port = seen[0];
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "one port each:\n{ports}");
     sw.switch.expect_log(&format!(
         "stream client ({} user=root pid={}) on port {}",
         path.display(),
         on_stream.child.id(),
-        seen[0]
+        stream_port
     ));
 
+    drop(on_tcp);
+    let (gone, ports) = wait_ports(&sw.mgmt, ": tcp 127.0.0.1:", false, SETTLE);
+    assert!(gone, "the killed TCP VM still has a port:\n{ports}");
     for (vm, module, why) in [
         (
             on_stream,
@@ -236,6 +263,12 @@ fn stream_clients_reconnect_to_a_restarted_switch() {
             assert!(!path.exists(), "a stopped switch removes its socket");
         }
     }
+}
+
+/// A TCP port nobody listens on now (the switch takes it a moment later).
+fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// A stream client as QEMU frames it, written by hand.
