@@ -5,6 +5,8 @@
 //!   ([`load`], run as `vdeperf load`) and with [`client`], our own vde-protocol client for
 //!   idle ports, a stuck receiver and a MAC flood, interleaved, and prints the goal table, the
 //!   port-scaling curve, RSS, a MAC flood check and the machine's floor ([`floor`]).
+//! * `vdeperf stream` ([`streams`]): stream ports (`--stream`, our QEMU-style stream client)
+//!   against vde datagram ports on our switch, side by side.
 //! * `benches/fabric.rs`: Criterion micro-benchmarks of the forwarding fabric.
 //!
 //! See PERFORMANCE.md at the workspace root for the method and the latest results.
@@ -17,6 +19,7 @@ pub mod load;
 pub mod loadgen;
 pub mod proc;
 pub mod stats;
+pub mod streams;
 pub mod suite;
 
 use std::path::PathBuf;

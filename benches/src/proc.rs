@@ -25,6 +25,17 @@ impl Switch {
     /// sharing the clients' session would share their scheduler autogroup, and so their CPU
     /// share), stdin a pipe we keep open, output to `DIR.log`.
     pub fn start(name: &str, bin: &Path, dir: &Path, numports: usize) -> Result<Switch, String> {
+        Switch::start_with(name, bin, dir, numports, &[])
+    }
+
+    /// [`Switch::start`] with more options after `-s DIR -n NUMPORTS`.
+    pub fn start_with(
+        name: &str,
+        bin: &Path,
+        dir: &Path,
+        numports: usize,
+        extra: &[std::ffi::OsString],
+    ) -> Result<Switch, String> {
         let _ = std::fs::remove_dir_all(dir);
         let log = dir.with_extension("log");
         let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -36,6 +47,7 @@ impl Switch {
             .arg(dir)
             .arg("-n")
             .arg(numports.to_string())
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(out)
             .stderr(err);

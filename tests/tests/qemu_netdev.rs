@@ -481,3 +481,71 @@ fn dgram_peers_follow_the_ownership_rules() {
     let ports = cmd(&sw.mgmt, "port/print");
     assert_eq!(ports.matches("module dgram").count(), 2, "{ports}");
 }
+
+/// The endpoint ID of the `port/print` line holding `needle`.
+fn endpoint_with(ports: &str, needle: &str) -> Option<u32> {
+    let line = ports.lines().find(|l| l.contains(needle))?;
+    line.split("endpoint ID ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Stream and dgram ports are ordinary ports: frames cross between the two kinds both ways,
+/// counted; `port/epclose` ends a stream client's connection and forgets a dgram peer, which
+/// gets a port again with its next frame.
+#[test]
+fn stream_and_dgram_ports_in_the_console() {
+    let sockets = tempfile::tempdir().unwrap();
+    let dgram = sockets.path().join("d.sock");
+    let (sw, path) = stream_switch(sockets.path(), &["--dgram", dgram.to_str().unwrap()]);
+    let mut a = Raw::connect(&path);
+    let b = std::os::unix::net::UnixDatagram::bind(sockets.path().join("b.sock")).unwrap();
+    b.set_read_timeout(Some(SETTLE)).unwrap();
+    let from_b = eth(BROADCAST, mac(2), ETH_P_TEST, &payload(50, 2));
+    b.send_to(&from_b, &dgram).unwrap();
+    assert_eq!(a.recv(), from_b);
+    let from_a = eth(mac(2), mac(1), ETH_P_TEST, &payload(70, 1));
+    a.send(&from_a);
+    let mut buf = [0u8; 2000];
+    let n = b.recv(&mut buf).expect("A's frame at B");
+    assert_eq!(&buf[..n], &from_a[..]);
+
+    let ports = cmd(&sw.mgmt, "port/print");
+    let (pa, pb) = (
+        port_with(&ports, "module stream").unwrap(),
+        port_with(&ports, "module dgram").unwrap(),
+    );
+    let (ea, eb) = (
+        endpoint_with(&ports, "module stream").unwrap(),
+        endpoint_with(&ports, "module dgram").unwrap(),
+    );
+    let block = |p: u32| -> String {
+        let start = ports.find(&format!("Port {p:04}")).unwrap();
+        ports[start..]
+            .lines()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for p in [pa, pb] {
+        let b = block(p);
+        assert!(b.contains("IN:  pkts          1"), "{b}");
+        assert!(b.contains("OUT: pkts          1"), "{b}");
+    }
+
+    let answer = cmd(&sw.mgmt, &format!("port/epclose {pa} {ea}"));
+    assert!(answer.contains("1000 Success"), "{answer}");
+    assert!(a.closed_by_switch());
+    sw.switch.expect_log("disconnected by the switch");
+    let answer = cmd(&sw.mgmt, &format!("port/epclose {pb} {eb}"));
+    assert!(answer.contains("1000 Success"), "{answer}");
+    let (gone, ports) = wait_ports(&sw.mgmt, "module dgram", false, SETTLE);
+    assert!(gone, "{ports}");
+    b.send_to(&from_b, &dgram).unwrap();
+    let (back, ports) = wait_ports(&sw.mgmt, "module dgram", true, SETTLE);
+    assert!(back, "the dgram peer did not get a port again:\n{ports}");
+    assert_ne!(endpoint_with(&ports, "module dgram"), Some(eb), "{ports}");
+}

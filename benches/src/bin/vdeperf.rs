@@ -5,6 +5,7 @@
 //!     cargo run --release -p vde-benches --bin vdeperf -- --smoke # ~20 s, checks the harness
 //!     vdeperf load -s DIR -m uni -p 2 -t 3                        # one measurement by hand
 //!     vdeperf floor pair                                          # one floor measurement
+//!     vdeperf stream                                              # stream vs vde ports, ~2 min
 //!
 //! See PERFORMANCE.md for the method.
 
@@ -204,12 +205,23 @@ enum Tool {
     /// One measurement of the machine's datagram floor (no switch); prints one line of
     /// key=value results
     Floor(floor::own::Options),
+    /// Stream ports (--stream, our QEMU-style stream client) against vde datagram ports on our
+    /// switch, side by side; prints a Markdown table
+    Stream(vde_benches::streams::Options),
 }
 
 fn run_tool(tool: &Tool) -> ExitCode {
     let r = match tool {
         Tool::Load(o) => load::run(o),
         Tool::Floor(o) => floor::own::run(o),
+        Tool::Stream(o) => {
+            let ours = o
+                .ours
+                .clone()
+                .unwrap_or_else(|| target_dir().join("release/vde_switch"));
+            let stop = suite::install_signal_flag();
+            vde_benches::streams::run(o, ours, &stop)
+        }
     };
     match r {
         Ok(line) => {
