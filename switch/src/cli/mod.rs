@@ -231,6 +231,7 @@ const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
         has_arg,
         key,
         extension: false,
+        whole_after_one_dash: false,
     }
 }
 
@@ -240,6 +241,16 @@ const fn ext(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
         has_arg,
         key,
         extension: true,
+        whole_after_one_dash: false,
+    }
+}
+
+/// An extension whose single-dash abbreviations would be clusters of the reference's short
+/// options (`-dg` = `-d -g`, `-st` = `-s t`): after one dash, only its whole name.
+const fn ext_whole(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
+    LongOpt {
+        whole_after_one_dash: true,
+        ..ext(name, has_arg, key)
     }
 }
 
@@ -280,8 +291,8 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("maxmacs", true, Opt::Maxmacs),
     ext("allow-abstract", false, Opt::AllowAbstract),
     ext("ignore-system-rc", false, Opt::IgnoreSystemRc),
-    ext("stream", true, Opt::Stream),
-    ext("dgram", true, Opt::Dgram),
+    ext_whole("stream", true, Opt::Stream),
+    ext_whole("dgram", true, Opt::Dgram),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {

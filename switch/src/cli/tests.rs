@@ -784,6 +784,12 @@ fn stream_and_dgram_listeners() {
     same(&["-dgram", "d.sock", "--dg", "/tmp/e"], |c| {
         c.dgrams = vec![cwd.join("d.sock"), PathBuf::from("/tmp/e")]
     });
+    // After one dash only the whole names: the reference's short clusters keep their meaning.
+    same(&["-dg", "0"], |c| {
+        c.daemon = true;
+        c.group = Some(0)
+    });
+    same(&["-str"], |c| c.sock_dir = Some(cwd.join("tr")));
     let hint = "expected a socket path or tcp:ADDR:PORT (e.g. tcp:127.0.0.1:5555, tcp:[::1]:5555)";
     for bad in [
         "tcp:localhost:5555",
