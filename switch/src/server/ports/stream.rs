@@ -12,12 +12,14 @@
 //! line; frames longer than `--maxframe` but within QEMU's limit are dropped and counted as
 //! oversize, as for every other kind. The end of the connection frees the port.
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Token};
@@ -31,6 +33,7 @@ use crate::server::reactor::{Keep, Subscriber, Target};
 use crate::server::slab::Key;
 use crate::server::timers::Due;
 use crate::server::{suppressed, Switch};
+use crate::sys::log::RateLimit;
 use crate::sys::unix;
 use crate::{log_err, log_info, log_warn};
 
@@ -85,6 +88,9 @@ pub struct StreamListener {
     shown: String,
     token: Option<Token>,
     me: Option<Key>,
+    /// Lines about clients of this listener that broke the framing: a client reconnecting
+    /// again and again with a bad stream must not flood the log.
+    broken: Rc<RefCell<(Instant, RateLimit)>>,
 }
 
 impl StreamListener {
@@ -130,6 +136,7 @@ impl StreamListener {
             shown: addr.to_string(),
             token: None,
             me: None,
+            broken: Rc::new(RefCell::new((Instant::now(), RateLimit::default()))),
         })
     }
 
@@ -220,7 +227,7 @@ impl StreamListener {
                 return;
             }
         };
-        let link = StreamLink::new(conn, id, description.clone());
+        let link = StreamLink::new(conn, id, description.clone(), Rc::clone(&self.broken));
         let (plane, mut env) = sw.plane_env();
         match plane.add_link(&mut env, Box::new(link), &[(id, port)]) {
             Ok(_) => log_info!("stream client ({description}) on port {port}"),
@@ -289,10 +296,17 @@ struct StreamLink {
     /// Why the connection ends (logged when the link closes), and whether the peer broke
     /// the framing; `None`: it has not ended.
     ended: Option<(String, bool)>,
+    /// The listener's rate limit of lines about broken streams.
+    broken: Rc<RefCell<(Instant, RateLimit)>>,
 }
 
 impl StreamLink {
-    fn new(conn: Conn, id: EndpointId, description: String) -> StreamLink {
+    fn new(
+        conn: Conn,
+        id: EndpointId,
+        description: String,
+        broken: Rc<RefCell<(Instant, RateLimit)>>,
+    ) -> StreamLink {
         StreamLink {
             conn,
             id,
@@ -306,6 +320,7 @@ impl StreamLink {
             wbuf: Vec::new(),
             wpos: 0,
             ended: None,
+            broken,
         }
     }
 
@@ -427,7 +442,15 @@ impl Link for StreamLink {
     fn closed(&mut self) {
         match &self.ended {
             Some((why, true)) => {
-                log_warn!("stream client ({}) disconnected: {}", self.description, why)
+                let (since, limit) = &mut *self.broken.borrow_mut();
+                if let Some(n) = limit.allow(since.elapsed().as_secs(), 10, 10) {
+                    log_warn!(
+                        "stream client ({}) disconnected: {}{}",
+                        self.description,
+                        why,
+                        suppressed(n)
+                    );
+                }
             }
             Some((why, false)) => log_info!("stream client ({}) left: {}", self.description, why),
             None => log_info!(
