@@ -5,7 +5,7 @@
 //! number ([`vde_protocol::stream`]).
 //!
 //! Batching is the point of this kind: one `read` takes as many frames as the peer wrote
-//! (up to [`READ_BUF`] bytes), and one `write` sends every frame of a receiver's batch.
+//! (up to `READ_BUF` bytes), and one `write` sends every frame of a receiver's batch.
 //!
 //! A peer whose stream cannot be decoded (a zero length, a length above what QEMU itself
 //! accepts, the stream ending inside a frame) loses its connection and its port with a log
