@@ -12,7 +12,7 @@ use integration_tests::plug::wait_new_endpoints;
 use integration_tests::proc::{wait_until, Spawned};
 use integration_tests::switch::data_socket_ids;
 use integration_tests::vdeterm::MgmtSwitch;
-use integration_tests::{eth, mac, payload, Switch, BROADCAST, SETTLE};
+use integration_tests::{eth, mac, payload, vlan_tagged, Switch, BROADCAST, SETTLE};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -494,7 +494,7 @@ fn endpoint_with(ports: &str, needle: &str) -> Option<u32> {
 }
 
 /// Stream and dgram ports are ordinary ports: frames cross between the two kinds both ways,
-/// counted; `port/epclose` ends a stream client's connection and forgets a dgram peer, which
+/// counted, tagged and untagged by VLAN; `port/epclose` ends a stream client's connection and forgets a dgram peer, which
 /// gets a port again with its next frame.
 #[test]
 fn stream_and_dgram_ports_in_the_console() {
@@ -535,6 +535,30 @@ fn stream_and_dgram_ports_in_the_console() {
         assert!(b.contains("IN:  pkts          1"), "{b}");
         assert!(b.contains("OUT: pkts          1"), "{b}");
     }
+
+    // VLANs: A untagged on VLAN 10, B a tagged member of it. A's frames reach B tagged,
+    // B's tagged frames reach A untagged.
+    for c in [
+        "vlan/create 10".to_string(),
+        format!("port/setvlan {pa} 10"),
+        format!("vlan/addport 10 {pb}"),
+    ] {
+        let answer = cmd(&sw.mgmt, &c);
+        assert!(answer.contains("1000 Success"), "{c}: {answer}");
+    }
+    let untagged = eth(BROADCAST, mac(1), ETH_P_TEST, &payload(60, 3));
+    a.send(&untagged);
+    let n = b.recv(&mut buf).expect("A's frame at B, tagged");
+    assert_eq!(
+        &buf[..n],
+        &vlan_tagged(BROADCAST, mac(1), 10, ETH_P_TEST, &payload(60, 3))[..]
+    );
+    b.send_to(
+        &vlan_tagged(mac(1), mac(2), 10, ETH_P_TEST, &payload(60, 4)),
+        &dgram,
+    )
+    .unwrap();
+    assert_eq!(a.recv(), eth(mac(1), mac(2), ETH_P_TEST, &payload(60, 4)));
 
     let answer = cmd(&sw.mgmt, &format!("port/epclose {pa} {ea}"));
     assert!(answer.contains("1000 Success"), "{answer}");

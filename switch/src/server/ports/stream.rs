@@ -152,10 +152,13 @@ impl StreamListener {
         match &self.listener {
             Listener::Unix { sock, path } => {
                 let (s, _) = sock.accept()?;
-                s.set_nonblocking(true)?;
+                s.set_nonblocking(true)
+                    .map_err(|_| io::Error::from(io::ErrorKind::ConnectionAborted))?;
                 // The peer's uid is the endpoint's user, as for vde clients (port ACLs and
                 // "Current User" apply); its pid is for people reading port/print.
-                let cred = unix::peer_cred(&s)?;
+                // A peer that cannot be identified is dropped; the others go on.
+                let cred = unix::peer_cred(&s)
+                    .map_err(|_| io::Error::from(io::ErrorKind::ConnectionAborted))?;
                 let user =
                     crate::sys::users::user_name(cred.uid).unwrap_or_else(|| cred.uid.to_string());
                 let who = Credentials {
@@ -167,7 +170,8 @@ impl StreamListener {
             }
             Listener::Tcp(sock) => {
                 let (s, peer) = sock.accept()?;
-                s.set_nonblocking(true)?;
+                s.set_nonblocking(true)
+                    .map_err(|_| io::Error::from(io::ErrorKind::ConnectionAborted))?;
                 let _ = s.set_nodelay(true);
                 // Nothing says who is behind a TCP address: the NONE user.
                 Ok((Conn::Tcp(s), Credentials::default(), tcp_description(peer)))
