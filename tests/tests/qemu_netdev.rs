@@ -480,6 +480,111 @@ fn dgram_peers_follow_the_ownership_rules() {
     assert_eq!(&buf[..n], &hello[..]);
     let ports = cmd(&sw.mgmt, "port/print");
     assert_eq!(ports.matches("module dgram").count(), 2, "{ports}");
+
+    // Abstract sockets: the switch's own user (root here) is accepted, shown with a leading @;
+    // another user's is refused (without --allow-abstract).
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("vde-rs-test-{}", std::process::id());
+    let abs = std::os::unix::net::UnixDatagram::bind_addr(
+        &std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap(),
+    )
+    .unwrap();
+    abs.send_to(&frame, &dgram).unwrap();
+    let (up, ports) = wait_ports(&sw.mgmt, &format!("@{name} user=root"), true, SETTLE);
+    assert!(up, "{ports}");
+    let foreign_name = format!("vde-rs-test-nobody-{}", std::process::id());
+    let foreign_abs = std::os::unix::net::UnixDatagram::bind_addr(
+        &std::os::unix::net::SocketAddr::from_abstract_name(&foreign_name).unwrap(),
+    )
+    .unwrap();
+    send_as_nobody(Some(&foreign_abs), &dgram, &frame);
+    sw.switch.expect_log(&format!(
+        "abstract socket @{foreign_name} of uid 65534 is not accepted by a switch of uid 0"
+    ));
+}
+
+/// A stream client of another user: its port's user is that user, and `port/print` shows
+/// its pid.
+#[test]
+fn stream_port_of_another_user() {
+    let Some(()) = needs::root("to act as another user") else {
+        return;
+    };
+    let sockets = tempfile::tempdir().unwrap();
+    let (sw, path) = stream_switch(sockets.path(), &["-m", "666"]);
+    let (mut parent_end, child_end) = UnixStream::pair().unwrap();
+    let child = nobody_stream_client(&path, child_end);
+    let me = format!("{} user=nobody pid={child}", path.display());
+    let (up, ports) = wait_ports(&sw.mgmt, &me, true, SETTLE);
+    // Let the child go before any assertion can fail.
+    let _ = parent_end.write_all(b"x");
+    // SAFETY: waiting for our own child.
+    let status = unsafe {
+        let mut st = 0;
+        libc::waitpid(child, &mut st, 0);
+        libc::WEXITSTATUS(st)
+    };
+    assert!(up, "{ports}");
+    assert_eq!(status, 0, "the client as nobody failed");
+    let port = port_with(&ports, &me).unwrap();
+    let start = ports.find(&format!("Port {port:04}")).unwrap();
+    assert!(
+        ports[start..]
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("Current User: nobody"),
+        "{ports}"
+    );
+    let (gone, ports) = wait_ports(&sw.mgmt, &me, false, SETTLE);
+    assert!(gone, "its end did not free the port:\n{ports}");
+}
+
+/// Forks a child that becomes uid [`NOBODY`], connects to the stream socket `path`, and
+/// stays connected until a byte arrives on `hold` (or it ends); returns its pid.
+fn nobody_stream_client(path: &Path, hold: UnixStream) -> libc::pid_t {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sockaddr_un is plain data; all zeros is an empty address.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+    for (d, s) in sun.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    let hold_fd = hold.as_raw_fd();
+    let pid = std::thread::spawn(move || {
+        // SAFETY: the child only makes system calls on memory prepared before the fork, then
+        // _exits; the caller waits for it.
+        unsafe {
+            let pid = libc::fork();
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(NOBODY) != 0
+                    || libc::setuid(NOBODY) != 0
+                {
+                    libc::_exit(10);
+                }
+                let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+                if libc::connect(
+                    fd,
+                    (&sun as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as u32,
+                ) != 0
+                {
+                    libc::_exit(11);
+                }
+                let mut b = [0u8; 1];
+                libc::read(hold_fd, b.as_mut_ptr().cast(), 1);
+                libc::_exit(0);
+            }
+            pid
+        }
+    })
+    .join()
+    .unwrap();
+    drop(hold);
+    pid
 }
 
 /// The endpoint ID of the `port/print` line holding `needle`.
