@@ -708,3 +708,48 @@ fn stream_and_dgram_ports_in_the_console() {
     assert!(back, "the dgram peer did not get a port again:\n{ports}");
     assert_ne!(endpoint_with(&ports, "module dgram"), Some(eb), "{ports}");
 }
+
+/// A `--stream` or `--dgram` path that is not a socket is never replaced, and a socket in use
+/// is not taken over: the switch refuses to start, says why, and leaves nothing behind.
+#[test]
+fn sockets_that_cannot_be_made_stop_the_start() {
+    if !ours() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("notes.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    let live = scratch.path().join("live.sock");
+    let _holder = std::os::unix::net::UnixDatagram::bind(&live).unwrap();
+    let listening = scratch.path().join("listening.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&listening).unwrap();
+    let cases: [(&str, &Path, &str); 4] = [
+        ("--stream", &file, "the file exists and is not a socket"),
+        ("--dgram", &file, "the file exists and is not a socket"),
+        (
+            "--dgram",
+            &live,
+            "Address already in use (stop the program holding it, or give --dgram another path)",
+        ),
+        ("--stream", &listening, "Address already in use"),
+    ];
+    for (opt, path, why) in cases {
+        let dir = scratch.path().join("sw");
+        let failure = match Switch::builder().sock(&dir).arg(opt).arg(path).try_start() {
+            Ok(_) => panic!("{opt} {} was accepted", path.display()),
+            Err(f) => f,
+        };
+        let want = format!("Could not bind to socket '{}': {why}", path.display());
+        assert!(failure.stderr.contains(&want), "{want:?} not in {failure}");
+        assert!(
+            failure.stderr.contains(&format!("{opt} another path)"))
+                || why.contains("not a socket"),
+            "{failure}"
+        );
+        assert!(
+            !dir.exists(),
+            "{opt}: the control directory was left behind"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    }
+}

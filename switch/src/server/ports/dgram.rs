@@ -55,10 +55,7 @@ pub fn bind(path: &Path, modes: Modes, group: Option<u32>) -> Result<DgramServer
         }
         let addr = UnixAddr::new(path).map_err(|e| err(e.into()))?;
         if dgram_peer_alive(&addr) {
-            return Err(SetupError::InUse {
-                path: path.to_path_buf(),
-                owner: String::new(),
-            });
+            return Err(err(in_use("--dgram", String::new())));
         }
         std::fs::remove_file(path).map_err(err)?;
     }
@@ -66,6 +63,14 @@ pub fn bind(path: &Path, modes: Modes, group: Option<u32>) -> Result<DgramServer
     unix::chmod(path, modes.ctl).map_err(err)?;
     unix::chown(path, None, group).map_err(err)?;
     Ok(server)
+}
+
+/// The error for a socket path another program holds.
+pub fn in_use(option: &str, owner: String) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!("Address already in use{owner} (stop the program holding it, or give {option} another path)"),
+    )
 }
 
 /// The error for a path that exists and is not a socket (never removed).

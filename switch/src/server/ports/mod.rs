@@ -11,6 +11,7 @@
 //! ([`crate::server::Server::bind`] or [`crate::server::Server::attach_taps`]).
 
 pub mod dgram;
+pub mod qemu;
 pub mod stream;
 pub mod tap;
 pub mod vde;

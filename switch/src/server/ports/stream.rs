@@ -112,7 +112,10 @@ impl StreamListener {
                 if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_socket()) {
                     return Err(err(super::dgram::not_a_socket()));
                 }
-                let sock = ctl_dir::bind_listener(path)?;
+                let sock = ctl_dir::bind_listener(path).map_err(|e| match e {
+                    SetupError::InUse { owner, .. } => err(super::dgram::in_use("--stream", owner)),
+                    other => other,
+                })?;
                 unix::chmod(path, modes.ctl).map_err(err)?;
                 unix::chown(path, None, group).map_err(err)?;
                 sock.set_nonblocking(true).map_err(err)?;
@@ -138,6 +141,13 @@ impl StreamListener {
             me: None,
             broken: Rc::new(RefCell::new((Instant::now(), RateLimit::default()))),
         })
+    }
+
+    /// Remove the socket file of a listener that never started (the switch did not start).
+    pub fn remove_file(&self) {
+        if let Listener::Unix { path, .. } = &self.listener {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn fd(&self) -> RawFd {
