@@ -132,8 +132,8 @@ impl Pair {
             Join::Vxlan => {
                 let spec = |me: &str, peer: &str| {
                     vec![
-                        "--vxlan".to_string(),
-                        format!("vni=1,local={me},port={port},remote={peer}"),
+                        std::ffi::OsString::from("--vxlan"),
+                        format!("vni=1,local={me},port={port},remote={peer}").into(),
                     ]
                 };
                 (

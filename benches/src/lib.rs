@@ -7,6 +7,8 @@
 //!   port-scaling curve, RSS, a MAC flood check and the machine's floor ([`floor`]).
 //! * `vdeperf cable` ([`cable`]): two switches joined by a VXLAN uplink (ours) or a dpipe cable
 //!   (the reference's, and ours), frames across.
+//! * `vdeperf stream` ([`streams`]): stream ports (`--stream`, our QEMU-style stream client)
+//!   against vde datagram ports on our switch, side by side.
 //! * `benches/fabric.rs`: Criterion micro-benchmarks of the forwarding fabric.
 //!
 //! See PERFORMANCE.md at the workspace root for the method and the latest results.
@@ -20,6 +22,7 @@ pub mod load;
 pub mod loadgen;
 pub mod proc;
 pub mod stats;
+pub mod streams;
 pub mod suite;
 
 use std::path::PathBuf;

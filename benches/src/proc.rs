@@ -28,13 +28,13 @@ impl Switch {
         Switch::start_with(name, bin, dir, numports, &[])
     }
 
-    /// [`Switch::start`] with more arguments.
+    /// [`Switch::start`] with more options after `-s DIR -n NUMPORTS`.
     pub fn start_with(
         name: &str,
         bin: &Path,
         dir: &Path,
         numports: usize,
-        extra: &[String],
+        extra: &[std::ffi::OsString],
     ) -> Result<Switch, String> {
         let _ = std::fs::remove_dir_all(dir);
         let log = dir.with_extension("log");

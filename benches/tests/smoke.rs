@@ -84,3 +84,36 @@ fn smoke_run_prints_the_goal_table() {
     let last = ours.trim_end().trim_end_matches('|').trim_end();
     assert!(last.ends_with('x'), "ours against the floor: {ours}");
 }
+
+/// `vdeperf stream` (stream ports against vde ports on our switch) runs and fills its table:
+/// 1 rep x 1 s of each test, with our own stream client.
+#[test]
+fn stream_comparison_runs() {
+    let ours = our_switch();
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("smoke-stream.{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_vdeperf"))
+        .args(["stream", "--reps", "1", "--secs", "1", "--ours"])
+        .arg(&ours)
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .expect("run vdeperf stream");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "vdeperf stream failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(!work.exists(), "the scratch directory was not removed");
+    assert!(!stderr.contains("lost frames"), "{stderr}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| uni2") || l.starts_with("| pairs8"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    for r in rows {
+        assert_eq!(r.matches("x [").count(), 2, "CPU and rate ratios: {r}");
+    }
+}

@@ -63,6 +63,30 @@ pub struct Config {
     pub ignore_system_rc: bool,
     /// VXLAN uplinks (`--vxlan SPEC`, repeatable), one port each.
     pub vxlans: Vec<vde_protocol::vxlan_spec::VxlanSpec>,
+    /// `--stream PATH` or `--stream tcp:ADDR:PORT` (repeatable): listeners for QEMU
+    /// `-netdev stream` clients, one port per connection.
+    pub streams: Vec<StreamAddr>,
+    /// `--dgram PATH` (repeatable): datagram sockets for QEMU `-netdev dgram` clients, one
+    /// port per sender address.
+    pub dgrams: Vec<PathBuf>,
+}
+
+/// Where a `--stream` listener listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamAddr {
+    /// A unix stream socket at this path.
+    Unix(PathBuf),
+    /// A TCP socket (`tcp:ADDR:PORT`): anybody who can reach it gets a port.
+    Tcp(std::net::SocketAddr),
+}
+
+impl std::fmt::Display for StreamAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamAddr::Unix(p) => write!(f, "{}", p.display()),
+            StreamAddr::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -92,6 +116,8 @@ impl Default for Config {
             allow_foreign_abstract: false,
             ignore_system_rc: false,
             vxlans: Vec::new(),
+            streams: Vec::new(),
+            dgrams: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //!     vdeperf load -s DIR -m uni -p 2 -t 3                        # one measurement by hand
 //!     vdeperf floor pair                                          # one floor measurement
 //!     vdeperf cable                                               # two switches: VXLAN vs dpipe
+//!     vdeperf stream                                              # stream vs vde ports, ~2 min
 //!
 //! See PERFORMANCE.md for the method.
 
@@ -208,6 +209,9 @@ enum Tool {
     /// Frames between two switches: two of ours over a VXLAN uplink beside two references
     /// (and two of ours) over a dpipe cable; prints a Markdown table
     Cable(cable::Options),
+    /// Stream ports (--stream, our QEMU-style stream client) against vde datagram ports on our
+    /// switch, side by side; prints a Markdown table
+    Stream(vde_benches::streams::Options),
 }
 
 fn run_tool(tool: &Tool) -> ExitCode {
@@ -221,6 +225,14 @@ fn run_tool(tool: &Tool) -> ExitCode {
                 .unwrap_or_else(|| target_dir().join("release/vde_switch"));
             let stop = suite::install_signal_flag();
             cable::run(o, &ours, &stop)
+        }
+        Tool::Stream(o) => {
+            let ours = o
+                .ours
+                .clone()
+                .unwrap_or_else(|| target_dir().join("release/vde_switch"));
+            let stop = suite::install_signal_flag();
+            vde_benches::streams::run(o, ours, &stop)
         }
     };
     match r {

@@ -3,8 +3,8 @@
 
 use super::board::{Board, Phase, Slot, State};
 use super::frame::{self, Kind, BUF_LEN};
-use super::vdeplug::Conn;
-use crate::dgram::{set_recv_timeout, Batch};
+use super::port::Port;
+use crate::dgram::Batch;
 use crate::fork::{now_ns, own_cpu_ns, sleep_ms};
 
 /// What a port does during the measurement.
@@ -38,7 +38,7 @@ pub struct Setup {
 /// The body of client process `me`; its exit status.
 pub fn run(board: &Board, me: u16, role: Role, setup: &Setup) -> i32 {
     let slot = &board.slots[usize::from(me)];
-    let conn = match Conn::open(&setup.url, "vdeperf load") {
+    let mut conn = match Port::open(&setup.url, "vdeperf load") {
         Ok(c) => c,
         Err(e) => {
             slot.errno.store(
@@ -49,12 +49,12 @@ pub fn run(board: &Board, me: u16, role: Role, setup: &Setup) -> i32 {
             return 1;
         }
     };
-    set_recv_timeout(conn.datafd(), RECV_TIMEOUT_US);
+    conn.set_recv_timeout(RECV_TIMEOUT_US);
     slot.set_state(State::Connected);
     let mut buf = vec![0u8; BUF_LEN];
     // The reference forgets every MAC whenever a port comes or goes, so ports announce
     // themselves only once all are connected.
-    if !wait_for(board, Phase::Learn, &conn, &mut buf) {
+    if !wait_for(board, Phase::Learn, &mut conn, &mut buf) {
         return 0;
     }
     let mut learn = vec![0u8; setup.len];
@@ -64,7 +64,7 @@ pub fn run(board: &Board, me: u16, role: Role, setup: &Setup) -> i32 {
         sleep_ms(20);
     }
     slot.set_state(State::Learned);
-    let c = Client {
+    let mut c = Client {
         board,
         slot,
         conn,
@@ -81,7 +81,7 @@ pub fn run(board: &Board, me: u16, role: Role, setup: &Setup) -> i32 {
 }
 
 /// Discard what arrives until the board reaches `phase`; false when the run was stopped.
-fn wait_for(board: &Board, phase: Phase, conn: &Conn, buf: &mut [u8]) -> bool {
+fn wait_for(board: &Board, phase: Phase, conn: &mut Port, buf: &mut [u8]) -> bool {
     loop {
         let p = board.phase();
         if p == Phase::Stop {
@@ -97,7 +97,7 @@ fn wait_for(board: &Board, phase: Phase, conn: &Conn, buf: &mut [u8]) -> bool {
 struct Client<'a> {
     board: &'a Board,
     slot: &'a Slot,
-    conn: Conn,
+    conn: Port,
     me: u16,
     setup: &'a Setup,
 }
@@ -156,8 +156,8 @@ impl Client<'_> {
         self.slot.set_state(State::Done);
     }
 
-    fn send(&self, to: Option<u16>, buf: &mut [u8]) {
-        if !wait_for(self.board, Phase::Go, &self.conn, buf) {
+    fn send(&mut self, to: Option<u16>, buf: &mut [u8]) {
+        if !wait_for(self.board, Phase::Go, &mut self.conn, buf) {
             return;
         }
         let len = self.setup.len;
@@ -181,13 +181,13 @@ impl Client<'_> {
             for f in b.bufs_mut() {
                 frame::write(f, self.me, to, Kind::Data, 0);
             }
-            let fd = self.conn.datafd();
             while now_ns() < end {
                 for _ in 0..8 {
                     for (i, f) in b.bufs_mut().enumerate() {
                         frame::set_seq(f, seq + i as u64);
                     }
-                    seq += b.send(fd, b.len(), 0) as u64;
+                    let n = b.len();
+                    seq += self.conn.send_batch(&mut b, n) as u64;
                 }
             }
         }
@@ -200,7 +200,7 @@ impl Client<'_> {
         }
     }
 
-    fn receive(&self, from: Option<u16>, buf: &mut [u8]) {
+    fn receive(&mut self, from: Option<u16>, buf: &mut [u8]) {
         let cpu0 = own_cpu_ns();
         let mut t = Tally::default();
         if self.setup.batch <= 1 {
@@ -212,23 +212,18 @@ impl Client<'_> {
             }
         } else {
             let mut b = Batch::new(self.setup.batch, BUF_LEN);
-            let fd = self.conn.datafd();
             while self.board.phase() != Phase::Stop {
-                let k = b.recv(fd, libc::MSG_WAITFORONE);
-                if k > 0 {
-                    let now = now_ns();
-                    for i in 0..k {
-                        t.count(b.frame(i), from, now);
-                    }
-                }
+                // Stamped once per system call, as the datagram batches are.
+                let now = now_ns();
+                self.conn.recv_batch(&mut b, |f| t.count(f, from, now));
             }
         }
         t.post(self.slot);
         self.finish(cpu0);
     }
 
-    fn ping(&self, to: u16, buf: &mut [u8]) {
-        if !wait_for(self.board, Phase::Go, &self.conn, buf) {
+    fn ping(&mut self, to: u16, buf: &mut [u8]) {
+        if !wait_for(self.board, Phase::Go, &mut self.conn, buf) {
             return;
         }
         let cpu0 = own_cpu_ns();
@@ -268,7 +263,7 @@ impl Client<'_> {
         }
     }
 
-    fn echo(&self, buf: &mut [u8]) {
+    fn echo(&mut self, buf: &mut [u8]) {
         let cpu0 = own_cpu_ns();
         let mut answered = 0u64;
         while self.board.phase() != Phase::Stop {

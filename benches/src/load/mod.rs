@@ -25,6 +25,7 @@
 mod board;
 pub mod client;
 pub mod frame;
+pub mod port;
 pub mod vdeplug;
 
 use std::fmt::Write as _;
@@ -57,7 +58,8 @@ impl Mode {
 /// arguments run on either).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// The switch: its directory, or any vdeplug4 URL
+    /// The switch: its directory, any vdeplug4 URL, or `stream:PATH` (its `--stream PATH`
+    /// socket, with our own QEMU-style stream client)
     #[arg(short = 's', long = "switch", value_name = "DIR|URL")]
     pub url: String,
     #[arg(short = 'm', long, value_enum, default_value = "uni")]
@@ -71,8 +73,8 @@ pub struct Options {
     /// Seconds of sending
     #[arg(short = 't', long, default_value_t = 3)]
     pub secs: u32,
-    /// Batch size: send and receive with sendmmsg/recvmmsg on vde_datafd() (1: vde_send and
-    /// vde_recv per frame)
+    /// Batch size: send and receive with sendmmsg/recvmmsg on vde_datafd(), or on a stream
+    /// this many frames per write and whatever one read brings (1: one frame per call)
     #[arg(short = 'B', long, default_value_t = 1)]
     pub batch: usize,
     /// The switch's pid, to report its CPU time per frame
@@ -177,7 +179,9 @@ fn await_state(slot: &Slot, from: &[State], limit_ms: u64) -> State {
 pub fn run(o: &Options) -> Result<String, String> {
     check(o)?;
     // Loaded before forking: every client inherits it, and a missing library is one error.
-    vdeplug::available()?;
+    if !o.url.starts_with(port::STREAM_PREFIX) {
+        vdeplug::available()?;
+    }
     // SAFETY: SIGPIPE ignored in this process and its children: a vanished switch is an error
     // return, not a death.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };

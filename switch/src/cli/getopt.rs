@@ -23,7 +23,9 @@
 //! One deliberate addition: long options flagged `extension` (ours, not the
 //! reference's) only take part in abbreviation matching when no reference
 //! option matches. So every abbreviation the reference accepted keeps its
-//! meaning (`--ma` is still `--macaddr`, not ambiguous with `--maxframe`).
+//! meaning (`--ma` is still `--macaddr`, not ambiguous with `--maxframe`). Extensions
+//! flagged `whole_after_one_dash` are not abbreviated after a single dash at all, so that
+//! clusters of short options keep their meaning too (`-dg GROUP`).
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -37,6 +39,10 @@ pub(crate) struct LongOpt<K> {
     pub key: K,
     /// Not in the reference table; see the module documentation.
     pub extension: bool,
+    /// After a single dash, match only the whole name: its abbreviations would take words
+    /// the reference reads as clusters of short options (`-dg GROUP` is `-d -g GROUP`, not
+    /// an abbreviation of `-dgram`).
+    pub whole_after_one_dash: bool,
 }
 
 /// One short option letter.
@@ -151,7 +157,7 @@ impl<'a, K: Copy> Getopt<'a, K> {
 
     /// Finds `name` in the long table: exact match first, then a unique
     /// abbreviation among the reference options, then among our extensions.
-    fn lookup(&self, name: &[u8]) -> Lookup {
+    fn lookup(&self, name: &[u8], one_dash: bool) -> Lookup {
         if let Some(i) = self.longs.iter().position(|o| o.name.as_bytes() == name) {
             return Lookup::Found(i);
         }
@@ -160,7 +166,11 @@ impl<'a, K: Copy> Getopt<'a, K> {
                 .longs
                 .iter()
                 .enumerate()
-                .filter(|(_, o)| o.extension == extension && o.name.as_bytes().starts_with(name))
+                .filter(|(_, o)| {
+                    o.extension == extension
+                        && !(one_dash && o.whole_after_one_dash)
+                        && o.name.as_bytes().starts_with(name)
+                })
                 .map(|(i, _)| i)
                 .collect();
             match hits.len() {
@@ -226,7 +236,7 @@ impl<'a, K: Copy> Getopt<'a, K> {
             None => (rest, None),
         };
         let shown = |o: &LongOpt<K>| format!("{}{}", lossy(prefix), o.name);
-        let index = match self.lookup(name) {
+        let index = match self.lookup(name, start == 1) {
             Lookup::NoMatch => return None,
             Lookup::Ambiguous(hits) => {
                 self.pos += 1;
@@ -313,42 +323,49 @@ mod tests {
             has_arg: true,
             key: K::Alpha,
             extension: false,
+            whole_after_one_dash: false,
         },
         LongOpt {
             name: "alps",
             has_arg: false,
             key: K::Alps,
             extension: false,
+            whole_after_one_dash: false,
         },
         LongOpt {
             name: "beta",
             has_arg: true,
             key: K::Beta,
             extension: false,
+            whole_after_one_dash: false,
         },
         LongOpt {
             name: "bet",
             has_arg: true,
             key: K::Bet,
             extension: false,
+            whole_after_one_dash: false,
         },
         LongOpt {
             name: "flag",
             has_arg: false,
             key: K::Flag,
             extension: false,
+            whole_after_one_dash: false,
         },
         LongOpt {
             name: "alpine",
             has_arg: false,
             key: K::Ext,
             extension: true,
+            whole_after_one_dash: false,
         },
         LongOpt {
             name: "extra",
             has_arg: false,
             key: K::Extra,
             extension: true,
+            whole_after_one_dash: false,
         },
     ];
     const SHORTS: &[ShortOpt<K>] = &[

@@ -183,6 +183,11 @@ fn extension_usage() -> String {
             "--vxlan SPEC",
             "VXLAN uplink port (vni=N,local=A,remote=B...)".to_owned(),
         ),
+        (
+            "--stream PATH",
+            "QEMU -netdev stream socket (or tcp:ADDR:PORT)".to_owned(),
+        ),
+        ("--dgram PATH", "QEMU -netdev dgram socket".to_owned()),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -221,6 +226,8 @@ enum Opt {
     AllowAbstract,
     IgnoreSystemRc,
     Vxlan,
+    Stream,
+    Dgram,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -229,6 +236,7 @@ const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
         has_arg,
         key,
         extension: false,
+        whole_after_one_dash: false,
     }
 }
 
@@ -238,6 +246,16 @@ const fn ext(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
         has_arg,
         key,
         extension: true,
+        whole_after_one_dash: false,
+    }
+}
+
+/// An extension whose single-dash abbreviations would be clusters of the reference's short
+/// options (`-dg` = `-d -g`, `-st` = `-s t`): after one dash, only its whole name.
+const fn ext_whole(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
+    LongOpt {
+        whole_after_one_dash: true,
+        ..ext(name, has_arg, key)
     }
 }
 
@@ -279,6 +297,8 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("allow-abstract", false, Opt::AllowAbstract),
     ext("ignore-system-rc", false, Opt::IgnoreSystemRc),
     ext("vxlan", true, Opt::Vxlan),
+    ext_whole("stream", true, Opt::Stream),
+    ext_whole("dgram", true, Opt::Dgram),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -532,6 +552,22 @@ impl VdeParse<'_> {
                         ))
                     }
                 }
+            }
+            Opt::Stream => {
+                let addr = values::parse_stream_addr(value, cwd).ok_or_else(|| {
+                    self.bad_value(
+                        "stream",
+                        value,
+                        "a socket path or tcp:ADDR:PORT (e.g. tcp:127.0.0.1:5555, tcp:[::1]:5555)",
+                    )
+                })?;
+                self.config.streams.push(addr);
+            }
+            Opt::Dgram => {
+                if value.is_empty() {
+                    return Err(self.bad_value("dgram", value, "a socket path"));
+                }
+                self.config.dgrams.push(values::absolutise(value, cwd));
             }
         }
         Ok(())

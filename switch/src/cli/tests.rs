@@ -3,6 +3,7 @@
 //! installed as /tmp/fooswitch, so that argv[0] shows in its messages).
 
 use super::*;
+use crate::config::StreamAddr;
 use std::path::PathBuf;
 
 const PROG: &str = "/tmp/fooswitch";
@@ -157,7 +158,9 @@ fn our_section_has_the_reference_layout() {
             "--maxmacs",
             "--allow-abstract",
             "--ignore-system-rc",
-            "--vxlan"
+            "--vxlan",
+            "--stream",
+            "--dgram"
         ]
     );
     assert!(section.contains("(default 9234)"));
@@ -730,6 +733,11 @@ fn everything_at_once() {
         "vni=42,local=10.0.0.1,remote=10.0.0.2",
         "--vxlan",
         "vni=7,group=239.1.1.1,dev=eth0",
+        "--stream",
+        "/tmp/q.sock",
+        "-stream=tcp:127.0.0.1:5555",
+        "--dgram",
+        "/tmp/q.dgram",
     ]);
     assert_eq!(
         c,
@@ -761,6 +769,11 @@ fn everything_at_once() {
                 "vni=42,local=10.0.0.1,remote=10.0.0.2".parse().unwrap(),
                 "vni=7,group=239.1.1.1,dev=eth0".parse().unwrap(),
             ],
+            streams: vec![
+                StreamAddr::Unix(PathBuf::from("/tmp/q.sock")),
+                StreamAddr::Tcp("127.0.0.1:5555".parse().unwrap()),
+            ],
+            dgrams: vec![PathBuf::from("/tmp/q.dgram")],
         }
     );
 }
@@ -779,5 +792,44 @@ fn bad_vxlan_spec_says_what_is_wrong() {
         stderr,
         "vde_switch: invalid VXLAN spec 'vni=1,local=10.0.0.1' for '--vxlan': missing remote=ADDR \
          (unicast) or group=ADDR,dev=IFNAME (multicast)\nTry 'vde_switch --help' for more information.\n"
+    );
+}
+
+#[test]
+fn stream_and_dgram_listeners() {
+    let cwd = Path::new(CWD);
+    same(&["--stream", "q.sock", "-stream", "/tmp/b"], |c| {
+        c.streams = vec![
+            StreamAddr::Unix(cwd.join("q.sock")),
+            StreamAddr::Unix(PathBuf::from("/tmp/b")),
+        ]
+    });
+    same(&["--str=tcp:[::1]:5555"], |c| {
+        c.streams = vec![StreamAddr::Tcp("[::1]:5555".parse().unwrap())]
+    });
+    same(&["-dgram", "d.sock", "--dg", "/tmp/e"], |c| {
+        c.dgrams = vec![cwd.join("d.sock"), PathBuf::from("/tmp/e")]
+    });
+    // After one dash only the whole names: the reference's short clusters keep their meaning.
+    same(&["-dg", "0"], |c| {
+        c.daemon = true;
+        c.group = Some(0)
+    });
+    same(&["-str"], |c| c.sock_dir = Some(cwd.join("tr")));
+    let hint = "expected a socket path or tcp:ADDR:PORT (e.g. tcp:127.0.0.1:5555, tcp:[::1]:5555)";
+    for bad in [
+        "tcp:localhost:5555",
+        "tcp:127.0.0.1",
+        "tcp:1.2.3.4:99999",
+        "",
+    ] {
+        error(
+            &["--stream", bad],
+            &format!("invalid argument '{bad}' for '--stream': {hint}"),
+        );
+    }
+    error(
+        &["--dgram", ""],
+        "invalid argument '' for '--dgram': expected a socket path",
     );
 }

@@ -58,6 +58,23 @@ pub(crate) fn absolutise(path: &OsStr, cwd: Option<&Path>) -> PathBuf {
     }
 }
 
+/// A `--stream` argument: `tcp:ADDR:PORT` (numeric address, IPv6 in brackets) or a socket
+/// path, made absolute. `None` for an empty path or a malformed `tcp:` address.
+pub(crate) fn parse_stream_addr(
+    text: &OsStr,
+    cwd: Option<&Path>,
+) -> Option<crate::config::StreamAddr> {
+    use crate::config::StreamAddr;
+    if let Some(rest) = text.as_bytes().strip_prefix(b"tcp:") {
+        let addr = std::str::from_utf8(rest).ok()?.parse().ok()?;
+        return Some(StreamAddr::Tcp(addr));
+    }
+    if text.is_empty() {
+        return None;
+    }
+    Some(StreamAddr::Unix(absolutise(text, cwd)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -315,25 +315,91 @@ impl Server {
         let modes = Modes::derive(cfg.mode, cfg.dirmode);
         let want = cfg.sock_dir.clone().unwrap_or(default_dir);
         let signals = Server::install_signals(Flavor::Vde, &want.join("ctl"))?;
-        let dir = ctl_dir::prepare_dir(&want, modes, cfg.group)?;
-        let ctl = dir.join("ctl");
-        let listener = ctl_dir::bind_listener(&ctl)?;
-        let setup_err = |err| ctl_dir::SetupError::Bind {
-            path: ctl.clone(),
-            err,
+        // The QEMU sockets first: whoever waits for `ctl` then finds them ready, and a
+        // failure leaves no control directory behind.
+        let qemu = ports::qemu::QemuSockets::bind(&cfg, modes)?;
+        let made = (|| {
+            let dir = ctl_dir::prepare_dir(&want, modes, cfg.group)?;
+            let ctl = dir.join("ctl");
+            let listener = ctl_dir::bind_listener(&ctl)?;
+            let setup_err = |err| ctl_dir::SetupError::Bind {
+                path: ctl.clone(),
+                err,
+            };
+            crate::sys::unix::chmod(&ctl, modes.ctl).map_err(setup_err)?;
+            crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
+            Ok((dir, ctl, listener))
+        })();
+        let (dir, ctl, listener) = match made {
+            Ok(m) => m,
+            Err(e) => {
+                qemu.discard();
+                return Err(e);
+            }
         };
-        crate::sys::unix::chmod(&ctl, modes.ctl).map_err(setup_err)?;
-        crate::sys::unix::chown(&ctl, None, cfg.group).map_err(setup_err)?;
-        let mgmt = cfg
+        let mut s = match Server::new(Flavor::Vde, cfg, dir, ctl, listener, modes) {
+            Ok(s) => s,
+            Err(e) => {
+                qemu.discard();
+                return Err(e);
+            }
+        };
+        s.add(signals, &want)?;
+        // A socket that cannot be started stops the start, leaving nothing behind.
+        if let Err(e) = s.start_qemu_sockets(qemu) {
+            s.cleanup();
+            return Err(e);
+        }
+        let mgmt = s
+            .cfg
             .mgmt
             .as_ref()
-            .and_then(|path| mgmt::bind(path, cfg.mgmtmode, cfg.mgmtgroup));
-        let mut s = Server::new(Flavor::Vde, cfg, dir, ctl, listener, modes)?;
-        s.add(signals, &want)?;
+            .and_then(|path| mgmt::bind(path, s.cfg.mgmtmode, s.cfg.mgmtgroup));
         if let Some(m) = mgmt {
             s.add(m, &want)?;
         }
         Ok(s)
+    }
+
+    /// Start the `--stream` and `--dgram` sockets bound by [`Server::bind`]; on error the
+    /// ones not started are removed (the caller cleans up the others).
+    fn start_qemu_sockets(
+        &mut self,
+        qemu: ports::qemu::QemuSockets,
+    ) -> Result<(), ctl_dir::SetupError> {
+        let allow = self.cfg.allow_foreign_abstract;
+        let mut streams = qemu.streams.into_iter();
+        let mut dgrams = qemu.dgrams.into_iter();
+        let mut failed = None;
+        for (listener, shown) in streams.by_ref() {
+            // A subscriber that cannot register is closed, which removes its file.
+            if let Err(e) = self.add(listener, std::path::Path::new(&shown)) {
+                failed = Some(e);
+                break;
+            }
+        }
+        if failed.is_none() {
+            for (server, path) in dgrams.by_ref() {
+                let (plane, mut env) = self.sw.plane_env();
+                if let Err(err) = ports::dgram::start(server, path.clone(), allow, plane, &mut env)
+                {
+                    let _ = std::fs::remove_file(&path);
+                    failed = Some(ctl_dir::SetupError::Bind { path, err });
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => Ok(()),
+            Some(e) => {
+                ports::qemu::QemuSockets {
+                    streams: streams.collect(),
+                    dgrams: dgrams.collect(),
+                }
+                .discard();
+                Err(e)
+            }
+        }
     }
 
     /// Bind `uml_switch`'s control socket (mode from the umask, as the original).

@@ -5,6 +5,7 @@
 //! `server::signals`), each saying why it is sound.
 
 pub mod daemon;
+pub mod dgram_server;
 pub mod log;
 pub mod tap;
 pub mod udp;

@@ -164,8 +164,18 @@ pub trait Link {
         Ok(true)
     }
 
+    /// Whether bytes of frames already taken wait to be written (the rest of a partial
+    /// write): the data path then watches for room to send and calls [`Link::flush`].
+    fn pending_output(&self) -> bool {
+        false
+    }
+
     /// A timer it set ([`LinkCx::set_timer`]) is due.
     fn timer(&mut self, _tag: u64, _cx: &mut LinkCx<'_>) {}
+
+    /// One of its endpoints was closed by the switch (`port/epclose`, `port/remove`) while
+    /// the link stays (a [`Link::shared`] socket): forget that peer.
+    fn endpoint_closed(&mut self, _id: EndpointId) {}
 
     /// Whether it stays without endpoints (a shared socket waiting for peers); others close
     /// with their last endpoint.

@@ -610,11 +610,12 @@ impl Plane {
         let Some(slot) = self.links.get_mut(key) else {
             return;
         };
-        let want = slot.endpoints.iter().any(|id| {
-            self.endpoints
-                .get(id)
-                .is_some_and(|a| a.out.wants_writable())
-        });
+        let want = slot.link.pending_output()
+            || slot.endpoints.iter().any(|id| {
+                self.endpoints
+                    .get(id)
+                    .is_some_and(|a| a.out.wants_writable())
+            });
         if slot.writable_armed == want {
             return;
         }
@@ -813,6 +814,7 @@ impl Plane {
         } else {
             if let Some(slot) = self.links.get_mut(key) {
                 slot.endpoints.retain(|&e| e != id);
+                slot.link.endpoint_closed(id);
             }
             self.detach(id);
         }
