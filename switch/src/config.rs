@@ -61,6 +61,9 @@ pub struct Config {
     /// never `/etc/vde2/vde_switch.rc` (a switch started by a test or a script
     /// is then not changed by the machine's configuration).
     pub ignore_system_rc: bool,
+    /// `--capture N:PATH` (repeatable): captures started with the switch, as
+    /// `port/capture N PATH`; N is a port number or `all`.
+    pub captures: Vec<(String, PathBuf)>,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             max_macs: 65536,
             allow_foreign_abstract: false,
             ignore_system_rc: false,
+            captures: Vec::new(),
         }
     }
 }

@@ -179,6 +179,10 @@ fn extension_usage() -> String {
             "--ignore-system-rc",
             "Without -f, never read /etc/vde2/vde_switch.rc".to_owned(),
         ),
+        (
+            "--capture N:PATH",
+            "Capture port N (or all) to PATH in pcap format".to_owned(),
+        ),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -216,6 +220,7 @@ enum Opt {
     Maxmacs,
     AllowAbstract,
     IgnoreSystemRc,
+    Capture,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -273,6 +278,7 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("maxmacs", true, Opt::Maxmacs),
     ext("allow-abstract", false, Opt::AllowAbstract),
     ext("ignore-system-rc", false, Opt::IgnoreSystemRc),
+    ext("capture", true, Opt::Capture),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -515,6 +521,16 @@ impl VdeParse<'_> {
             }
             Opt::AllowAbstract => self.config.allow_foreign_abstract = true,
             Opt::IgnoreSystemRc => self.config.ignore_system_rc = true,
+            Opt::Capture => {
+                let text = value.to_string_lossy();
+                let Some((port, path)) = text.split_once(':').filter(|(p, path)| {
+                    !path.is_empty() && (*p == "all" || p.parse::<u16>().is_ok())
+                }) else {
+                    return Err(self.bad_value("capture", value, "PORT:PATH or all:PATH"));
+                };
+                let path = values::absolutise(std::ffi::OsStr::new(path), cwd);
+                self.config.captures.push((port.to_owned(), path));
+            }
         }
         Ok(())
     }

@@ -156,7 +156,8 @@ fn our_section_has_the_reference_layout() {
             "--maxframe",
             "--maxmacs",
             "--allow-abstract",
-            "--ignore-system-rc"
+            "--ignore-system-rc",
+            "--capture"
         ]
     );
     assert!(section.contains("(default 9234)"));
@@ -251,6 +252,14 @@ fn bad_numbers_are_errors() {
     error(
         &["--hashsize", "-4"],
         "invalid argument '-4' for '--hashsize': expected an integer from 0 to 16777216",
+    );
+    error(
+        &["--capture", "x:/tmp/a"],
+        "invalid argument 'x:/tmp/a' for '--capture': expected PORT:PATH or all:PATH",
+    );
+    error(
+        &["--capture", "3"],
+        "invalid argument '3' for '--capture': expected PORT:PATH or all:PATH",
     );
     error(
         &["--maxframe", "59"],
@@ -516,12 +525,7 @@ fn our_options() {
     for words in [&["--nostdin"][..], &["-nostdin"], &["--no"], &["-no"]] {
         same(words, |c| c.nostdin = true);
     }
-    for words in [
-        &["--console-stdin"][..],
-        &["-console-stdin"],
-        &["--co"],
-        &["-c"],
-    ] {
+    for words in [&["--console-stdin"][..], &["-console-stdin"], &["--co"]] {
         same(words, |c| c.console_stdin = true);
     }
     for words in [
@@ -725,6 +729,9 @@ fn everything_at_once() {
         "100",
         "--allow-abstract",
         "--ignore-system-rc",
+        "--capture",
+        "3:/tmp/p3.pcap",
+        "--capture=all:/tmp/all.pcap",
     ]);
     assert_eq!(
         c,
@@ -752,6 +759,10 @@ fn everything_at_once() {
             max_macs: 100,
             allow_foreign_abstract: true,
             ignore_system_rc: true,
+            captures: vec![
+                ("3".into(), PathBuf::from("/tmp/p3.pcap")),
+                ("all".into(), PathBuf::from("/tmp/all.pcap")),
+            ],
         }
     );
 }

@@ -9,6 +9,7 @@
 
 pub mod console;
 pub mod ctl_dir;
+pub mod edges;
 mod listening;
 mod mgmt;
 pub mod plane;
@@ -127,6 +128,8 @@ pub struct Switch {
     /// What the console shows about the switch.
     pub info: console::Info,
     pub fstp: console::FstpSettings,
+    /// Captures, mirrors and impairments, shared with their port hook.
+    pub edges: edges::Shared,
     pub start: Instant,
     /// Whole seconds since `start` (the reference's tick counter).
     pub tick: u64,
@@ -176,6 +179,7 @@ impl Switch {
             self.tick,
             subscriptions,
         )
+        .with_edges(&self.edges)
     }
 
     /// Carry out what a console command asked for (subscriptions are the session's own).
@@ -186,6 +190,7 @@ impl Switch {
                 plane.close_endpoint(&mut env, id);
             }
             console::Effect::Subscribe(_) => {}
+            console::Effect::Hook(change) => self.plane.hooks.change(change),
         }
     }
 
@@ -375,6 +380,7 @@ impl Server {
             plane: Plane::new(fabric, cfg.max_frame),
             info,
             fstp: Default::default(),
+            edges: Default::default(),
             start: Instant::now(),
             tick: 0,
             last_gc: 0,
@@ -435,6 +441,39 @@ impl Server {
     pub fn attach_taps(&mut self) -> Result<(), String> {
         let (plane, mut env) = self.sw.plane_env();
         ports::tap::attach_all(&self.cfg.taps, plane, &mut env)
+    }
+
+    /// Start the `--capture` captures (before daemonising, so a refused path reaches the
+    /// terminal): each runs as `port/capture N PATH`; the first refusal is returned.
+    pub fn start_captures(&mut self) -> Result<(), String> {
+        for (port, path) in self.cfg.captures.clone() {
+            let line = format!("port/capture {port} {}", path.display());
+            let mut out = String::new();
+            console::run(
+                &mut PlainHost(&mut self.sw),
+                console::Origin::RcFile,
+                &line,
+                &mut out,
+            );
+            let status = out
+                .lines()
+                .last()
+                .and_then(vde_protocol::console::Status::parse);
+            if !status.as_ref().is_some_and(|s| s.is_success()) {
+                let why: Vec<&str> = out
+                    .lines()
+                    .filter(|l| {
+                        !l.starts_with("0000 DATA") && *l != "." && Some(*l) != out.lines().last()
+                    })
+                    .collect();
+                return Err(format!(
+                    "--capture {port}:{}: {}",
+                    path.display(),
+                    why.join(" ")
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Take commands from stdin from now on.

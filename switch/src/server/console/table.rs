@@ -2,8 +2,8 @@
 
 use super::view::Show;
 use super::{
-    cmd_debug as debug, cmd_fstp as fstp, cmd_misc as misc, cmd_plugin as plugin, cmd_port as port,
-    cmd_vlan as vlan, CmdResult, Ctx,
+    cmd_debug as debug, cmd_edges as edges, cmd_fstp as fstp, cmd_misc as misc,
+    cmd_plugin as plugin, cmd_port as port, cmd_vlan as vlan, CmdResult, Ctx,
 };
 
 /// A command without data: its status is all it answers.
@@ -257,6 +257,25 @@ pub static TABLE: &[CommandSpec] = &[
         "[N]",
         "per-port drop counters: runts, oversize, vlan, send, unlearned",
         port::stats,
+    ),
+    // Ours: what happens at a port's edge besides forwarding.
+    show(
+        "port/capture",
+        "[N|all PATH|off]",
+        "capture frames entering or leaving port N (or all) to PATH, pcap (FIFO ok); list",
+        edges::capture,
+    ),
+    show(
+        "port/mirror",
+        "[N DST|off]",
+        "copy every frame entering or leaving port N to port DST; list",
+        edges::mirror,
+    ),
+    show(
+        "port/impair",
+        "[N DIR WORDS]",
+        "impair port N, DIR in|out|both: netem words delay loss duplicate corrupt reorder rate limit; off; list",
+        edges::impair,
     ),
     menu("vlan", "VLAN MANAGEMENT MENU"),
     run(

@@ -19,6 +19,9 @@ struct TestHost {
     /// `Some` when commands come from a session.
     session: Option<Subscriptions>,
     closed: Vec<(PortId, EndpointId)>,
+    /// Captures, mirrors and impairments, and the hook changes asked for.
+    edges: crate::server::edges::Shared,
+    hooks: Vec<String>,
 }
 
 impl Host for TestHost {
@@ -30,6 +33,7 @@ impl Host for TestHost {
             self.uptime,
             self.session,
         )
+        .with_edges(&self.edges)
     }
 
     fn apply(&mut self, effect: Effect) {
@@ -39,6 +43,7 @@ impl Host for TestHost {
                 self.closed.push((port, id));
             }
             Effect::Subscribe(s) => self.session = Some(s),
+            Effect::Hook(change) => self.hooks.push(format!("{change:?}")),
         }
     }
 }
@@ -80,6 +85,8 @@ impl TestHost {
             uptime: 0,
             session: Some(0),
             closed: Vec::new(),
+            edges: Default::default(),
+            hooks: Vec::new(),
         }
     }
 
@@ -189,6 +196,7 @@ port/resetcounter  [N]             reset the port (N) counters
 port/print         [N]             print the port/endpoint table
 port/allprint      [N]             print the port/endpoint table (including inactive port)
 OURS port/stats
+OURS edges
 vlan               ============    VLAN MANAGEMENT MENU
 vlan/create        N               create the VLAN with tag N
 vlan/remove        N               remove the VLAN with tag N
@@ -201,6 +209,12 @@ OURS json
     .replace(
         "OURS port/stats\n",
         "port/stats         [N]             per-port drop counters: runts, oversize, vlan, send, unlearned\n",
+    )
+    .replace(
+        "OURS edges\n",
+        "port/capture       [N|all PATH|off] capture frames entering or leaving port N (or all) to PATH, pcap (FIFO ok); list
+port/mirror        [N DST|off]     copy every frame entering or leaving port N to port DST; list
+port/impair        [N DIR WORDS]   impair port N, DIR in|out|both: netem words delay loss duplicate corrupt reorder rate limit; off; list\n",
     )
     .replace(
         "OURS json\n",
@@ -667,4 +681,112 @@ fn strerror_texts() {
     assert_eq!(strerror(libc::ENOENT), "No such file or directory");
     assert_eq!(strerror(libc::ENOSYS), "Function not implemented");
     assert_eq!(strerror(libc::EADDRINUSE), "Address already in use");
+}
+
+#[test]
+fn impair_set_show_off() {
+    let mut h = TestHost::new();
+    assert_eq!(
+        h.answer("port/impair 3 both delay 50ms loss 20%\n"),
+        data(
+            "Port 0003 in  delay 50ms loss 20%\n  held=0 pushed=0 sent=0 delayed=0 lost=0 duplicated=0 corrupted=0 reordered=0 overflow=0\n\
+             Port 0003 out delay 50ms loss 20%\n  held=0 pushed=0 sent=0 delayed=0 lost=0 duplicated=0 corrupted=0 reordered=0 overflow=0\n"
+        )
+    );
+    // The first change installs the hook, the next ones re-aim it.
+    assert_eq!(h.hooks.len(), 1);
+    assert!(h.hooks[0].starts_with("Install { name: \"edges\", ports: [PortId(3)]"));
+    h.answer("port/impair 5 out rate 1mbit\n");
+    assert!(h.hooks[1].starts_with("Watch { name: \"edges\", ports: [PortId(3), PortId(5)]"));
+    let j = body(h.answer("json port/impair 5\n"));
+    assert_eq!(j["impairments"][0]["port"], 5);
+    assert_eq!(j["impairments"][0]["out"]["settings"]["text"], "rate 1mbit");
+    assert!(j["impairments"][0]["in"].is_null());
+    assert_eq!(h.answer("port/impair 3 off\n"), data(""));
+    assert_eq!(
+        h.answer("port/impair\n"),
+        data("Port 0005 out rate 1mbit\n  held=0 pushed=0 sent=0 delayed=0 lost=0 duplicated=0 corrupted=0 reordered=0 overflow=0\n")
+    );
+    assert!(h.hooks[2].starts_with("Watch { name: \"edges\", ports: [PortId(5)]"));
+}
+
+#[test]
+fn impair_refusals_say_why() {
+    let mut h = TestHost::new();
+    let refused = |why: &str| format!("0000 DATA END WITH '.'\n{why}\n.\n1022 Invalid argument\n");
+    let a = h.answer("port/impair 3 in delay fast\n");
+    assert!(
+        a.starts_with("0000 DATA END WITH '.'\ndelay fast: ")
+            && a.ends_with("\n.\n1022 Invalid argument\n"),
+        "{a}"
+    );
+    assert_eq!(
+        h.answer("port/impair 99 in loss 5%\n"),
+        refused("99: not a port number; expected 0 to 31")
+    );
+    assert_eq!(
+        h.answer("port/impair 3 sideways loss 5%\n"),
+        refused("sideways: expected a direction (in, out, both) or off; usage: port/impair [N] | port/impair N off | port/impair N in|out|both WORDS...")
+    );
+    assert_eq!(
+        h.answer("port/impair 3 in\n"),
+        refused("no impairment given; expected off or any of: delay TIME [JITTER [CORRELATION]], loss PERCENT, duplicate PERCENT, corrupt PERCENT, reorder PERCENT, rate RATE [OVERHEAD], limit FRAMES, seed NUMBER")
+    );
+    assert!(h.hooks.is_empty(), "nothing changed: {:?}", h.hooks);
+}
+
+#[test]
+fn mirror_set_list_off() {
+    let mut h = TestHost::new();
+    assert_eq!(
+        h.answer("port/mirror 2 4\n"),
+        data("Port 0002 mirrored to port 0004\n")
+    );
+    assert_eq!(
+        h.answer("port/mirror 2 2\n"),
+        "0000 DATA END WITH '.'\nport 2 cannot mirror to itself\n.\n1022 Invalid argument\n"
+    );
+    assert_eq!(body(h.answer("json port/mirror\n"))["mirrors"][0]["to"], 4);
+    assert_eq!(h.answer("port/mirror 2 off\n"), data(""));
+}
+
+#[test]
+fn capture_to_file_and_off() {
+    let dir = std::env::temp_dir().join(format!("vde-capture-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.pcap");
+    let mut h = TestHost::new();
+    assert_eq!(
+        h.answer(&format!("port/capture 4 {}\n", path.display())),
+        data(&format!(
+            "Port 0004 capture {} frames=0 dropped=0\n",
+            path.display()
+        ))
+    );
+    // The pcap header is written at once.
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), vde_protocol::pcap::FILE_HEADER_LEN);
+    vde_protocol::pcap::FileHeaderRepr::parse(&bytes).unwrap();
+    let j = body(h.answer("json port/capture\n"));
+    assert_eq!(j["captures"][0]["port"], 4);
+    assert_eq!(h.answer("port/capture 4 off\n"), data(""));
+    let missing = dir.join("no/such/dir/c.pcap");
+    assert_eq!(
+        h.answer(&format!("port/capture 4 {}\n", missing.display())),
+        format!(
+            "0000 DATA END WITH '.'\n{}: cannot write a capture there: No such file or directory (os error 2)\n.\n1002 No such file or directory\n",
+            missing.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The JSON document in a data block.
+fn body(answer: String) -> serde_json::Value {
+    let json = answer
+        .strip_prefix("0000 DATA END WITH '.'\n")
+        .and_then(|a| a.split_once("\n.\n"))
+        .map(|(j, _)| j.to_string())
+        .unwrap_or_else(|| panic!("no data block: {answer}"));
+    serde_json::from_str(&json).unwrap()
 }

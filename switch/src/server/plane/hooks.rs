@@ -73,8 +73,42 @@ pub trait PortHook {
 }
 
 struct Installed {
+    name: &'static str,
     hook: Box<dyn PortHook>,
     ports: PortSet,
+}
+
+/// A change to the installed hooks asked for by a console command (`Effect::Hook`); hooks
+/// are named so that a command can find the one it installed earlier.
+pub enum HookChange {
+    /// Install `hook` under `name`, replacing any hook of that name, watching `ports`.
+    Install {
+        name: &'static str,
+        hook: Box<dyn PortHook>,
+        ports: PortSet,
+    },
+    /// The hook `name` now watches `ports`.
+    Watch { name: &'static str, ports: PortSet },
+    /// Remove the hook `name` (its pending timers then find nothing).
+    Remove { name: &'static str },
+}
+
+impl std::fmt::Debug for HookChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookChange::Install { name, ports, .. } => f
+                .debug_struct("Install")
+                .field("name", name)
+                .field("ports", &ports.iter().collect::<Vec<_>>())
+                .finish(),
+            HookChange::Watch { name, ports } => f
+                .debug_struct("Watch")
+                .field("name", name)
+                .field("ports", &ports.iter().collect::<Vec<_>>())
+                .finish(),
+            HookChange::Remove { name } => f.debug_struct("Remove").field("name", name).finish(),
+        }
+    }
 }
 
 /// The installed hooks and the ports any of them watches (one bit test per frame when none
@@ -89,9 +123,53 @@ pub struct Hooks {
 
 impl Hooks {
     pub fn add(&mut self, hook: Box<dyn PortHook>, ports: PortSet) -> Key {
-        let key = self.installed.insert(Installed { hook, ports });
+        self.add_named("", hook, ports)
+    }
+
+    /// Install `hook` under `name`, replacing any hook of that name (unnamed ones, `""`,
+    /// are never replaced).
+    pub fn add_named(
+        &mut self,
+        name: &'static str,
+        hook: Box<dyn PortHook>,
+        ports: PortSet,
+    ) -> Key {
+        if let Some(old) = self.key_of(name) {
+            self.installed.remove(old);
+        }
+        let key = self.installed.insert(Installed { name, hook, ports });
         self.rewatch();
         key
+    }
+
+    /// The hook installed under `name`.
+    pub fn key_of(&self, name: &str) -> Option<Key> {
+        if name.is_empty() {
+            return None;
+        }
+        self.installed
+            .iter()
+            .find(|(_, i)| i.name == name)
+            .map(|(k, _)| k)
+    }
+
+    /// Carry out a console command's change.
+    pub fn change(&mut self, change: HookChange) {
+        match change {
+            HookChange::Install { name, hook, ports } => {
+                self.add_named(name, hook, ports);
+            }
+            HookChange::Watch { name, ports } => {
+                if let Some(key) = self.key_of(name) {
+                    self.set_ports(key, ports);
+                }
+            }
+            HookChange::Remove { name } => {
+                if let Some(key) = self.key_of(name) {
+                    self.remove(key);
+                }
+            }
+        }
     }
 
     pub fn remove(&mut self, key: Key) -> Option<Box<dyn PortHook>> {

@@ -1,0 +1,161 @@
+//! Where a capture goes: a pcap stream written to a file or a FIFO without ever blocking the
+//! loop.
+//!
+//! Records are appended to a bounded buffer ([`PENDING_MAX`]) and written out in large
+//! writes: at once when the buffer passes [`WRITE_AT`], else by a hook timer
+//! [`FLUSH_DELAY`] after the first record waiting (a live reader sees frames within that
+//! time). The fd is non-blocking: what a full pipe does not take stays in the buffer, partial
+//! records included, so the stream stays whole; a record that does not fit in the buffer is
+//! dropped and counted. The switch's frames never wait for a capture.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use vde_protocol::pcap::{FileHeaderRepr, PacketRecord, MAX_SNAPLEN};
+
+/// Most bytes held for a reader that does not keep up (about 700 full-size frames).
+pub const PENDING_MAX: usize = 1 << 20;
+/// Write at once when this much waits, without waiting for the flush timer.
+pub const WRITE_AT: usize = 64 * 1024;
+/// The longest a captured frame waits in the buffer while the reader keeps up.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(10);
+
+/// One pcap stream.
+pub struct Sink {
+    path: PathBuf,
+    file: File,
+    header: FileHeaderRepr,
+    pending: Vec<u8>,
+    /// Frames recorded into the stream.
+    pub frames: u64,
+    /// Frames lost because the reader did not keep up (or the stream had ended).
+    pub dropped: u64,
+    /// Why the stream ended (the reader of a FIFO went away, a write failed); nothing more is
+    /// written then, and frames are counted as dropped.
+    pub ended: Option<String>,
+    /// A flush timer is set.
+    pub flush_armed: bool,
+}
+
+impl Sink {
+    /// Open `path` for a capture and write the pcap header. A FIFO is opened without waiting:
+    /// when no reader has it open yet, it is opened for reading too, so the capture waits in
+    /// the pipe until a reader comes. Anything else is created or truncated.
+    pub fn open(path: &Path) -> io::Result<Sink> {
+        let is_fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+        let file = if is_fifo {
+            let wronly = OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path);
+            match wronly {
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(path)?,
+                other => other?,
+            }
+        } else {
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)?
+        };
+        let header = FileHeaderRepr::ethernet(MAX_SNAPLEN);
+        let mut sink = Sink {
+            path: path.to_path_buf(),
+            file,
+            header,
+            pending: Vec::with_capacity(WRITE_AT * 2),
+            frames: 0,
+            dropped: 0,
+            ended: None,
+            flush_armed: false,
+        };
+        header.append(&mut sink.pending);
+        sink.write_out();
+        Ok(sink)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Add a frame seen now; returns whether bytes wait for the flush timer.
+    pub fn record(&mut self, frame: &[u8]) -> bool {
+        if self.ended.is_some() {
+            self.dropped += 1;
+            return false;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let record = PacketRecord::new(now, frame, self.header.snaplen);
+        if self.pending.len() + record.buffer_len() > PENDING_MAX {
+            // Try to make room before giving the frame up.
+            self.write_out();
+            if self.pending.len() + record.buffer_len() > PENDING_MAX {
+                self.dropped += 1;
+                return !self.pending.is_empty();
+            }
+        }
+        record.append(&self.header, &mut self.pending);
+        self.frames += 1;
+        if self.pending.len() >= WRITE_AT {
+            self.write_out();
+        }
+        !self.pending.is_empty()
+    }
+
+    /// Write what the fd takes now; returns whether bytes are still waiting.
+    pub fn write_out(&mut self) -> bool {
+        let mut done = 0;
+        while done < self.pending.len() && self.ended.is_none() {
+            match self.file.write(&self.pending[done..]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                    self.ended = Some("the reader went away".into());
+                }
+                Err(e) => self.ended = Some(format!("write failed: {e}")),
+            }
+        }
+        self.pending.drain(..done);
+        if self.ended.is_some() {
+            self.pending.clear();
+        }
+        !self.pending.is_empty()
+    }
+
+    /// Bytes waiting for the reader.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "path": self.path.display().to_string(),
+            "frames": self.frames,
+            "dropped": self.dropped,
+            "pending_bytes": self.pending.len(),
+            "ended": self.ended,
+        })
+    }
+}
+
+impl Drop for Sink {
+    /// A last try at what waits (`off`, the switch stops); a reader that is not reading loses
+    /// it.
+    fn drop(&mut self) {
+        self.write_out();
+    }
+}
