@@ -258,7 +258,13 @@ pub static TABLE: &[CommandSpec] = &[
         "per-port drop counters: runts, oversize, vlan, send, unlearned",
         port::stats,
     ),
-    // Ours: what happens at a port's edge besides forwarding.
+    // Ours: trunks, and what happens at a port's edge besides forwarding.
+    run(
+        "port/settrunk",
+        "N 1/0",
+        "1=the port carries every VLAN tagged, even ones never created",
+        port::settrunk,
+    ),
     show(
         "port/capture",
         "[N|all PATH|off]",

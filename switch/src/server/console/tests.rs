@@ -212,7 +212,8 @@ OURS json
     )
     .replace(
         "OURS edges\n",
-        "port/capture       [N|all PATH|off] capture frames entering or leaving port N (or all) to PATH, pcap (FIFO ok); list
+        "port/settrunk      N 1/0           1=the port carries every VLAN tagged, even ones never created
+port/capture       [N|all PATH|off] capture frames entering or leaving port N (or all) to PATH, pcap (FIFO ok); list
 port/mirror        [N DST|off]     copy every frame entering or leaving port N to port DST; list
 port/impair        [N DIR WORDS]   impair port N, DIR in|out|both: netem words delay loss duplicate corrupt reorder rate limit; off; list\n",
     )
@@ -789,4 +790,18 @@ fn body(answer: String) -> serde_json::Value {
         .map(|(j, _)| j.to_string())
         .unwrap_or_else(|| panic!("no data block: {answer}"));
     serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn settrunk() {
+    let mut h = TestHost::two_plugs();
+    assert_eq!(h.answer("port/settrunk 1 1\n"), "1000 Success\n");
+    assert!(h.fabric.port(PortId(1)).unwrap().trunk);
+    assert_eq!(h.answer("port/settrunk 1 0\n"), "1000 Success\n");
+    assert!(!h.fabric.port(PortId(1)).unwrap().trunk);
+    assert_eq!(h.answer("port/settrunk 1 yes\n"), "1022 Invalid argument\n");
+    assert_eq!(
+        h.answer("port/settrunk 7 1\n"),
+        "1006 No such device or address\n"
+    );
 }
