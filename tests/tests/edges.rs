@@ -404,3 +404,33 @@ fn delay_holds_frames_in_both_directions() {
     assert_eq!(v["impairments"][0]["in"]["counters"]["delayed"], 1, "{v}");
     assert_eq!(v["impairments"][0]["out"]["counters"]["delayed"], 1, "{v}");
 }
+
+#[test]
+fn capture_of_all_ports_is_pcapng_with_an_interface_per_port() {
+    if !ours_only() {
+        return;
+    }
+    let sw = MgmtSwitch::ours();
+    let (mut a, b) = learned_pair(&sw.switch);
+    let (mut s, _) = Session::open(&sw.mgmt);
+    let file = sw.tmp.path().join("all.pcapng");
+    let listed = data_block(&s.cmd(&format!("port/capture all {}", file.display())));
+    assert!(listed.starts_with("All ports capture "), "{listed}");
+    let to_b = eth(mac(0x0b), mac(0x0a), ETH_P_TEST, &payload(100, 3));
+    a.send(&to_b);
+    b.expect_frame(&to_b, ARRIVE, "a to b");
+    let v = json_of(&mut s, "port/capture");
+    assert_eq!(v["captures"][0]["port"], "all", "{v}");
+    assert_eq!(v["captures"][0]["format"], "pcapng", "{v}");
+    data_block(&s.cmd("port/capture all off"));
+    let bytes = std::fs::read(&file).expect("read the capture");
+    assert!(vde_protocol::pcapng::is_pcapng(&bytes));
+    let frames = vde_protocol::pcap::read_frames(&bytes).expect("a valid pcapng file");
+    // Into a's port (interface 0, seen first), out of b's (interface 1).
+    let got: Vec<(u32, &[u8])> = frames.iter().map(|f| (f.interface_id, f.data)).collect();
+    assert_eq!(got, [(0, &to_b[..]), (1, &to_b[..])]);
+    let Some(lines) = tcpdump_read(&file) else {
+        return;
+    };
+    assert_eq!(lines.len(), 2, "{lines:?}");
+}

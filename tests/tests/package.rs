@@ -19,16 +19,17 @@ use std::sync::OnceLock;
 
 use integration_tests::{wait_until, SETTLE};
 
-const BINARIES: [&str; 7] = [
+const BINARIES: [&str; 8] = [
     "vde_switch",
     "uml_switch",
     "vdeterm",
+    "vdecap",
     "uml_mkcow",
     "uml_moo",
     "umlcow",
     "umlrun",
 ];
-const CLAP_TOOLS: [&str; 3] = ["vdeterm", "umlcow", "umlrun"];
+const CLAP_TOOLS: [&str; 4] = ["vdeterm", "vdecap", "umlcow", "umlrun"];
 /// The commands Debian's vde-switch, vde2 and uml-utilities also ship.
 const DIVERTED: [&str; 5] = [
     "vde_switch",

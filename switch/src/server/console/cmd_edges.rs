@@ -155,7 +155,7 @@ pub fn capture(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
     let sink = if target == "off" {
         None
     } else {
-        match Sink::open(Path::new(target)) {
+        match Sink::open(Path::new(target), port.is_none()) {
             Ok(s) => Some(s),
             Err(e) => {
                 return Ok(Box::new(Refused {

@@ -268,7 +268,7 @@ pub static TABLE: &[CommandSpec] = &[
     show(
         "port/capture",
         "[N|all PATH|off]",
-        "capture frames entering or leaving port N (or all) to PATH, pcap (FIFO ok); list",
+        "capture frames entering or leaving port N to PATH, pcap (all: pcapng); FIFO ok; list",
         edges::capture,
     ),
     show(

@@ -99,7 +99,8 @@ impl PortEdges {
 #[derive(Default)]
 pub struct Edges {
     ports: BTreeMap<PortId, PortEdges>,
-    /// `port/capture all PATH`: every port's frames in one stream, on the ports below `all_ports`.
+    /// `port/capture all PATH`: every port's frames in one pcapng stream (an interface per
+    /// port), on the ports below `all_ports`.
     all: Option<Sink>,
     all_ports: usize,
     installed: bool,
@@ -224,7 +225,7 @@ impl Edges {
     /// A frame crossing `port`'s cable: into its capture, the switch-wide one, its mirror.
     fn see(&mut self, port: PortId, frame: &[u8], cx: &mut HookCx<'_>) {
         if let Some(all) = &mut self.all {
-            if all.record(frame) && !all.flush_armed {
+            if all.record(port, frame) && !all.flush_armed {
                 all.flush_armed = true;
                 cx.set_timer(cx.now + sink::FLUSH_DELAY, tag(port, TIMER_ALL_SINK));
             }
@@ -233,7 +234,7 @@ impl Edges {
             return;
         };
         if let Some(c) = &mut e.capture {
-            if c.record(frame) && !c.flush_armed {
+            if c.record(port, frame) && !c.flush_armed {
                 c.flush_armed = true;
                 cx.set_timer(cx.now + sink::FLUSH_DELAY, tag(port, TIMER_SINK));
             }

@@ -1,5 +1,6 @@
-//! Where a capture goes: a pcap stream written to a file or a FIFO without ever blocking the
-//! loop.
+//! Where a capture goes: a pcap stream (one port) or a pcapng stream (every port, one
+//! interface per port, described when the port is first seen) written to a file or a FIFO
+//! without ever blocking the loop.
 //!
 //! Records are appended to a bounded buffer ([`PENDING_MAX`]) and written out in large
 //! writes: at once when the buffer passes [`WRITE_AT`], else by a hook timer
@@ -15,7 +16,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use vde_protocol::pcap::{FileHeaderRepr, PacketRecord, MAX_SNAPLEN};
+use vde_protocol::pcap::{ByteOrder, FileHeaderRepr, PacketRecord, MAX_SNAPLEN};
+use vde_protocol::pcapng::{EnhancedPacketRepr, InterfaceRepr, SectionHeaderRepr};
+
+use crate::fabric::PortId;
+
+/// What the stream is written as.
+enum Format {
+    Pcap(FileHeaderRepr),
+    /// Interface id of each port seen so far (by port number).
+    Pcapng(Vec<Option<u32>>, u32),
+}
 
 /// Most bytes held for a reader that does not keep up (about 700 full-size frames).
 pub const PENDING_MAX: usize = 1 << 20;
@@ -28,7 +39,7 @@ pub const FLUSH_DELAY: Duration = Duration::from_millis(10);
 pub struct Sink {
     path: PathBuf,
     file: File,
-    header: FileHeaderRepr,
+    format: Format,
     pending: Vec<u8>,
     /// Frames recorded into the stream.
     pub frames: u64,
@@ -45,7 +56,7 @@ impl Sink {
     /// Open `path` for a capture and write the pcap header. A FIFO is opened without waiting:
     /// when no reader has it open yet, it is opened for reading too, so the capture waits in
     /// the pipe until a reader comes. Anything else is created or truncated.
-    pub fn open(path: &Path) -> io::Result<Sink> {
+    pub fn open(path: &Path, pcapng: bool) -> io::Result<Sink> {
         let is_fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
         let file = if is_fifo {
             let wronly = OpenOptions::new()
@@ -68,18 +79,27 @@ impl Sink {
                 .custom_flags(libc::O_NONBLOCK)
                 .open(path)?
         };
-        let header = FileHeaderRepr::ethernet(MAX_SNAPLEN);
+        let format = if pcapng {
+            Format::Pcapng(Vec::new(), 0)
+        } else {
+            Format::Pcap(FileHeaderRepr::ethernet(MAX_SNAPLEN))
+        };
         let mut sink = Sink {
             path: path.to_path_buf(),
             file,
-            header,
+            format,
             pending: Vec::with_capacity(WRITE_AT * 2),
             frames: 0,
             dropped: 0,
             ended: None,
             flush_armed: false,
         };
-        header.append(&mut sink.pending);
+        match &sink.format {
+            Format::Pcap(header) => header.append(&mut sink.pending),
+            Format::Pcapng(..) => {
+                SectionHeaderRepr::new(Some("vde_switch (vde-rs)")).append(&mut sink.pending)
+            }
+        }
         sink.write_out();
         Ok(sink)
     }
@@ -88,8 +108,8 @@ impl Sink {
         &self.path
     }
 
-    /// Add a frame seen now; returns whether bytes wait for the flush timer.
-    pub fn record(&mut self, frame: &[u8]) -> bool {
+    /// Add a frame seen now on `port`; returns whether bytes wait for the flush timer.
+    pub fn record(&mut self, port: PortId, frame: &[u8]) -> bool {
         if self.ended.is_some() {
             self.dropped += 1;
             return false;
@@ -97,16 +117,44 @@ impl Sink {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let record = PacketRecord::new(now, frame, self.header.snaplen);
-        if self.pending.len() + record.buffer_len() > PENDING_MAX {
+        let need = match &self.format {
+            Format::Pcap(_) => PacketRecord::new(now, frame, MAX_SNAPLEN).buffer_len(),
+            Format::Pcapng(..) => {
+                EnhancedPacketRepr::new(0, now, frame, MAX_SNAPLEN).buffer_len() + 64
+            }
+        };
+        if self.pending.len() + need > PENDING_MAX {
             // Try to make room before giving the frame up.
             self.write_out();
-            if self.pending.len() + record.buffer_len() > PENDING_MAX {
+            if self.pending.len() + need > PENDING_MAX {
                 self.dropped += 1;
                 return !self.pending.is_empty();
             }
         }
-        record.append(&self.header, &mut self.pending);
+        match &mut self.format {
+            Format::Pcap(header) => {
+                PacketRecord::new(now, frame, header.snaplen).append(header, &mut self.pending)
+            }
+            Format::Pcapng(ids, next) => {
+                let slot = port.index();
+                if ids.len() <= slot {
+                    ids.resize(slot + 1, None);
+                }
+                let id = match ids[slot] {
+                    Some(id) => id,
+                    None => {
+                        let name = format!("port {port}");
+                        InterfaceRepr::ethernet(&name, MAX_SNAPLEN)
+                            .append(ByteOrder::NATIVE, &mut self.pending);
+                        ids[slot] = Some(*next);
+                        *next += 1;
+                        *next - 1
+                    }
+                };
+                EnhancedPacketRepr::new(id, now, frame, MAX_SNAPLEN)
+                    .append(ByteOrder::NATIVE, &mut self.pending);
+            }
+        }
         self.frames += 1;
         if self.pending.len() >= WRITE_AT {
             self.write_out();
@@ -144,6 +192,7 @@ impl Sink {
     pub fn to_json(&self) -> Value {
         json!({
             "path": self.path.display().to_string(),
+            "format": match self.format { Format::Pcap(_) => "pcap", Format::Pcapng(..) => "pcapng" },
             "frames": self.frames,
             "dropped": self.dropped,
             "pending_bytes": self.pending.len(),
