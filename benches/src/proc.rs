@@ -24,7 +24,13 @@ impl Switch {
     /// Start `bin -s DIR -n NUMPORTS` in the foreground of a new session (`setsid`: a switch
     /// sharing the clients' session would share their scheduler autogroup, and so their CPU
     /// share), stdin a pipe we keep open, output to `DIR.log`.
-    pub fn start(name: &str, bin: &Path, dir: &Path, numports: usize) -> Result<Switch, String> {
+    pub fn start(
+        name: &str,
+        bin: &Path,
+        dir: &Path,
+        numports: usize,
+        extra: &[String],
+    ) -> Result<Switch, String> {
         let _ = std::fs::remove_dir_all(dir);
         let log = dir.with_extension("log");
         let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -36,6 +42,7 @@ impl Switch {
             .arg(dir)
             .arg("-n")
             .arg(numports.to_string())
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(out)
             .stderr(err);
