@@ -7,7 +7,9 @@ use integration_tests::bins::note_reference;
 use integration_tests::frame::ETH_P_TEST;
 use integration_tests::mgmt::{lossy, Session};
 use integration_tests::vdeterm::MgmtSwitch;
-use integration_tests::{eth, is_reference, mac, needs, payload, Plug, Switch, ARRIVE, BROADCAST};
+use integration_tests::{
+    eth, is_reference, mac, needs, payload, Plug, Switch, ARRIVE, BROADCAST, SETTLE,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -172,18 +174,22 @@ fn capture_from_the_command_line_and_refusals() {
     drop(s);
     drop(sw);
 
-    // A bad --capture stops the switch at start, saying why.
+    // A bad --capture stops the switch at start, saying why (its control socket may have
+    // appeared a moment before).
     let bad = Switch::builder()
         .arg("--capture=3:/nonexistent/dir/x.pcap")
         .try_start();
-    let Err(failure) = bad else {
-        panic!("a switch with an impossible capture must not start");
+    let (status, stderr) = match bad {
+        Err(failure) => (failure.status, failure.stderr),
+        Ok(mut sw) => (sw.wait_exit(SETTLE), sw.stderr()),
     };
     assert!(
-        failure
-            .to_string()
-            .contains("/nonexistent/dir/x.pcap: cannot write a capture there"),
-        "{failure:?}"
+        status.is_some_and(|s| s.code() == Some(1)),
+        "{status:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains("--capture 3:/nonexistent/dir/x.pcap: /nonexistent/dir/x.pcap: cannot write a capture there"),
+        "{stderr}"
     );
 }
 
@@ -433,4 +439,31 @@ fn capture_of_all_ports_is_pcapng_with_an_interface_per_port() {
         return;
     };
     assert_eq!(lines.len(), 2, "{lines:?}");
+}
+
+#[test]
+fn delayed_copies_reach_each_endpoint_of_a_shared_port_once() {
+    if !ours_only() {
+        return;
+    }
+    let sw = MgmtSwitch::ours();
+    let mut a = Plug::attach_port(&sw.switch, 1);
+    let b1 = Plug::attach_port(&sw.switch, 3);
+    let b2 = Plug::attach_port(&sw.switch, 3);
+    let (mut s, _) = Session::open(&sw.mgmt);
+    data_block(&s.cmd("port/impair 3 out delay 20ms"));
+    let f = eth(BROADCAST, mac(0x0a), ETH_P_TEST, &payload(46, 1));
+    let control = eth(BROADCAST, mac(0x0a), ETH_P_TEST, &payload(46, 2));
+    a.send(&f);
+    a.send(&control);
+    for (name, b) in [("b1", &b1), ("b2", &b2)] {
+        b.expect_frame(&f, ARRIVE, &format!("{name}: the delayed broadcast"));
+        b.expect_only(
+            &control,
+            &format!("{name}: one copy of the broadcast, then the next"),
+        );
+    }
+    let v = json_of(&mut s, "port/impair 3");
+    // One copy per endpoint went into the queue, and left it.
+    assert_eq!(v["impairments"][0]["out"]["counters"]["sent"], 4, "{v}");
 }

@@ -23,7 +23,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::plane::hooks::{HookChange, HookCx, Injection, PortHook, Verdict};
-use crate::fabric::{PortId, PortSet};
+use crate::fabric::{EndpointId, PortId, PortSet};
 use crate::impair::{ImpairQueue, Settings};
 pub use sink::Sink;
 
@@ -60,9 +60,28 @@ fn tag(port: PortId, kind: u64) -> u64 {
     (u64::from(port.0) << 2) | kind
 }
 
+/// A frame held by an impairment and, going out, the endpoint of the port it was for.
+#[derive(Clone)]
+pub struct Held {
+    to: Option<EndpointId>,
+    frame: Vec<u8>,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.frame
+    }
+}
+
+impl AsMut<[u8]> for Held {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.frame
+    }
+}
+
 /// The impairment of one port and direction.
 pub struct Impair {
-    pub queue: ImpairQueue<Vec<u8>>,
+    pub queue: ImpairQueue<Held>,
     /// Turned off with frames still held: new frames pass, the held ones leave when due,
     /// then the queue goes.
     pub retiring: bool,
@@ -285,12 +304,15 @@ impl Edges {
         if i.retiring && i.queue.is_empty() {
             e.impair[dir as usize] = None;
         }
-        for frame in out {
-            match dir {
-                Dir::In => cx.inject(Injection::Ingress { port, frame }),
-                Dir::Out => {
+        for Held { to, frame } in out {
+            match (dir, to) {
+                (Dir::In, _) => cx.inject(Injection::Ingress { port, frame }),
+                (Dir::Out, to) => {
                     self.see(port, &frame, cx);
-                    cx.inject(Injection::Egress { port, frame });
+                    cx.inject(match to {
+                        Some(endpoint) => Injection::EgressTo { endpoint, frame },
+                        None => Injection::Egress { port, frame },
+                    });
                 }
             }
         }
@@ -309,7 +331,11 @@ impl PortHook for EdgeHook {
         let Some(i) = edges.ports.get_mut(&port).and_then(|e| e.active(Dir::In)) else {
             return Verdict::Forward;
         };
-        i.queue.push(frame.to_vec(), cx.now);
+        let held = Held {
+            to: None,
+            frame: frame.to_vec(),
+        };
+        i.queue.push(held, cx.now);
         edges.arm(port, Dir::In, cx);
         Verdict::Taken
     }
@@ -320,7 +346,11 @@ impl PortHook for EdgeHook {
             Some(i) => {
                 for (frame, keep) in frames.iter().zip(keep.iter_mut()) {
                     if *keep {
-                        i.queue.push(frame.to_vec(), cx.now);
+                        let held = Held {
+                            to: cx.to,
+                            frame: frame.to_vec(),
+                        };
+                        i.queue.push(held, cx.now);
                         *keep = false;
                     }
                 }

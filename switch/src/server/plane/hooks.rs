@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use crate::fabric::{PortId, PortSet};
+use crate::fabric::{EndpointId, PortId, PortSet};
 use crate::server::slab::Key;
 use crate::server::timers::{Due, Timers};
 
@@ -28,6 +28,11 @@ pub enum Verdict {
 pub enum Injection {
     /// Out through `port`, to its endpoints, as if the fabric had sent it there.
     Egress { port: PortId, frame: Vec<u8> },
+    /// Out to one endpoint of a port (a copy [`PortHook::egress`] took for [`HookCx::to`]).
+    EgressTo {
+        endpoint: EndpointId,
+        frame: Vec<u8>,
+    },
     /// In through `port`, to the fabric, as if a client had sent it.
     Ingress { port: PortId, frame: Vec<u8> },
 }
@@ -35,6 +40,8 @@ pub enum Injection {
 /// What a hook may use besides the frames.
 pub struct HookCx<'a> {
     pub now: Instant,
+    /// In [`PortHook::egress`]: the endpoint the copies are for (a port may have several).
+    pub to: Option<EndpointId>,
     me: Key,
     timers: &'a mut Timers,
     injections: &'a mut Vec<Injection>,
@@ -218,6 +225,7 @@ impl Hooks {
             }
             let mut cx = HookCx {
                 now,
+                to: None,
                 me,
                 timers,
                 injections: &mut self.injections,
@@ -229,9 +237,11 @@ impl Hooks {
         Verdict::Forward
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn egress(
         &mut self,
         port: PortId,
+        to: EndpointId,
         frames: &[&[u8]],
         keep: &mut [bool],
         now: Instant,
@@ -241,6 +251,7 @@ impl Hooks {
             if i.ports.contains(port) {
                 let mut cx = HookCx {
                     now,
+                    to: Some(to),
                     me,
                     timers,
                     injections: &mut self.injections,
@@ -254,6 +265,7 @@ impl Hooks {
         if let Some(i) = self.installed.get_mut(key) {
             let mut cx = HookCx {
                 now,
+                to: None,
                 me: key,
                 timers,
                 injections: &mut self.injections,
