@@ -244,7 +244,7 @@ impl Edges {
     /// A frame crossing `port`'s cable: into its capture, the switch-wide one, its mirror.
     fn see(&mut self, port: PortId, frame: &[u8], cx: &mut HookCx<'_>) {
         if let Some(all) = &mut self.all {
-            if all.record(port, frame) && !all.flush_armed {
+            if all.record(port, frame, cx.now) && !all.flush_armed {
                 all.flush_armed = true;
                 cx.set_timer(cx.now + sink::FLUSH_DELAY, tag(port, TIMER_ALL_SINK));
             }
@@ -253,7 +253,7 @@ impl Edges {
             return;
         };
         if let Some(c) = &mut e.capture {
-            if c.record(port, frame) && !c.flush_armed {
+            if c.record(port, frame, cx.now) && !c.flush_armed {
                 c.flush_armed = true;
                 cx.set_timer(cx.now + sink::FLUSH_DELAY, tag(port, TIMER_SINK));
             }

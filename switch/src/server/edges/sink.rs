@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use vde_protocol::pcap::{ByteOrder, FileHeaderRepr, PacketRecord, MAX_SNAPLEN};
@@ -50,6 +50,10 @@ pub struct Sink {
     pub ended: Option<String>,
     /// A flush timer is set.
     pub flush_armed: bool,
+    /// The wall clock at `opened`: timestamps are `wall + (now - opened)` with the loop's
+    /// `now` of the batch, so recording a frame reads no clock.
+    wall: Duration,
+    opened: Instant,
 }
 
 impl Sink {
@@ -93,6 +97,10 @@ impl Sink {
             dropped: 0,
             ended: None,
             flush_armed: false,
+            wall: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+            opened: Instant::now(),
         };
         match &sink.format {
             Format::Pcap(header) => header.append(&mut sink.pending),
@@ -108,15 +116,13 @@ impl Sink {
         &self.path
     }
 
-    /// Add a frame seen now on `port`; returns whether bytes wait for the flush timer.
-    pub fn record(&mut self, port: PortId, frame: &[u8]) -> bool {
+    /// Add a frame seen at `at` on `port`; returns whether bytes wait for the flush timer.
+    pub fn record(&mut self, port: PortId, frame: &[u8], at: Instant) -> bool {
         if self.ended.is_some() {
             self.dropped += 1;
             return false;
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = self.wall + at.saturating_duration_since(self.opened);
         let need = match &self.format {
             Format::Pcap(_) => PacketRecord::new(now, frame, MAX_SNAPLEN).buffer_len(),
             Format::Pcapng(..) => {
