@@ -160,7 +160,7 @@ pub fn capture(cx: &mut Ctx<'_>, args: &str) -> Result<Box<dyn View>, i32> {
             Err(e) => {
                 return Ok(Box::new(Refused {
                     why: format!("{target}: cannot write a capture there: {e}"),
-                    errno: e.raw_os_error().unwrap_or(libc::EIO),
+                    errno: e.errno(),
                 }))
             }
         }

@@ -771,6 +771,30 @@ fn capture_to_file_and_off() {
     let j = body(h.answer("json port/capture\n"));
     assert_eq!(j["captures"][0]["port"], 4);
     assert_eq!(h.answer("port/capture 4 off\n"), data(""));
+    // An earlier capture may be written again; another file, a link or a directory may not.
+    assert!(h
+        .answer(&format!("port/capture 4 {}\n", path.display()))
+        .ends_with("1000 Success\n"));
+    h.answer("port/capture 4 off\n");
+    let other = dir.join("notes.txt");
+    std::fs::write(&other, "keep me").unwrap();
+    assert_eq!(
+        h.answer(&format!("port/capture 4 {}\n", other.display())),
+        format!(
+            "0000 DATA END WITH '.'\n{}: cannot write a capture there: it exists and is not a capture (pcap or pcapng); remove it or choose another path\n.\n1017 File exists\n",
+            other.display()
+        )
+    );
+    assert_eq!(std::fs::read(&other).unwrap(), b"keep me");
+    let link = dir.join("link.pcap");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert!(h
+        .answer(&format!("port/capture 4 {}\n", link.display()))
+        .ends_with("not a regular file, a FIFO or /dev/null (symbolic links are not followed)\n.\n1022 Invalid argument\n"));
+    assert!(h
+        .answer(&format!("port/capture 4 {}\n", dir.display()))
+        .ends_with("1022 Invalid argument\n"));
     let missing = dir.join("no/such/dir/c.pcap");
     assert_eq!(
         h.answer(&format!("port/capture 4 {}\n", missing.display())),

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use vde_protocol::pcap::{ByteOrder, FileHeaderRepr, PacketRecord, MAX_SNAPLEN};
-use vde_protocol::pcapng::{EnhancedPacketRepr, InterfaceRepr, SectionHeaderRepr};
+use vde_protocol::pcap::{MAGIC_MICROS, MAGIC_NANOS};
+use vde_protocol::pcapng::{
+    EnhancedPacketRepr, InterfaceRepr, SectionHeaderRepr, BLOCK_SECTION_HEADER,
+};
 
 use crate::fabric::PortId;
 
@@ -34,6 +37,42 @@ pub const PENDING_MAX: usize = 1 << 20;
 pub const WRITE_AT: usize = 64 * 1024;
 /// The longest a captured frame waits in the buffer while the reader keeps up.
 pub const FLUSH_DELAY: Duration = Duration::from_millis(10);
+
+/// Why a capture cannot be written at a path.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("it exists and is not a capture (pcap or pcapng); remove it or choose another path")]
+    NotACapture,
+    #[error("not a regular file, a FIFO or /dev/null (symbolic links are not followed)")]
+    NotAFile,
+}
+
+impl OpenError {
+    /// The console's status for it.
+    pub fn errno(&self) -> i32 {
+        match self {
+            OpenError::Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
+            OpenError::NotACapture => libc::EEXIST,
+            OpenError::NotAFile => libc::EINVAL,
+        }
+    }
+}
+
+/// Whether the file starts as a pcap or pcapng file does.
+fn is_capture(path: &Path) -> io::Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let mut f = File::open(path)?;
+    if f.read(&mut head)? < 4 {
+        return Ok(false);
+    }
+    let magics = [MAGIC_MICROS, MAGIC_NANOS, BLOCK_SECTION_HEADER];
+    Ok(magics
+        .iter()
+        .any(|m| head == m.to_le_bytes() || head == m.to_be_bytes()))
+}
 
 /// One pcap stream.
 pub struct Sink {
@@ -60,28 +99,38 @@ impl Sink {
     /// Open `path` for a capture and write the pcap header. A FIFO is opened without waiting:
     /// when no reader has it open yet, it is opened for reading too, so the capture waits in
     /// the pipe until a reader comes. Anything else is created or truncated.
-    pub fn open(path: &Path, pcapng: bool) -> io::Result<Sink> {
-        let is_fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
-        let file = if is_fifo {
-            let wronly = OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(path);
-            match wronly {
-                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .custom_flags(libc::O_NONBLOCK)
-                    .open(path)?,
-                other => other?,
-            }
-        } else {
+    ///
+    /// The console may belong to another user than the switch (which may run as root), so
+    /// what the path may be is narrow: a new file (never through a symbolic link), an empty
+    /// file or an earlier capture, a FIFO, or `/dev/null`.
+    pub fn open(path: &Path, pcapng: bool) -> Result<Sink, OpenError> {
+        let write = |flags: i32| {
             OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(path)?
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | flags)
+                .clone()
+        };
+        let file = match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                write(0).create_new(true).open(path)?
+            }
+            Err(e) => return Err(e.into()),
+            Ok(m) if m.file_type().is_fifo() => match write(0).open(path) {
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    write(0).read(true).open(path)?
+                }
+                other => other?,
+            },
+            Ok(m) if m.file_type().is_file() => {
+                if m.len() > 0 && !is_capture(path)? {
+                    return Err(OpenError::NotACapture);
+                }
+                write(libc::O_TRUNC).open(path)?
+            }
+            Ok(m) if m.file_type().is_char_device() && path == Path::new("/dev/null") => {
+                write(0).open(path)?
+            }
+            Ok(_) => return Err(OpenError::NotAFile),
         };
         let format = if pcapng {
             Format::Pcapng(Vec::new(), 0)
