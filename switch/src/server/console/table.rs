@@ -267,7 +267,7 @@ pub static TABLE: &[CommandSpec] = &[
     ),
     show(
         "port/capture",
-        "[N|all PATH|off]",
+        "N|all PATH|off",
         "capture frames entering or leaving port N to PATH, pcap (all: pcapng); FIFO ok; list",
         edges::capture,
     ),

@@ -213,7 +213,7 @@ OURS json
     .replace(
         "OURS edges\n",
         "port/settrunk      N 1/0           1=the port carries every VLAN tagged, even ones never created
-port/capture       [N|all PATH|off] capture frames entering or leaving port N to PATH, pcap (all: pcapng); FIFO ok; list
+port/capture       N|all PATH|off  capture frames entering or leaving port N to PATH, pcap (all: pcapng); FIFO ok; list
 port/mirror        [N DST|off]     copy every frame entering or leaving port N to port DST; list
 port/impair        [N DIR WORDS]   impair port N, DIR in|out|both: netem words delay loss duplicate corrupt reorder rate limit; off; list\n",
     )
