@@ -470,3 +470,33 @@ fn delayed_copies_reach_each_endpoint_of_a_shared_port_once() {
     // One copy per endpoint went into the queue, and left it.
     assert_eq!(v["impairments"][0]["out"]["counters"]["sent"], 4, "{v}");
 }
+
+#[test]
+fn duplicate_and_corrupt_between_two_plugs() {
+    if !ours_only() {
+        return;
+    }
+    let sw = MgmtSwitch::ours();
+    let (mut a, b) = learned_pair(&sw.switch);
+    let (mut s, _) = Session::open(&sw.mgmt);
+    data_block(&s.cmd(&format!("port/impair {} out duplicate 100%", b.port)));
+    let f = eth(mac(0x0b), mac(0x0a), ETH_P_TEST, &payload(60, 1));
+    a.send(&f);
+    b.expect_frame(&f, ARRIVE, "the frame");
+    b.expect_frame(&f, ARRIVE, "its duplicate");
+    data_block(&s.cmd(&format!("port/impair {} out corrupt 100%", b.port)));
+    let g = eth(mac(0x0b), mac(0x0a), ETH_P_TEST, &payload(60, 2));
+    a.send(&g);
+    let got = b.recv_timeout(ARRIVE).expect("the corrupted frame");
+    // No duplicate any more (the settings were replaced), one bit flipped after the header.
+    assert_eq!(got.len(), g.len());
+    assert_eq!(got[..14], g[..14], "the Ethernet header is spared");
+    let flipped: u32 = got.iter().zip(&g).map(|(x, y)| (x ^ y).count_ones()).sum();
+    assert_eq!(flipped, 1, "one bit of the payload flipped");
+    data_block(&s.cmd(&format!("port/impair {} off", b.port)));
+    let h = eth(mac(0x0b), mac(0x0a), ETH_P_TEST, &payload(60, 3));
+    a.send(&h);
+    b.expect_only(&h, "after off: the frame unchanged, no duplicate before it");
+    let text = data_block(&s.cmd(&format!("port/impair {}", b.port)));
+    assert_eq!(text, "", "off with nothing held leaves nothing to list");
+}
