@@ -6,7 +6,7 @@
 //! transport, which always gets the lowest free port from the switch, never takes one of them.
 //! VLAN members are set up on those ports before any guest connects.
 
-use crate::conf::{ConfError, Disk, Domain, Lab, Transport, DEFAULT_PORTS};
+use crate::conf::{ConfError, Direction, Disk, Domain, Lab, Transport, DEFAULT_PORTS};
 use crate::error::{LabError, Result};
 use crate::layout::Layout;
 use crate::state::IfaceState;
@@ -132,6 +132,8 @@ pub fn plan(lab: &Lab, layout: &Layout, opts: &Options) -> Result<Plan> {
         .flat_map(|h| h.ifaces.iter().filter_map(|i| i.mac))
         .collect();
     let mut next_port: Vec<u32> = vec![1; lab.domains.len()];
+    // `port/impair` commands of each domain's switch.
+    let mut impairs: Vec<Vec<String>> = vec![Vec::new(); lab.domains.len()];
     let mut hosts = Vec::new();
     for (hi, h) in lab.hosts.iter().enumerate() {
         let mut ifaces = Vec::new();
@@ -146,6 +148,16 @@ pub fn plan(lab: &Lab, layout: &Layout, opts: &Options) -> Result<Plan> {
                 next_port[di] += 1;
                 p
             });
+            if let Some(p) = port {
+                for imp in &i.impair {
+                    let dir = match imp.dir {
+                        Direction::In => "in",
+                        Direction::Out => "out",
+                        Direction::Both => "both",
+                    };
+                    impairs[di].push(format!("port/impair {p} {dir} {}", imp.words));
+                }
+            }
             ifaces.push(IfaceState {
                 index: i.index,
                 domain: i.domain.clone(),
@@ -163,7 +175,12 @@ pub fn plan(lab: &Lab, layout: &Layout, opts: &Options) -> Result<Plan> {
     let switches = lab
         .domains
         .iter()
-        .map(|d| switch_plan(d, &hosts, layout))
+        .zip(impairs)
+        .map(|(d, impairs)| {
+            let mut s = switch_plan(d, &hosts, layout);
+            s.setup.extend(impairs);
+            s
+        })
         .collect();
     Ok(Plan { switches, hosts })
 }
@@ -328,6 +345,16 @@ mod tests {
         );
         assert!(p.switches[1].hub);
         assert_eq!(p.switches[1].setup, ["port/create 1"]);
+        let impaired = conf::parse("h1[0]=A\nh2[0]=A\nh2[0][impair]=out delay 50ms\n").unwrap();
+        let q = plan(&impaired, &l, &opts()).unwrap();
+        assert_eq!(
+            q.switches[0].setup,
+            [
+                "port/create 1",
+                "port/create 2",
+                "port/impair 2 out delay 50ms"
+            ]
+        );
         let h2 = &p.hosts[1];
         assert_eq!(h2.ifaces[0].port, None);
         let w = words(h2);

@@ -69,6 +69,9 @@ pub struct Config {
     /// `--dgram PATH` (repeatable): datagram sockets for QEMU `-netdev dgram` clients, one
     /// port per sender address.
     pub dgrams: Vec<PathBuf>,
+    /// `--capture N:PATH` (repeatable): captures started with the switch, as
+    /// `port/capture N PATH`; N is a port number or `all`.
+    pub captures: Vec<(String, PathBuf)>,
 }
 
 /// Where a `--stream` listener listens.
@@ -118,6 +121,7 @@ impl Default for Config {
             vxlans: Vec::new(),
             streams: Vec::new(),
             dgrams: Vec::new(),
+            captures: Vec::new(),
         }
     }
 }

@@ -80,6 +80,7 @@ fn op() -> BoxedStrategy<Op> {
         1 => prop::bool::weighted(0.2).prop_map(Op::SetHub),
         1 => numports.prop_map(Op::SetNumports),
         1 => (port(), any::<bool>()).prop_map(|(p, y)| Op::SetAllocatable(p, y)),
+        2 => (port(), prop::bool::weighted(0.7)).prop_map(|(p, y)| Op::SetTrunk(p, y)),
         1 => (port(), any::<u8>(), any::<u8>())
             .prop_map(|(port, user, group)| Op::SetAcl { port, user, group }),
         1 => prop::option::of(port()).prop_map(Op::ResetCounters),
@@ -655,4 +656,48 @@ fn huge_setnumports_is_refused() {
     assert!(f.set_numports(usize::MAX).is_err());
     assert!(f.set_numports(100_000_000_000).is_err());
     assert_eq!(f.numports(), 4);
+}
+
+/// `port/settrunk` (ours): tagged frames of a VLAN never created pass between trunks as they
+/// are, and reach no other port; a trunk is a tagged member of every VLAN that exists (but
+/// its own untagged one, which it carries untagged).
+#[test]
+fn trunks_carry_every_vlan_tagged() {
+    let mut f = switch(5, 4, 1024);
+    f.set_trunk(p(1), true).unwrap();
+    f.set_trunk(p(2), true).unwrap();
+    f.vlan_create(v(7)).unwrap();
+    f.vlan_addport(v(7), p(3)).unwrap();
+    let as_is = |port| Delivery {
+        port,
+        tagging: Tagging::AsIs,
+    };
+    // VLANs 100 and 200 were never created.
+    for vid in [100, 200] {
+        assert_eq!(
+            forward(&mut f, 1, &tagged(BCAST, mac(1), vid), 0),
+            [as_is(2)]
+        );
+        assert_eq!(
+            forward(&mut f, 2, &tagged(mac(1), mac(2), vid), 0),
+            [as_is(1)]
+        );
+        // Not from a port that is no trunk.
+        assert_eq!(forward(&mut f, 3, &tagged(BCAST, mac(3), vid), 0), []);
+    }
+    // VLAN 7 exists: from a trunk to its member and the other trunk, tagged.
+    assert_eq!(
+        forward(&mut f, 1, &tagged(BCAST, mac(1), 7), 0),
+        [as_is(2), as_is(3)]
+    );
+    // Untagged frames of VLAN 0: trunks get them untagged (VLAN 0 is their untagged VLAN).
+    assert_eq!(
+        ports_of(&forward(&mut f, 4, &frame(BCAST, mac(4)), 0)),
+        [1, 2, 3]
+    );
+    // No longer a trunk: VLAN 100 is refused again.
+    f.set_trunk(p(2), false).unwrap();
+    assert_eq!(forward(&mut f, 1, &tagged(BCAST, mac(1), 100), 0), []);
+    assert_eq!(forward(&mut f, 2, &tagged(BCAST, mac(2), 100), 0), []);
+    assert!(f.set_trunk(p(9), true).is_err());
 }

@@ -42,6 +42,10 @@ const OUR_EXTENSIONS: &[&str] = &[
     "vxlan/add",
     "vxlan/del",
     "vxlan/print",
+    "port/settrunk",
+    "port/capture",
+    "port/mirror",
+    "port/impair",
     "json",
 ];
 

@@ -19,17 +19,18 @@ use std::sync::OnceLock;
 
 use integration_tests::{wait_until, SETTLE};
 
-const BINARIES: [&str; 8] = [
+const BINARIES: [&str; 9] = [
     "vde_switch",
     "uml_switch",
     "vdeterm",
+    "vdecap",
     "uml_mkcow",
     "uml_moo",
     "umlcow",
     "umlrun",
     "vdelab",
 ];
-const CLAP_TOOLS: [&str; 4] = ["vdeterm", "umlcow", "umlrun", "vdelab"];
+const CLAP_TOOLS: [&str; 5] = ["vdeterm", "vdecap", "umlcow", "umlrun", "vdelab"];
 /// The commands Debian's vde-switch, vde2 and uml-utilities also ship.
 const DIVERTED: [&str; 5] = [
     "vde_switch",

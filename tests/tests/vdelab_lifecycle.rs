@@ -183,7 +183,7 @@ fn settings_then_down_kills_a_frozen_guest() {
 fn a_lab_with_mistakes_starts_nothing() {
     let lab = Lab::with_files(
         "LAB_DESCRIPTON=\"typo\"\nh1[0]=A\nh1[mme]=128\nh2[0]=A\ndomain[a][hub]=yes\n\
-         h1[0][impair]=delay 50ms loss 5%\n",
+         h1[0][impair]=delay 50ms los 5%\n",
         &[("h1.startup", "")],
     );
     let kernel = PathBuf::from("/usr/bin/linux.uml");
@@ -199,7 +199,7 @@ fn a_lab_with_mistakes_starts_nothing() {
             "lab.conf:1: unknown setting `LAB_DESCRIPTON` (did you mean `LAB_DESCRIPTION`?)",
             "lab.conf:3: unknown key `h1[mme]` (did you mean `h1[mem]`?)",
             "lab.conf:5: `domain[a][hub]`: no interface is on collision domain a (did you mean `A`?)",
-            "lab.conf:6: h1[0][impair]: impairments on an interface are not available yet",
+            "lab.conf:6: h1[0][impair]=delay 50ms los 5%: los: unknown impairment",
             "nothing was started (4 mistakes)",
         ] {
             assert!(f.stderr.contains(want), "{want}\n{}", f.stderr);
@@ -210,7 +210,9 @@ fn a_lab_with_mistakes_starts_nothing() {
     let capture = lab.run(&kernel, &["capture", "A"], UP);
     assert_eq!(capture.status.and_then(|s| s.code()), Some(1));
     assert!(
-        capture.stderr.contains("not available yet"),
+        capture
+            .stderr
+            .contains("no switch of collision domain A is running"),
         "{}",
         capture.stderr
     );

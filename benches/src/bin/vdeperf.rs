@@ -35,6 +35,10 @@ struct Args {
     /// under TARGET/vdeperf/, leaving the work tree and TARGET/release alone
     #[arg(long)]
     commit: Option<String>,
+    /// One more argument for our switch (repeatable), e.g. --ours-arg=--capture=all:/dev/null
+    /// to measure the cost of a capture
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    ours_arg: Vec<String>,
     /// The reference switch
     #[arg(long, default_value = "/usr/bin/vde_switch")]
     reference: PathBuf,
@@ -282,6 +286,7 @@ fn main() -> ExitCode {
             .ours
             .clone()
             .unwrap_or_else(|| target.join("release/vde_switch")),
+        ours_args: a.ours_arg.clone(),
         reference: a.reference.clone(),
         kit: a
             .kit

@@ -81,6 +81,8 @@ pub(crate) const CURVE_ARGS: &str = "-m uni -p 2 -l 60";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub ours: PathBuf,
+    /// More arguments for our switch (e.g. `--capture=all:/dev/null`, the cost of a capture).
+    pub ours_args: Vec<String>,
     pub reference: PathBuf,
     /// An outside benchmark kit whose `vdebench` and `udslimit` replace our load generator and
     /// floor, as a cross-check.

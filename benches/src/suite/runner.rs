@@ -119,9 +119,14 @@ impl Run<'_> {
             h.push(format!("measured: {}", cfg.label));
         }
         h.push(format!(
-            "ours: {}{}",
+            "ours: {}{}{}",
             cfg.ours.display(),
-            mtime_note(&cfg.ours)
+            mtime_note(&cfg.ours),
+            if cfg.ours_args.is_empty() {
+                String::new()
+            } else {
+                format!(", started with {}", cfg.ours_args.join(" "))
+            }
         ));
         h.push(format!(
             "reference: {} (twice: ref and refB, the A/A control)",
@@ -239,10 +244,17 @@ impl Run<'_> {
             (REFB, &self.cfg.reference),
             (OURS, &self.cfg.ours),
         ] {
-            let sw = Switch::start(name, bin, &self.cfg.work_dir.join(name), numports)?;
+            let extra: &[String] = if name == OURS {
+                &self.cfg.ours_args
+            } else {
+                &[]
+            };
+            let args: Vec<std::ffi::OsString> = extra.iter().map(Into::into).collect();
+            let sw = Switch::start_with(name, bin, &self.cfg.work_dir.join(name), numports, &args)?;
             eprintln!(
-                "started {name}: {} -n {numports}, pid {}",
+                "started {name}: {} -n {numports} {}, pid {}",
                 bin.display(),
+                extra.join(" "),
                 sw.pid()
             );
             switches.push(sw);

@@ -88,7 +88,8 @@ enum Cmd {
         /// The lab directory (default: the current one).
         dir: Option<PathBuf>,
     },
-    /// Write the packets of a collision domain to stdout as pcap (not available yet).
+    /// Write the frames of a collision domain to stdout as pcapng, an interface per port
+    /// (`vdecap` on the domain's switch: `vdelab capture A | tcpdump -n -r -`).
     Capture {
         /// The collision domain.
         domain: String,
@@ -228,11 +229,21 @@ fn run(cli: Cli) -> Result<u8, LabError> {
         }
         Cmd::Console { host, dir } => console::attach(&layout(&dir)?, &host).map(|_| ()),
         Cmd::Capture { domain, dir } => {
-            layout(&dir)?;
-            Err(LabError::failed(
-                format!("capture of collision domain {domain} is not available yet in this build"),
-                "the switch's per-port capture (port/capture) is not there yet",
-            ))
+            let l = layout(&dir)?;
+            let mgmt = l.switch_mgmt(&domain);
+            if !mgmt.exists() {
+                return Err(LabError::failed(
+                    format!("no switch of collision domain {domain} is running"),
+                    "start the lab with vdelab up, and name a collision domain of lab.conf",
+                ));
+            }
+            let vdecap = vdelab::tools::ours("vdecap")?;
+            use std::os::unix::process::CommandExt;
+            let e = std::process::Command::new(&vdecap)
+                .arg(&mgmt)
+                .arg("all")
+                .exec();
+            Err(LabError::io(&vdecap, "run", e))
         }
         Cmd::Check { dir } => {
             let l = layout(&dir)?;

@@ -17,7 +17,7 @@
 //! | `HOST[N][transport]=vde` or `daemon` | how `ethN` reaches the switch (default `vde`) | ours |
 //! | `HOST[N][mac]=MAC` | `ethN`'s MAC address | ours |
 //! | `HOST[N][vlan]=VID` | `ethN`'s port is an untagged member of VLAN VID | ours |
-//! | `HOST[N][impair]=[in\|out\|both] WORDS` | netem words on `ethN`'s port (not available yet) | ours |
+//! | `HOST[N][impair]=[in\|out\|both] WORDS` | netem words on `ethN`'s port (`port/impair`; vde transport only) | ours |
 //! | `domain[D][hub]=yes` | collision domain D is a hub, not a switch | ours |
 //! | `domain[D][ports]=N` | the switch's port count (`-n`, default 32) | ours |
 //! | `domain[D][rc]=FILE` | commands the switch runs at start (`-f`) | ours |
@@ -641,14 +641,19 @@ impl Builder {
         }
         for h in &lab.hosts {
             for i in &h.ifaces {
-                for imp in &i.impair {
+                // The port of a daemon-transport interface is only known once it connects.
+                for imp in i.impair.iter().filter(|_| i.transport == Transport::Daemon) {
                     errors.push(ConfError::at(
                         imp.line,
                         format!(
-                            "{}[{}][impair]: impairments on an interface are not available yet in this build",
+                            "{}[{}][impair]: impairments need the vde transport (the switch \
+                             gives a daemon-transport interface its port only when it connects)",
                             h.name, i.index
                         ),
-                        "remove the impair line for now (the switch's port/impair command is not there yet)",
+                        format!(
+                            "remove {}[{}][transport]=daemon, or the impair line",
+                            h.name, i.index
+                        ),
                     ));
                 }
             }

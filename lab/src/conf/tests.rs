@@ -130,10 +130,12 @@ fn bad_values_and_conflicts() {
 }
 
 #[test]
-fn impairments_are_checked_then_refused_for_now() {
-    let (l, m) = one("h1[0]=A\nh1[0][impair]=in delay 50ms loss 5%\n");
-    assert_eq!(l, Some(2));
-    assert!(m.contains("not available yet in this build"), "{m}");
+fn impairments_are_checked() {
+    let lab = parse("h1[0]=A\nh1[0][impair]=in delay 50ms loss 5%\n").unwrap();
+    assert_eq!(lab.hosts[0].ifaces[0].impair[0].words, "delay 50ms loss 5%");
+    let (l, m) = one("h1[0]=A\nh1[0][transport]=daemon\nh1[0][impair]=delay 50ms\n");
+    assert_eq!(l, Some(3));
+    assert!(m.contains("impairments need the vde transport"), "{m}");
     let (_, m) = one("h1[0]=A\nh1[0][impair]=delay 50ms los 5%\n");
     assert!(m.contains("unknown impairment"), "{m}");
 }

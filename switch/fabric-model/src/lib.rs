@@ -198,6 +198,8 @@ pub enum Op {
     SetHub(bool),
     SetNumports(i64),
     SetAllocatable(i64, bool),
+    /// `port/settrunk N 1|0`.
+    SetTrunk(i64, bool),
     SetAcl {
         port: i64,
         user: u8,
@@ -306,7 +308,7 @@ impl Bytes<'_> {
     }
 
     fn op(&mut self) -> Op {
-        match self.u8() % 32 {
+        match self.u8() % 36 {
             0..=3 => Op::Attach {
                 choice: match self.u8() % 8 {
                     0..=4 => Choice::Any,
@@ -352,6 +354,7 @@ impl Bytes<'_> {
             25 => Op::Expire,
             26 => Op::SetDiscarding(self.vlan(), self.port(), self.u8() & 3 != 0),
             27 => Op::FlushVlan(self.vlan()),
+            28 => Op::SetTrunk(self.port(), self.u8() & 1 == 1),
             _ => Op::Frame {
                 port: if self.u8().is_multiple_of(16) {
                     InPort::Stray(self.port())
@@ -410,6 +413,7 @@ pub struct PortState {
     pub current_user: Option<u32>,
     pub allocatable: bool,
     pub counters: PortCounters,
+    pub trunk: bool,
 }
 
 impl State {
@@ -432,6 +436,7 @@ impl State {
                             current_user: p.current_user,
                             allocatable: p.allocatable,
                             counters: p.counters,
+                            trunk: p.trunk,
                         },
                     )
                 })
@@ -469,9 +474,16 @@ impl State {
         self.ports.get(&p).is_some_and(|s| !s.endpoints.is_empty())
     }
 
-    /// Member of VLAN `v` untagged (its untagged VLAN) or tagged.
+    /// Member of VLAN `v` untagged (its untagged VLAN) or tagged (a trunk is a tagged member
+    /// of every VLAN that exists).
     fn member(&self, p: Port, v: u16) -> bool {
-        self.untagged_member(p, v) || self.tagged_member(p, v)
+        self.untagged_member(p, v)
+            || self.tagged_member(p, v)
+            || (self.trunk(p) && self.vlans.contains_key(&v))
+    }
+
+    fn trunk(&self, p: Port) -> bool {
+        self.ports.get(&p).is_some_and(|s| s.trunk)
     }
 
     fn discarding(&self, p: Port, v: u16) -> bool {
@@ -502,7 +514,7 @@ impl State {
     fn vlans_of(&self, p: Port) -> Vec<u16> {
         self.vlans
             .iter()
-            .filter(|(_, (u, t))| u.contains(&p) || t.contains(&p))
+            .filter(|(_, (u, t))| self.trunk(p) || u.contains(&p) || t.contains(&p))
             .map(|(&v, _)| v)
             .collect()
     }
@@ -928,6 +940,14 @@ impl Harness {
                     assert_ne!(v, 0, "VLAN 0 removed");
                     let (u, t) = &pre.vlans[&(v as u16)];
                     assert!(u.is_empty() && t.is_empty(), "removed VLAN {v} had members");
+                    // What trunks learned on it goes with it.
+                    let mut want = pre.macs.clone();
+                    want.retain(|&(_, mv), _| i64::from(mv) != v);
+                    assert_eq!(
+                        f.macs().len(),
+                        want.len(),
+                        "VLAN {v} not flushed by its removal"
+                    );
                     ConfigDone
                 }
                 Err(_) => Unchanged,
@@ -978,6 +998,24 @@ impl Harness {
                 }
                 Err(_) => Unchanged,
             },
+            Op::SetTrunk(p, on) => {
+                let was = pre.ports.get(&to_port(p)).map(|s| s.trunk);
+                match with_port(p, |p| f.set_trunk(p, on)) {
+                    Ok(()) => {
+                        let post = State::of(f, &self.vlan_ids);
+                        let q = to_port(p);
+                        assert_eq!(post.ports[&q].trunk, on);
+                        let mut want = pre.macs.clone();
+                        if was != Some(on) {
+                            // A change forgets what was learned on the port, nothing else.
+                            want.retain(|_, e| e.0 != q);
+                        }
+                        assert_eq!(post.macs, want, "settrunk {q} {on}");
+                        ConfigDone
+                    }
+                    Err(_) => Unchanged,
+                }
+            }
             Op::SetAcl { port, user, group } => {
                 let user = Acl::Set(ACL[usize::from(user) % ACL.len()]);
                 let group = Acl::Set(ACL[usize::from(group) % ACL.len()]);
@@ -1177,6 +1215,23 @@ impl Harness {
                     tagging: Tagging::AsIs,
                 })
                 .collect(),
+            // A trunk carries tagged frames of VLANs never created to the other trunks, as is,
+            // learning nothing.
+            Some(fr)
+                if fr
+                    .tag
+                    .is_some_and(|v| v != NO_VLAN && !pre.vlans.contains_key(&v))
+                    && pin.trunk =>
+            {
+                pre.ports
+                    .iter()
+                    .filter(|&(&p, s)| p != in_port && s.trunk && pre.active(p))
+                    .map(|(&port, _)| Delivery {
+                        port,
+                        tagging: Tagging::AsIs,
+                    })
+                    .collect()
+            }
             Some(fr) => {
                 let vid = fr.tag.unwrap_or(pin.untagged_vlan);
                 let admitted = pre.vlans.contains_key(&vid)
@@ -1215,9 +1270,14 @@ impl Harness {
                         let vid = fr.tag.unwrap_or(pin.untagged_vlan);
                         let admitted = pre.vlans.contains_key(&vid)
                             && fr.tag.is_none_or(|v| pre.member(in_port, v));
-                        if !admitted {
+                        let trunked = pin.trunk
+                            && fr.tag.is_some_and(|v| v != NO_VLAN)
+                            && !pre.vlans.contains_key(&vid);
+                        // Trunked frames of VLANs never created count nowhere but in and out.
+                        if !trunked && !admitted {
                             c.vlan_drops += 1;
-                        } else if !fr.src.is_multicast()
+                        } else if !trunked
+                            && !fr.src.is_multicast()
                             && !pre.discarding(in_port, vid)
                             && !pre.macs.contains_key(&(fr.src, vid))
                             && pre.macs.len() >= pre.mac_capacity

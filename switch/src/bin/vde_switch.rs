@@ -47,6 +47,12 @@ fn main() {
         std::process::exit(1);
     }
 
+    if let Err(e) = server.start_captures() {
+        log_err!("{e}");
+        server.cleanup();
+        std::process::exit(1);
+    }
+
     if daemonise {
         if let Err(e) = daemon::daemonize(false) {
             log_err!("daemon: {e}");

@@ -188,6 +188,10 @@ fn extension_usage() -> String {
             "QEMU -netdev stream socket (or tcp:ADDR:PORT)".to_owned(),
         ),
         ("--dgram PATH", "QEMU -netdev dgram socket".to_owned()),
+        (
+            "--capture N:PATH",
+            "Capture port N (or all) to PATH in pcap format".to_owned(),
+        ),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -228,6 +232,7 @@ enum Opt {
     Vxlan,
     Stream,
     Dgram,
+    Capture,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -299,6 +304,7 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("vxlan", true, Opt::Vxlan),
     ext_whole("stream", true, Opt::Stream),
     ext_whole("dgram", true, Opt::Dgram),
+    ext("capture", true, Opt::Capture),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -568,6 +574,16 @@ impl VdeParse<'_> {
                     return Err(self.bad_value("dgram", value, "a socket path"));
                 }
                 self.config.dgrams.push(values::absolutise(value, cwd));
+            }
+            Opt::Capture => {
+                let text = value.to_string_lossy();
+                let Some((port, path)) = text.split_once(':').filter(|(p, path)| {
+                    !path.is_empty() && (*p == "all" || p.parse::<u16>().is_ok())
+                }) else {
+                    return Err(self.bad_value("capture", value, "PORT:PATH or all:PATH"));
+                };
+                let path = values::absolutise(std::ffi::OsStr::new(path), cwd);
+                self.config.captures.push((port.to_owned(), path));
             }
         }
         Ok(())

@@ -160,7 +160,8 @@ fn our_section_has_the_reference_layout() {
             "--ignore-system-rc",
             "--vxlan",
             "--stream",
-            "--dgram"
+            "--dgram",
+            "--capture"
         ]
     );
     assert!(section.contains("(default 9234)"));
@@ -255,6 +256,14 @@ fn bad_numbers_are_errors() {
     error(
         &["--hashsize", "-4"],
         "invalid argument '-4' for '--hashsize': expected an integer from 0 to 16777216",
+    );
+    error(
+        &["--capture", "x:/tmp/a"],
+        "invalid argument 'x:/tmp/a' for '--capture': expected PORT:PATH or all:PATH",
+    );
+    error(
+        &["--capture", "3"],
+        "invalid argument '3' for '--capture': expected PORT:PATH or all:PATH",
     );
     error(
         &["--maxframe", "59"],
@@ -520,12 +529,7 @@ fn our_options() {
     for words in [&["--nostdin"][..], &["-nostdin"], &["--no"], &["-no"]] {
         same(words, |c| c.nostdin = true);
     }
-    for words in [
-        &["--console-stdin"][..],
-        &["-console-stdin"],
-        &["--co"],
-        &["-c"],
-    ] {
+    for words in [&["--console-stdin"][..], &["-console-stdin"], &["--co"]] {
         same(words, |c| c.console_stdin = true);
     }
     for words in [
@@ -738,6 +742,9 @@ fn everything_at_once() {
         "-stream=tcp:127.0.0.1:5555",
         "--dgram",
         "/tmp/q.dgram",
+        "--capture",
+        "3:/tmp/p3.pcap",
+        "--capture=all:/tmp/all.pcap",
     ]);
     assert_eq!(
         c,
@@ -774,6 +781,10 @@ fn everything_at_once() {
                 StreamAddr::Tcp("127.0.0.1:5555".parse().unwrap()),
             ],
             dgrams: vec![PathBuf::from("/tmp/q.dgram")],
+            captures: vec![
+                ("3".into(), PathBuf::from("/tmp/p3.pcap")),
+                ("all".into(), PathBuf::from("/tmp/all.pcap")),
+            ],
         }
     );
 }

@@ -151,6 +151,8 @@ pub struct Fabric {
     /// Sources not learned because the table was full, all ports together.
     unlearned_total: u64,
     scratch: Vec<Forgotten>,
+    /// The trunk ports (each port's `trunk`), for flooding in port order.
+    trunks: PortSet,
 }
 
 impl Fabric {
@@ -165,6 +167,7 @@ impl Fabric {
             events: Vec::new(),
             unlearned_total: 0,
             scratch: Vec::new(),
+            trunks: PortSet::default(),
         }
     }
 
@@ -280,17 +283,31 @@ impl Fabric {
             return;
         }
 
-        // VLAN classification and ingress filter.
+        // VLAN classification and ingress filter. A trunk takes every tagged frame: of a VLAN
+        // that exists as a tagged member would, of one never created to the other trunks only.
         let tagged = frame.is_tagged();
+        let in_trunk = self.trunks.contains(in_port);
         let vid = match frame.vlan_id() {
             Some(v) => VlanId::from_vid(v),
             None => port.untagged_vlan,
         };
         let Some(Some(vlan)) = self.vlans.get(vid.index()) else {
+            if tagged && in_trunk && vid != VlanId::NONE {
+                for p in self.trunks.iter() {
+                    if p != in_port && self.ports[p.index()].as_ref().is_some_and(Port::is_active) {
+                        out.push(Delivery {
+                            port: p,
+                            tagging: Tagging::AsIs,
+                        });
+                    }
+                }
+                self.count_out(out, len);
+                return;
+            }
             port.counters.vlan_drops += 1;
             return;
         };
-        if tagged && !vlan.has_member(in_port) {
+        if tagged && !vlan.has_member(in_port) && !in_trunk {
             port.counters.vlan_drops += 1;
             return;
         }
@@ -344,7 +361,7 @@ impl Fabric {
                 }
                 let tagging = if vlan.untagged.contains(t) {
                     convert(false)
-                } else if vlan.tagged.contains(t) {
+                } else if vlan.tagged.contains(t) || self.trunks.contains(t) {
                     convert(true)
                 } else {
                     return;
@@ -352,30 +369,40 @@ impl Fabric {
                 out.push(Delivery { port: t, tagging });
             }
             None => {
-                // Same tag-ness first, then the converted copies, ascending.
-                let (first, second) = if tagged {
-                    (&vlan.tagged, &vlan.untagged)
-                } else {
-                    (&vlan.untagged, &vlan.tagged)
+                // Same tag-ness first, then the converted copies, ascending. Trunks are
+                // tagged members of every VLAN, except their own untagged one.
+                let ports = &self.ports;
+                let mut push = |p: PortId, tagging: Tagging| {
+                    if p != in_port
+                        && !vlan.discarding.contains(p)
+                        && ports[p.index()].as_ref().is_some_and(Port::is_active)
+                    {
+                        out.push(Delivery { port: p, tagging });
+                    }
                 };
-                for (set, to_tagged) in [(first, tagged), (second, !tagged)] {
+                for to_tagged in [tagged, !tagged] {
                     let tagging = convert(to_tagged);
-                    for p in set.iter() {
+                    if to_tagged {
                         // A port tagged on its own untagged VLAN gets the untagged copy only.
-                        if to_tagged && vlan.untagged.contains(p) {
-                            continue;
+                        for p in vlan.tagged.union(&self.trunks) {
+                            if !vlan.untagged.contains(p) {
+                                push(p, tagging);
+                            }
                         }
-                        if p != in_port
-                            && !vlan.discarding.contains(p)
-                            && self.ports[p.index()].as_ref().is_some_and(Port::is_active)
-                        {
-                            out.push(Delivery { port: p, tagging });
+                    } else {
+                        for p in vlan.untagged.iter() {
+                            push(p, tagging);
                         }
                     }
                 }
             }
         }
-        for d in out.iter() {
+        self.count_out(out, len);
+    }
+
+    /// Count the copies of a `len`-byte frame on their ports.
+    fn count_out(&mut self, out: &[Delivery], len: usize) {
+        for d in out {
             if let Some(p) = self.ports[d.port.index()].as_mut() {
                 p.counters.out_pkts += 1;
                 p.counters.out_bytes += d.tagging.out_len(len) as u64;
@@ -655,6 +682,7 @@ impl Fabric {
             Some(_) => {}
         }
         self.ports[p.index()] = None;
+        self.trunks.remove(p);
         for v in self.vlans.iter_mut().flatten() {
             v.untagged.remove(p);
             v.tagged.remove(p);
@@ -765,6 +793,8 @@ impl Fabric {
             return Err(FabricError::InUse);
         }
         self.vlans[v.index()] = None;
+        // Only trunks (members of every VLAN) can have learned on it.
+        self.flush_vlan(v);
         Ok(())
     }
 
@@ -793,6 +823,24 @@ impl Fabric {
     }
 
     /// `vlan/delport VLAN PORT`.
+    /// `port/settrunk N 1|0` (ours): the port carries every VLAN tagged (but its own
+    /// untagged one), including VLANs never created. A change forgets what was learned on it.
+    pub fn set_trunk(&mut self, p: PortId, on: bool) -> Result<(), FabricError> {
+        self.check_port(p)?;
+        let port = self.port_mut(p).ok_or(FabricError::NoSuchDevice)?;
+        if port.trunk == on {
+            return Ok(());
+        }
+        port.trunk = on;
+        if on {
+            self.trunks.insert(p);
+        } else {
+            self.trunks.remove(p);
+        }
+        self.forget_port(p);
+        Ok(())
+    }
+
     pub fn vlan_delport(&mut self, v: VlanId, p: PortId) -> Result<(), FabricError> {
         self.check_vlan_port(v, p)?;
         if self.port(p).is_some_and(|port| port.untagged_vlan == v) {

@@ -69,6 +69,8 @@ pub struct Port {
     /// Whether auto allocation may hand this port out when inactive.
     pub allocatable: bool,
     pub counters: PortCounters,
+    /// A trunk (`port/settrunk`, ours) carries every VLAN tagged, created or not.
+    pub trunk: bool,
 }
 
 impl Port {
@@ -81,6 +83,7 @@ impl Port {
             current_user: None,
             allocatable,
             counters: PortCounters::default(),
+            trunk: false,
         }
     }
 

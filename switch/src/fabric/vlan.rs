@@ -88,6 +88,23 @@ impl PortSet {
         self.words.iter().all(|w| *w == 0)
     }
 
+    /// Members of this set or of `other`, in ascending order.
+    pub fn union<'a>(&'a self, other: &'a PortSet) -> impl Iterator<Item = PortId> + 'a {
+        let n = self.words.len().max(other.words.len());
+        (0..n).flat_map(move |i| {
+            let mut bits =
+                self.words.get(i).copied().unwrap_or(0) | other.words.get(i).copied().unwrap_or(0);
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                PortId::from_index(i * 64 + b)
+            })
+        })
+    }
+
     /// Members in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = PortId> + '_ {
         self.words.iter().enumerate().flat_map(|(i, &w)| {

@@ -9,27 +9,25 @@
 //!
 //! # How the event loop drives it
 //!
-//! The loop keeps an `Option<ImpairQueue>` per port and direction (`in`: what
-//! enters the switch from the port, before the fabric; `out`: what leaves
-//! through it, after the fabric and its tag changes). `None` is the default
-//! and costs nothing: frames take the usual path. Otherwise:
+//! The `edges` port hook (`server/edges/`) keeps an `Option<ImpairQueue>` per port and
+//! direction (`in`: what enters the switch from the port, before the fabric; `out`: what
+//! leaves through it, after the fabric and its tag changes). `None` is the default and costs
+//! nothing: frames take the usual path. Otherwise:
 //!
-//! 1. a frame crossing that port and direction is handed over with
-//!    `queue.push(frame, now)` instead of being forwarded (or sent);
-//! 2. after a batch, the loop calls `queue.pop_due(now, &mut out)` and
-//!    forwards (or sends) what comes out, then arms one timer at the earliest
-//!    `queue.next_deadline()` over all queues (the poll timeout);
-//! 3. when the timer fires it calls `pop_due` again on the queues whose
-//!    deadline has passed, and re-arms.
+//! 1. a frame crossing that port and direction is taken by the hook and handed over with
+//!    `queue.push(frame, now)`;
+//! 2. the hook sets a timer at `queue.next_deadline()` unless one as early is set already;
+//! 3. when it fires, `queue.pop_due(now, &mut out)` gives the frames to forward (or send),
+//!    and the next timer is set.
 //!
-//! No thread per port and no busy waiting: the queue says when it next has
-//! work. A queue is bounded by `limit` frames; what does not fit is dropped
-//! and counted in [`Counters::overflow`].
+//! No thread per port and no busy waiting: the queue says when it next has work. A queue is
+//! bounded by `limit` frames; what does not fit is dropped and counted in
+//! [`Counters::overflow`].
 //!
-//! `port/impair N DIR off` ([`Settings::is_passthrough`]) ends with
-//! `queue.flush(&mut out)`, sending what was held, and dropping the queue.
-//! New settings on a live queue go through [`ImpairQueue::reconfigure`], which
-//! keeps the frames held.
+//! `port/impair N DIR off` ([`Settings::is_passthrough`]) lets new frames pass at once; the
+//! frames already held leave when due, then the queue goes ([`ImpairQueue::flush`] would
+//! send them at once, ahead of their time). New settings on a live queue go through
+//! [`ImpairQueue::reconfigure`], which keeps the frames held.
 
 pub mod queue;
 pub mod rng;

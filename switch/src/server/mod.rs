@@ -9,6 +9,7 @@
 
 pub mod console;
 pub mod ctl_dir;
+pub mod edges;
 pub mod fstp;
 mod listening;
 mod mgmt;
@@ -129,6 +130,8 @@ pub struct Switch {
     pub info: console::Info,
     /// The spanning tree (on with `-F` or `fstp/setfstp 1`).
     pub fstp: fstp::FstpRunner,
+    /// Captures, mirrors and impairments, shared with their port hook.
+    pub edges: edges::Shared,
     pub start: Instant,
     /// Whole seconds since `start` (the reference's tick counter).
     pub tick: u64,
@@ -180,6 +183,7 @@ impl Switch {
             self.tick,
             subscriptions,
         )
+        .with_edges(&self.edges)
     }
 
     /// Carry out what a console command asked for (subscriptions are the session's own).
@@ -199,6 +203,7 @@ impl Switch {
                     }
                 }
             }
+            console::Effect::Hook(change) => self.plane.hooks.change(change),
         }
     }
 
@@ -489,6 +494,7 @@ impl Server {
             plane,
             info,
             fstp,
+            edges: Default::default(),
             start: Instant::now(),
             tick: 0,
             last_gc: 0,
@@ -556,6 +562,39 @@ impl Server {
         let registry = self.sw.info.vxlan.clone();
         let (plane, mut env) = self.sw.plane_env();
         ports::vxlan::attach_all(&self.cfg.vxlans, &registry, plane, &mut env)
+    }
+
+    /// Start the `--capture` captures (before daemonising, so a refused path reaches the
+    /// terminal): each runs as `port/capture N PATH`; the first refusal is returned.
+    pub fn start_captures(&mut self) -> Result<(), String> {
+        for (port, path) in self.cfg.captures.clone() {
+            let line = format!("port/capture {port} {}", path.display());
+            let mut out = String::new();
+            console::run(
+                &mut PlainHost(&mut self.sw),
+                console::Origin::RcFile,
+                &line,
+                &mut out,
+            );
+            let status = out
+                .lines()
+                .last()
+                .and_then(vde_protocol::console::Status::parse);
+            if !status.as_ref().is_some_and(|s| s.is_success()) {
+                let why: Vec<&str> = out
+                    .lines()
+                    .filter(|l| {
+                        !l.starts_with("0000 DATA") && *l != "." && Some(*l) != out.lines().last()
+                    })
+                    .collect();
+                return Err(format!(
+                    "--capture {port}:{}: {}",
+                    path.display(),
+                    why.join(" ")
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Take commands from stdin from now on.

@@ -48,6 +48,17 @@ pub fn sethub(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
     Ok(())
 }
 
+/// `port/settrunk N 1|0` (ours): the port carries every VLAN tagged, even VLANs never created.
+pub fn settrunk(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
+    let (p, rest) = port_and_rest(cx, args)?;
+    let on = match rest.trim() {
+        "1" => true,
+        "0" => false,
+        _ => return Err(libc::EINVAL),
+    };
+    cx.fabric.set_trunk(p, on).map_err(err)
+}
+
 /// A port argument: a number below `numports`, else EINVAL.
 fn port_number(cx: &Ctx<'_>, n: i64) -> Result<PortId, i32> {
     PortId::from_arg(n)

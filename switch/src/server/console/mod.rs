@@ -8,6 +8,7 @@
 //! ([`view::View`]) that renders both the reference's text and the `json` extension.
 
 mod cmd_debug;
+mod cmd_edges;
 pub mod cmd_fstp;
 mod cmd_misc;
 mod cmd_plugin;
@@ -25,6 +26,8 @@ use std::path::PathBuf;
 use vde_protocol::console::{write_data_block, Status, END_OF_SESSION};
 use vde_protocol::MacAddr;
 
+use super::edges;
+use super::plane::hooks::HookChange;
 use crate::fabric::{EndpointId, Fabric, PortId};
 pub use crate::server::fstp::FstpCtl;
 pub use cmd_debug::{debug_lines, Subscriptions};
@@ -78,6 +81,9 @@ pub struct Ctx<'a> {
     /// The debug subscriptions of the session running the command; `None` when the command
     /// does not come from a session.
     pub session: Option<Subscriptions>,
+    /// Captures, mirrors and impairments (`port/capture`, `port/mirror`, `port/impair`);
+    /// `None` where the host has none (those commands then fail with ENOSYS).
+    pub edges: Option<&'a edges::Shared>,
     effects: Vec<Effect>,
 }
 
@@ -95,8 +101,15 @@ impl<'a> Ctx<'a> {
             info,
             uptime,
             session,
+            edges: None,
             effects: Vec::new(),
         }
+    }
+
+    /// The same context with captures, mirrors and impairments.
+    pub fn with_edges(mut self, edges: &'a edges::Shared) -> Ctx<'a> {
+        self.edges = Some(edges);
+        self
     }
 
     /// Ask the host for something beyond the context.
@@ -106,7 +119,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// What a command asks of the switch beyond its context.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Effect {
     /// Close an endpoint the way its port kind does when the client leaves (`port/epclose`).
     CloseEndpoint { port: PortId, id: EndpointId },
@@ -114,6 +127,8 @@ pub enum Effect {
     Subscribe(Subscriptions),
     /// Start carrying frames for a VXLAN uplink `vxlan/add` opened and attached.
     StartVxlan(cmd_vxlan::Pending),
+    /// Install, re-aim or remove a port hook (capture, mirroring, impairments, FSTP...).
+    Hook(HookChange),
 }
 
 /// Whoever runs console commands: gives them their context, applies their effects.

@@ -2,8 +2,8 @@
 
 use super::view::Show;
 use super::{
-    cmd_debug as debug, cmd_fstp as fstp, cmd_misc as misc, cmd_plugin as plugin, cmd_port as port,
-    cmd_vlan as vlan, cmd_vxlan as vxlan, CmdResult, Ctx,
+    cmd_debug as debug, cmd_edges as edges, cmd_fstp as fstp, cmd_misc as misc,
+    cmd_plugin as plugin, cmd_port as port, cmd_vlan as vlan, cmd_vxlan as vxlan, CmdResult, Ctx,
 };
 
 /// A command without data: its status is all it answers.
@@ -257,6 +257,31 @@ pub static TABLE: &[CommandSpec] = &[
         "[N]",
         "per-port drop counters: runts, oversize, vlan, send, unlearned",
         port::stats,
+    ),
+    // Ours: trunks, and what happens at a port's edge besides forwarding.
+    run(
+        "port/settrunk",
+        "N 1/0",
+        "1=the port carries every VLAN tagged, even ones never created",
+        port::settrunk,
+    ),
+    show(
+        "port/capture",
+        "N|all PATH|off",
+        "capture frames entering or leaving port N to PATH, pcap (all: pcapng); FIFO ok; list",
+        edges::capture,
+    ),
+    show(
+        "port/mirror",
+        "[N DST|off]",
+        "copy every frame entering or leaving port N to port DST; list",
+        edges::mirror,
+    ),
+    show(
+        "port/impair",
+        "[N DIR WORDS]",
+        "impair port N, DIR in|out|both: netem words delay loss duplicate corrupt reorder rate limit; off; list",
+        edges::impair,
     ),
     menu("vlan", "VLAN MANAGEMENT MENU"),
     run(

@@ -21,6 +21,9 @@ struct TestHost {
     closed: Vec<(PortId, EndpointId)>,
     /// The VXLAN uplinks `vxlan/add` asked to start (kept open, as a host keeps them).
     started: Vec<(PortId, crate::server::ports::vxlan::Opened)>,
+    /// Captures, mirrors and impairments, and the hook changes asked for.
+    edges: crate::server::edges::Shared,
+    hooks: Vec<String>,
 }
 
 impl Host for TestHost {
@@ -32,6 +35,7 @@ impl Host for TestHost {
             self.uptime,
             self.session,
         )
+        .with_edges(&self.edges)
     }
 
     fn apply(&mut self, effect: Effect) {
@@ -45,6 +49,7 @@ impl Host for TestHost {
                 let (opened, port) = pending.take().expect("started once");
                 self.started.push((port, opened));
             }
+            Effect::Hook(change) => self.hooks.push(format!("{change:?}")),
         }
     }
 }
@@ -93,6 +98,8 @@ impl TestHost {
             session: Some(0),
             closed: Vec::new(),
             started: Vec::new(),
+            edges: Default::default(),
+            hooks: Vec::new(),
         }
     }
 
@@ -202,6 +209,7 @@ port/resetcounter  [N]             reset the port (N) counters
 port/print         [N]             print the port/endpoint table
 port/allprint      [N]             print the port/endpoint table (including inactive port)
 OURS port/stats
+OURS edges
 vlan               ============    VLAN MANAGEMENT MENU
 vlan/create        N               create the VLAN with tag N
 vlan/remove        N               remove the VLAN with tag N
@@ -222,6 +230,13 @@ OURS json
          vxlan/add          SPEC            add an uplink: vni=N,local=ADDR,remote=ADDR[,..] or vni=N,group=ADDR,dev=IF\n\
          vxlan/del          PORT            remove the uplink on PORT\n\
          vxlan/print                        list the uplinks, their counters and learned MACs\n",
+    )
+    .replace(
+        "OURS edges\n",
+        "port/settrunk      N 1/0           1=the port carries every VLAN tagged, even ones never created
+port/capture       N|all PATH|off  capture frames entering or leaving port N to PATH, pcap (all: pcapng); FIFO ok; list
+port/mirror        [N DST|off]     copy every frame entering or leaving port N to port DST; list
+port/impair        [N DIR WORDS]   impair port N, DIR in|out|both: netem words delay loss duplicate corrupt reorder rate limit; off; list\n",
     )
     .replace(
         "OURS json\n",
@@ -746,4 +761,150 @@ fn vxlan_commands() {
     assert_eq!(h.answer("vxlan/del 1\n"), "1000 Success\n");
     assert_eq!(h.closed.len(), 1);
     assert_eq!(h.closed[0].0, PortId(1));
+}
+
+#[test]
+fn impair_set_show_off() {
+    let mut h = TestHost::new();
+    assert_eq!(
+        h.answer("port/impair 3 both delay 50ms loss 20%\n"),
+        data(
+            "Port 0003 in  delay 50ms loss 20%\n  held=0 pushed=0 sent=0 delayed=0 lost=0 duplicated=0 corrupted=0 reordered=0 overflow=0\n\
+             Port 0003 out delay 50ms loss 20%\n  held=0 pushed=0 sent=0 delayed=0 lost=0 duplicated=0 corrupted=0 reordered=0 overflow=0\n"
+        )
+    );
+    // The first change installs the hook, the next ones re-aim it.
+    assert_eq!(h.hooks.len(), 1);
+    assert!(h.hooks[0].starts_with("Install { name: \"edges\", ports: [PortId(3)]"));
+    h.answer("port/impair 5 out rate 1mbit\n");
+    assert!(h.hooks[1].starts_with("Watch { name: \"edges\", ports: [PortId(3), PortId(5)]"));
+    let j = body(h.answer("json port/impair 5\n"));
+    assert_eq!(j["impairments"][0]["port"], 5);
+    assert_eq!(j["impairments"][0]["out"]["settings"]["text"], "rate 1mbit");
+    assert!(j["impairments"][0]["in"].is_null());
+    assert_eq!(h.answer("port/impair 3 off\n"), data(""));
+    assert_eq!(
+        h.answer("port/impair\n"),
+        data("Port 0005 out rate 1mbit\n  held=0 pushed=0 sent=0 delayed=0 lost=0 duplicated=0 corrupted=0 reordered=0 overflow=0\n")
+    );
+    assert!(h.hooks[2].starts_with("Watch { name: \"edges\", ports: [PortId(5)]"));
+}
+
+#[test]
+fn impair_refusals_say_why() {
+    let mut h = TestHost::new();
+    let refused = |why: &str| format!("0000 DATA END WITH '.'\n{why}\n.\n1022 Invalid argument\n");
+    let a = h.answer("port/impair 3 in delay fast\n");
+    assert!(
+        a.starts_with("0000 DATA END WITH '.'\ndelay fast: ")
+            && a.ends_with("\n.\n1022 Invalid argument\n"),
+        "{a}"
+    );
+    assert_eq!(
+        h.answer("port/impair 99 in loss 5%\n"),
+        refused("99: not a port number; expected 0 to 31")
+    );
+    assert_eq!(
+        h.answer("port/impair 3 sideways loss 5%\n"),
+        refused("sideways: expected a direction (in, out, both) or off; usage: port/impair [N] | port/impair N off | port/impair N in|out|both WORDS...")
+    );
+    assert_eq!(
+        h.answer("port/impair 3 in\n"),
+        refused("no impairment given; expected off or any of: delay TIME [JITTER [CORRELATION]], loss PERCENT, duplicate PERCENT, corrupt PERCENT, reorder PERCENT, rate RATE [OVERHEAD], limit FRAMES, seed NUMBER")
+    );
+    assert!(h.hooks.is_empty(), "nothing changed: {:?}", h.hooks);
+}
+
+#[test]
+fn mirror_set_list_off() {
+    let mut h = TestHost::new();
+    assert_eq!(
+        h.answer("port/mirror 2 4\n"),
+        data("Port 0002 mirrored to port 0004\n")
+    );
+    assert_eq!(
+        h.answer("port/mirror 2 2\n"),
+        "0000 DATA END WITH '.'\nport 2 cannot mirror to itself\n.\n1022 Invalid argument\n"
+    );
+    assert_eq!(body(h.answer("json port/mirror\n"))["mirrors"][0]["to"], 4);
+    assert_eq!(h.answer("port/mirror 2 off\n"), data(""));
+}
+
+#[test]
+fn capture_to_file_and_off() {
+    let dir = std::env::temp_dir().join(format!("vde-capture-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.pcap");
+    let mut h = TestHost::new();
+    assert_eq!(
+        h.answer(&format!("port/capture 4 {}\n", path.display())),
+        data(&format!(
+            "Port 0004 capture {} frames=0 dropped=0\n",
+            path.display()
+        ))
+    );
+    // The pcap header is written at once.
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), vde_protocol::pcap::FILE_HEADER_LEN);
+    vde_protocol::pcap::FileHeaderRepr::parse(&bytes).unwrap();
+    let j = body(h.answer("json port/capture\n"));
+    assert_eq!(j["captures"][0]["port"], 4);
+    assert_eq!(h.answer("port/capture 4 off\n"), data(""));
+    // An earlier capture may be written again; another file, a link or a directory may not.
+    assert!(h
+        .answer(&format!("port/capture 4 {}\n", path.display()))
+        .ends_with("1000 Success\n"));
+    h.answer("port/capture 4 off\n");
+    let other = dir.join("notes.txt");
+    std::fs::write(&other, "keep me").unwrap();
+    assert_eq!(
+        h.answer(&format!("port/capture 4 {}\n", other.display())),
+        format!(
+            "0000 DATA END WITH '.'\n{}: cannot write a capture there: it exists and is not a capture (pcap or pcapng); remove it or choose another path\n.\n1017 File exists\n",
+            other.display()
+        )
+    );
+    assert_eq!(std::fs::read(&other).unwrap(), b"keep me");
+    let link = dir.join("link.pcap");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert!(h
+        .answer(&format!("port/capture 4 {}\n", link.display()))
+        .ends_with("not a regular file, a FIFO or /dev/null (symbolic links are not followed)\n.\n1022 Invalid argument\n"));
+    assert!(h
+        .answer(&format!("port/capture 4 {}\n", dir.display()))
+        .ends_with("1022 Invalid argument\n"));
+    let missing = dir.join("no/such/dir/c.pcap");
+    assert_eq!(
+        h.answer(&format!("port/capture 4 {}\n", missing.display())),
+        format!(
+            "0000 DATA END WITH '.'\n{}: cannot write a capture there: No such file or directory (os error 2)\n.\n1002 No such file or directory\n",
+            missing.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The JSON document in a data block.
+fn body(answer: String) -> serde_json::Value {
+    let json = answer
+        .strip_prefix("0000 DATA END WITH '.'\n")
+        .and_then(|a| a.split_once("\n.\n"))
+        .map(|(j, _)| j.to_string())
+        .unwrap_or_else(|| panic!("no data block: {answer}"));
+    serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn settrunk() {
+    let mut h = TestHost::two_plugs();
+    assert_eq!(h.answer("port/settrunk 1 1\n"), "1000 Success\n");
+    assert!(h.fabric.port(PortId(1)).unwrap().trunk);
+    assert_eq!(h.answer("port/settrunk 1 0\n"), "1000 Success\n");
+    assert!(!h.fabric.port(PortId(1)).unwrap().trunk);
+    assert_eq!(h.answer("port/settrunk 1 yes\n"), "1022 Invalid argument\n");
+    assert_eq!(
+        h.answer("port/settrunk 7 1\n"),
+        "1006 No such device or address\n"
+    );
 }

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use crate::fabric::{PortId, PortSet};
+use crate::fabric::{EndpointId, PortId, PortSet};
 use crate::server::slab::Key;
 use crate::server::timers::{Due, Timers};
 
@@ -28,6 +28,11 @@ pub enum Verdict {
 pub enum Injection {
     /// Out through `port`, to its endpoints, as if the fabric had sent it there.
     Egress { port: PortId, frame: Vec<u8> },
+    /// Out to one endpoint of a port (a copy [`PortHook::egress`] took for [`HookCx::to`]).
+    EgressTo {
+        endpoint: EndpointId,
+        frame: Vec<u8>,
+    },
     /// In through `port`, to the fabric, as if a client had sent it.
     Ingress { port: PortId, frame: Vec<u8> },
 }
@@ -35,6 +40,8 @@ pub enum Injection {
 /// What a hook may use besides the frames.
 pub struct HookCx<'a> {
     pub now: Instant,
+    /// In [`PortHook::egress`]: the endpoint the copies are for (a port may have several).
+    pub to: Option<EndpointId>,
     me: Key,
     timers: &'a mut Timers,
     injections: &'a mut Vec<Injection>,
@@ -73,8 +80,42 @@ pub trait PortHook {
 }
 
 struct Installed {
+    name: &'static str,
     hook: Box<dyn PortHook>,
     ports: PortSet,
+}
+
+/// A change to the installed hooks asked for by a console command (`Effect::Hook`); hooks
+/// are named so that a command can find the one it installed earlier.
+pub enum HookChange {
+    /// Install `hook` under `name`, replacing any hook of that name, watching `ports`.
+    Install {
+        name: &'static str,
+        hook: Box<dyn PortHook>,
+        ports: PortSet,
+    },
+    /// The hook `name` now watches `ports`.
+    Watch { name: &'static str, ports: PortSet },
+    /// Remove the hook `name` (its pending timers then find nothing).
+    Remove { name: &'static str },
+}
+
+impl std::fmt::Debug for HookChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookChange::Install { name, ports, .. } => f
+                .debug_struct("Install")
+                .field("name", name)
+                .field("ports", &ports.iter().collect::<Vec<_>>())
+                .finish(),
+            HookChange::Watch { name, ports } => f
+                .debug_struct("Watch")
+                .field("name", name)
+                .field("ports", &ports.iter().collect::<Vec<_>>())
+                .finish(),
+            HookChange::Remove { name } => f.debug_struct("Remove").field("name", name).finish(),
+        }
+    }
 }
 
 /// The installed hooks and the ports any of them watches (one bit test per frame when none
@@ -89,9 +130,53 @@ pub struct Hooks {
 
 impl Hooks {
     pub fn add(&mut self, hook: Box<dyn PortHook>, ports: PortSet) -> Key {
-        let key = self.installed.insert(Installed { hook, ports });
+        self.add_named("", hook, ports)
+    }
+
+    /// Install `hook` under `name`, replacing any hook of that name (unnamed ones, `""`,
+    /// are never replaced).
+    pub fn add_named(
+        &mut self,
+        name: &'static str,
+        hook: Box<dyn PortHook>,
+        ports: PortSet,
+    ) -> Key {
+        if let Some(old) = self.key_of(name) {
+            self.installed.remove(old);
+        }
+        let key = self.installed.insert(Installed { name, hook, ports });
         self.rewatch();
         key
+    }
+
+    /// The hook installed under `name`.
+    pub fn key_of(&self, name: &str) -> Option<Key> {
+        if name.is_empty() {
+            return None;
+        }
+        self.installed
+            .iter()
+            .find(|(_, i)| i.name == name)
+            .map(|(k, _)| k)
+    }
+
+    /// Carry out a console command's change.
+    pub fn change(&mut self, change: HookChange) {
+        match change {
+            HookChange::Install { name, hook, ports } => {
+                self.add_named(name, hook, ports);
+            }
+            HookChange::Watch { name, ports } => {
+                if let Some(key) = self.key_of(name) {
+                    self.set_ports(key, ports);
+                }
+            }
+            HookChange::Remove { name } => {
+                if let Some(key) = self.key_of(name) {
+                    self.remove(key);
+                }
+            }
+        }
     }
 
     pub fn remove(&mut self, key: Key) -> Option<Box<dyn PortHook>> {
@@ -140,6 +225,7 @@ impl Hooks {
             }
             let mut cx = HookCx {
                 now,
+                to: None,
                 me,
                 timers,
                 injections: &mut self.injections,
@@ -151,9 +237,11 @@ impl Hooks {
         Verdict::Forward
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn egress(
         &mut self,
         port: PortId,
+        to: EndpointId,
         frames: &[&[u8]],
         keep: &mut [bool],
         now: Instant,
@@ -163,6 +251,7 @@ impl Hooks {
             if i.ports.contains(port) {
                 let mut cx = HookCx {
                     now,
+                    to: Some(to),
                     me,
                     timers,
                     injections: &mut self.injections,
@@ -176,6 +265,7 @@ impl Hooks {
         if let Some(i) = self.installed.get_mut(key) {
             let mut cx = HookCx {
                 now,
+                to: None,
                 me: key,
                 timers,
                 injections: &mut self.injections,

@@ -494,7 +494,7 @@ impl Plane {
         let now = *now.get_or_insert_with(Instant::now);
         let mut keep = [true; SEND_BATCH];
         let keep = &mut keep[..frames.len()];
-        self.hooks.egress(port, frames, keep, now, env.timers);
+        self.hooks.egress(port, dest, frames, keep, now, env.timers);
         let mut kept = 0;
         for i in 0..frames.len() {
             if keep[i] {
@@ -857,6 +857,9 @@ impl Plane {
                     for id in ids {
                         self.send_to(env, id, &[&frame]);
                     }
+                }
+                Injection::EgressTo { endpoint, frame } => {
+                    self.send_to(env, endpoint, &[&frame]);
                 }
                 // Only a port with endpoints takes frames in, as from a client.
                 Injection::Ingress { port, frame } => {
