@@ -565,9 +565,10 @@ impl Fabric {
     /// ignored).
     pub fn set_discarding(&mut self, vlan: VlanId, port: PortId, discarding: bool) {
         let active = self.port(port).is_some_and(Port::is_active);
+        let trunk = self.trunks.contains(port);
         if let Some(v) = self.vlans.get_mut(vlan.index()).and_then(Option::as_mut) {
             if discarding {
-                if active && v.has_member(port) {
+                if active && (v.has_member(port) || trunk) {
                     v.discarding.insert(port);
                 }
             } else {
@@ -820,6 +821,11 @@ impl Fabric {
             vlan.tagged.insert(p);
         }
         Ok(())
+    }
+
+    /// Whether port `p` is a trunk (`port/settrunk`): a tagged member of every VLAN.
+    pub fn is_trunk(&self, p: PortId) -> bool {
+        self.trunks.contains(p)
     }
 
     /// `vlan/delport VLAN PORT`.

@@ -58,6 +58,12 @@ impl FstpCtl {
             self.tree.set_enabled(false, now, out);
         }
         let active = |p: PortId| fabric.port(p).is_some_and(|p| p.is_active());
+        // A trunk is a tagged member of every VLAN (but its own untagged one).
+        let trunks: Vec<PortId> = fabric
+            .ports()
+            .filter(|(p, _)| fabric.is_trunk(*p))
+            .map(|(p, _)| p)
+            .collect();
         let want: BTreeMap<u16, BTreeMap<PortId, bool>> = fabric
             .vlans()
             .map(|(id, v)| {
@@ -65,6 +71,7 @@ impl FstpCtl {
                 let tagged = v
                     .tagged
                     .iter()
+                    .chain(trunks.iter().copied())
                     .filter(|&p| active(p) && !v.untagged.contains(p))
                     .map(|p| (p, true));
                 (id.get(), untagged.chain(tagged).collect())
