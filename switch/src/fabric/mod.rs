@@ -842,6 +842,12 @@ impl Fabric {
             self.trunks.insert(p);
         } else {
             self.trunks.remove(p);
+            // Blocked only where it still is a member; the spanning tree hears of the rest.
+            for v in self.vlans.iter_mut().flatten() {
+                if !v.has_member(p) {
+                    v.discarding.remove(p);
+                }
+            }
         }
         self.forget_port(p);
         Ok(())
