@@ -177,6 +177,27 @@ impl Running {
     }
 }
 
+/// What an exit of umlrun means (its documented statuses), and how busy the host was, for the
+/// message of a failed guest test: a kernel panic on a loaded machine is then told apart from
+/// a refusal, a timeout or a guest that did not do its work.
+pub fn explain_exit(status: Option<ExitStatus>) -> String {
+    let what = match status.map(|s| (s.code(), s)) {
+        None => "umlrun still running at the deadline (guest not halted in time)".to_string(),
+        Some((Some(0), _)) => "the guest halted (status 0)".to_string(),
+        Some((Some(1), _)) => "umlrun itself failed (status 1)".to_string(),
+        Some((Some(2), _)) => "umlrun refused the command line (status 2)".to_string(),
+        Some((Some(3), _)) => {
+            "the guest kernel panicked (status 3; its message is in stderr, the console before \
+             it in stdout)"
+                .to_string()
+        }
+        Some((Some(4), _)) => "the guest was killed (status 4)".to_string(),
+        Some((_, s)) => format!("umlrun ended with {s}"),
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!("{what}; host load average now: {}", load.trim())
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         self.note_kernel_pid();

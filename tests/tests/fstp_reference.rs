@@ -8,6 +8,9 @@
 //! reference's console, the state machine's rendering) must be the same in both runs once the
 //! ages are masked, and so must the BPDUs each switch sends once the tree has formed (message
 //! age masked: ours counts hops beyond the first bridge).
+//!
+//! Every cable, the state machine's included, carries frames only while the test pumps, so a
+//! stage's console commands are all answered before any BPDU of the stage crosses, in both runs.
 
 use integration_tests::mgmt::{lossy, Session};
 use integration_tests::raw::{reply_path, RawClient, Reply};
@@ -15,7 +18,7 @@ use integration_tests::switch::port_of_data_socket;
 use integration_tests::vdeterm::MgmtSwitch;
 use integration_tests::{Switch, SETTLE};
 use regex::Regex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 use vde_protocol::MacAddr;
@@ -58,6 +61,8 @@ struct Cable {
     ports: [PortId; 2],
     /// Carries nothing (both ends stay attached).
     cut: bool,
+    /// The VLANs it carries: 0 untagged, the others tagged.
+    vlans: Vec<u16>,
 }
 
 /// One switch of a scenario: a reference process, or the state machine.
@@ -73,10 +78,17 @@ struct Lab {
     nodes: Vec<Node>,
     model: Option<Model>,
     cables: Vec<Option<Cable>>,
-    /// The last BPDU each switch sent into each cable, per VLAN tag (0 untagged):
-    /// (cable, node, VLAN) -> frame.
-    sent: BTreeMap<(usize, usize, u16), Vec<u8>>,
+    /// The BPDUs each switch sent into each cable since [`Lab::hellos`] began, per VLAN tag
+    /// (0 untagged): (cable, node, VLAN) -> frames.
+    sent: BTreeMap<(usize, usize, u16), Vec<Vec<u8>>>,
+    /// BPDUs of the state machine not yet on their cable: like a reference's, they cross only
+    /// while the test pumps.
+    outbox: Vec<(PortId, Vec<u8>)>,
     clients: usize,
+    /// Every BPDU that crossed a cable, for the failure messages: when, cable, sender, VLAN,
+    /// flags.
+    trace: Vec<String>,
+    born: Instant,
 }
 
 impl Lab {
@@ -112,7 +124,10 @@ impl Lab {
             model,
             cables: Vec::new(),
             sent: BTreeMap::new(),
+            outbox: Vec::new(),
             clients: 0,
+            trace: Vec::new(),
+            born: Instant::now(),
         }
     }
 
@@ -176,6 +191,7 @@ impl Lab {
             nodes: [x, y],
             ports,
             cut: false,
+            vlans: vec![0],
         }));
         if let Some(Link::Model { port, .. }) =
             self.cables.last().unwrap().as_ref().map(|c| &c.link)
@@ -206,6 +222,7 @@ impl Lab {
             let cable = self.cables[c].as_ref().unwrap();
             (cable.nodes, cable.ports)
         };
+        self.cables[c].as_mut().unwrap().vlans.push(vlan);
         for (n, port) in nodes.into_iter().zip(ports) {
             if let Node::Model = self.nodes[n] {
                 let m = self.model.as_mut().unwrap();
@@ -263,14 +280,27 @@ impl Lab {
         self.cables[c].as_mut().unwrap().cut = true;
     }
 
-    /// Does what the state machine said: sends BPDUs into the cables.
+    /// Does what the state machine said: queues its BPDUs for their cables.
+    ///
+    /// They are not sent at once: a reference end gets the frames of a relayed cable only when
+    /// the test pumps, that is after the console commands of the stage (`vlan/addport` on both
+    /// ends) have been answered. Sent at once, a tagged BPDU of the state machine would race
+    /// the reference's `vlan/addport` (the reference drops it if it reads it first, its port
+    /// then stays forwarding until the next hello blocks it: one more topology change in the
+    /// runs with the state machine only).
     fn apply(&mut self, effects: Vec<Effect>) {
-        let me = self.nodes.iter().position(|n| matches!(n, Node::Model));
         for e in effects {
-            let Effect::Send { port, bpdu } = e else {
-                continue;
-            };
-            let frame = bpdu.to_bytes();
+            if let Effect::Send { port, bpdu } = e {
+                self.outbox.push((port, bpdu.to_bytes()));
+            }
+        }
+    }
+
+    /// Sends the state machine's queued BPDUs into their cables (dropped if the cable is
+    /// unplugged or cut).
+    fn deliver(&mut self) {
+        let me = self.nodes.iter().position(|n| matches!(n, Node::Model));
+        for (port, frame) in std::mem::take(&mut self.outbox) {
             let found = self.cables.iter().enumerate().find_map(|(i, c)| match c {
                 Some(Cable {
                     link: Link::Model { port: p, client },
@@ -284,9 +314,17 @@ impl Lab {
             };
             if !cut {
                 client.send_frame(&frame);
-                self.sent.insert((i, me.unwrap(), tag_of(&frame)), frame);
+                self.log(i, me.unwrap(), &frame);
+                self.sent
+                    .entry((i, me.unwrap(), tag_of(&frame)))
+                    .or_default()
+                    .push(frame);
             }
         }
+    }
+
+    fn log(&mut self, cable: usize, node: usize, frame: &[u8]) {
+        self.trace.push(trace_line(self.born, cable, node, frame));
     }
 
     /// Moves frames for `d`: relays between reference switches, feeds the state machine, gives
@@ -295,7 +333,9 @@ impl Lab {
         let until = Instant::now() + d;
         let mut buf = vec![0u8; 2048];
         loop {
+            self.deliver();
             let mut to_model: Vec<(PortId, Vec<u8>)> = Vec::new();
+            let mut trace = Vec::new();
             for (i, slot) in self.cables.iter().enumerate() {
                 let Some(cable) = slot else { continue };
                 match &cable.link {
@@ -304,7 +344,11 @@ impl Lab {
                             while let Some(f) = recv(&ends[side], &mut buf) {
                                 if !cable.cut {
                                     ends[1 - side].send_frame(&f);
-                                    self.sent.insert((i, cable.nodes[side], tag_of(&f)), f);
+                                    trace.push(trace_line(self.born, i, cable.nodes[side], &f));
+                                    self.sent
+                                        .entry((i, cable.nodes[side], tag_of(&f)))
+                                        .or_default()
+                                        .push(f);
                                 }
                             }
                         }
@@ -317,13 +361,18 @@ impl Lab {
                         };
                         while let Some(f) = recv(client, &mut buf) {
                             if !cable.cut {
-                                self.sent.insert((i, from, tag_of(&f)), f.clone());
+                                trace.push(trace_line(self.born, i, from, &f));
+                                self.sent
+                                    .entry((i, from, tag_of(&f)))
+                                    .or_default()
+                                    .push(f.clone());
                                 to_model.push((*port, f));
                             }
                         }
                     }
                 }
             }
+            self.trace.append(&mut trace);
             if let Some(m) = self.model.as_mut() {
                 let mut out = Vec::new();
                 let now = m.now();
@@ -333,6 +382,7 @@ impl Lab {
                 }
                 m.fstp.tick(now, &mut out);
                 self.apply(out);
+                self.deliver();
             }
             if Instant::now() >= until {
                 return;
@@ -409,26 +459,71 @@ impl Lab {
         }
     }
 
-    /// The BPDUs each switch sends once the tree has formed (one hello period), message age
-    /// masked; the last one of each (cable, switch, VLAN).
+    /// What each switch sends into each cable once the tree has formed: the distinct BPDUs
+    /// of each (cable, switch, VLAN), message age masked, from now until every end of every
+    /// cable has sent two hellos on each VLAN it carries.
+    ///
+    /// The window ends on that event, not after a time: on a busy machine a hello may come
+    /// late, and where the window starts in the hello cycle differs from run to run. Two hellos
+    /// from every end mean the window holds everything each switch sends in answer to the
+    /// others' hellos. In a formed tree that is the hello alone, so any other BPDU (a topology
+    /// change, a proposal) shows up as a difference from the run without the state machine.
     fn hellos(&mut self) -> Hellos {
+        const AGREEMENT: u8 = 0x40;
+        let expected: Vec<(usize, usize, u16)> = self
+            .cables
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().filter(|c| !c.cut).map(|c| (i, c)))
+            .flat_map(|(i, c)| {
+                c.nodes
+                    .into_iter()
+                    .flat_map(move |n| c.vlans.iter().map(move |&v| (i, n, v)))
+            })
+            .collect();
+        let limit = Duration::from_secs(4 * vdeswitch::fstp::HELLO_TIME);
         self.sent.clear();
-        self.pump(Duration::from_millis(4500));
+        let start = Instant::now();
+        loop {
+            let hellos = |k: &(usize, usize, u16)| {
+                self.sent.get(k).map_or(0, |fs| {
+                    fs.iter()
+                        .filter(|f| f[if f[12] == 0x81 { 25 } else { 21 }] & AGREEMENT != 0)
+                        .count()
+                })
+            };
+            if expected.iter().all(|k| hellos(k) >= 2) {
+                break;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "not every switch sent two hellos into each cable in {limit:?}; expected \
+                 (cable, switch, VLAN) {expected:?}\n{}",
+                self.trace.join("\n")
+            );
+            self.pump(Duration::from_millis(50));
+        }
         self.sent
             .iter()
-            .map(|(&k, f)| {
-                let mut f = f.clone();
-                let at = if f[12] == 0x81 { 48 } else { 44 };
-                f[at] = 0;
-                f[at + 1] = 0;
-                (k, f.iter().map(|b| format!("{b:02x}")).collect())
+            .map(|(&k, fs)| {
+                let distinct = fs
+                    .iter()
+                    .map(|f| {
+                        let mut f = f.clone();
+                        let at = if f[12] == 0x81 { 48 } else { 44 };
+                        f[at] = 0;
+                        f[at + 1] = 0;
+                        f.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                    })
+                    .collect::<BTreeSet<_>>();
+                (k, distinct)
             })
             .collect()
     }
 }
 
-/// The last BPDU of each (cable, switch, VLAN), as hex.
-type Hellos = BTreeMap<(usize, usize, u16), String>;
+/// The distinct BPDUs of each (cable, switch, VLAN), as hex.
+type Hellos = BTreeMap<(usize, usize, u16), BTreeSet<String>>;
 
 /// The VLAN id of a tagged frame, 0 for an untagged one.
 fn tag_of(f: &[u8]) -> u16 {
@@ -436,6 +531,18 @@ fn tag_of(f: &[u8]) -> u16 {
         Some([0x81, 0x00, hi, lo]) => u16::from_be_bytes([*hi, *lo]) & 0x0fff,
         _ => 0,
     }
+}
+
+/// A line of [`Lab::trace`].
+fn trace_line(born: Instant, cable: usize, node: usize, f: &[u8]) -> String {
+    let at = if f.get(12) == Some(&0x81) { 25 } else { 21 };
+    format!(
+        "{:>7.3}s cable {cable} from {node} VLAN {:>2} flags {:02x} age {}",
+        born.elapsed().as_secs_f64(),
+        tag_of(f),
+        f.get(at).copied().unwrap_or(0),
+        f.get(at + 23).copied().unwrap_or(0),
+    )
 }
 
 /// One frame from a nonblocking client, if any.
@@ -465,9 +572,10 @@ fn differential(
                 lab.settle().0
             })
             .collect();
-        (prints, lab.hellos())
+        let hellos = lab.hellos();
+        (prints, hellos, lab.trace.join("\n"))
     };
-    let ((got, got_hellos), (want, want_hellos)) = std::thread::scope(|s| {
+    let ((got, got_hellos, got_trace), (want, want_hellos, want_trace)) = std::thread::scope(|s| {
         let reference = s.spawn(|| run(None));
         (run(Some(model)), reference.join().expect("reference lab"))
     });
@@ -489,7 +597,7 @@ fn differential(
     for (k, w) in &want_hellos {
         assert_eq!(
             &got_hellos[k], w,
-            "BPDU of switch {} into cable {}, VLAN {}",
+            "BPDU of switch {} into cable {}, VLAN {}\n=== with the state machine ===\n{got_trace}\n=== references only ===\n{want_trace}",
             k.1, k.0, k.2
         );
     }
