@@ -61,7 +61,23 @@ pub struct Config {
     /// never `/etc/vde2/vde_switch.rc` (a switch started by a test or a script
     /// is then not changed by the machine's configuration).
     pub ignore_system_rc: bool,
+    /// Unfinished handshakes on the control socket, in all (`--maxpending`) and per
+    /// user (`--maxpending-user`); see `server::admission`.
+    pub max_pending: usize,
+    pub max_pending_user: usize,
+    /// Management sessions, in all (`--maxsessions`) and per user (`--maxsessions-user`).
+    pub max_sessions: usize,
+    pub max_sessions_user: usize,
 }
+
+/// Default caps of fair admission (see `server::admission`): unfinished handshakes on the
+/// control socket, in all and per user, and management sessions, in all and per user.
+pub const DEFAULT_MAX_PENDING: usize = 256;
+pub const DEFAULT_MAX_PENDING_USER: usize = 64;
+pub const DEFAULT_MAX_SESSIONS: usize = 64;
+pub const DEFAULT_MAX_SESSIONS_USER: usize = 16;
+/// The largest value any of those caps may be given.
+pub const MAX_ADMISSION_CAP: usize = 65536;
 
 impl Default for Config {
     fn default() -> Self {
@@ -89,6 +105,10 @@ impl Default for Config {
             max_macs: 65536,
             allow_foreign_abstract: false,
             ignore_system_rc: false,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_pending_user: DEFAULT_MAX_PENDING_USER,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_user: DEFAULT_MAX_SESSIONS_USER,
         }
     }
 }

@@ -35,7 +35,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Commands of ours that the reference lacks: their `help` rows are removed before comparing.
-const OUR_EXTENSIONS: &[&str] = &["port/stats", "json"];
+const OUR_EXTENSIONS: &[&str] = &["port/stats", "json", "ds/admission"];
 
 /// How long debug events may take to arrive.
 const EVENTS: Duration = Duration::from_secs(5);

@@ -179,6 +179,28 @@ fn extension_usage() -> String {
             "--ignore-system-rc",
             "Without -f, never read /etc/vde2/vde_switch.rc".to_owned(),
         ),
+        (
+            "--maxpending N",
+            format!(
+                "Unfinished handshakes held in all (default {})",
+                defaults.max_pending
+            ),
+        ),
+        (
+            "--maxpending-user N",
+            format!("... and per user (default {})", defaults.max_pending_user),
+        ),
+        (
+            "--maxsessions N",
+            format!(
+                "Management sessions held in all (default {})",
+                defaults.max_sessions
+            ),
+        ),
+        (
+            "--maxsessions-user N",
+            format!("... and per user (default {})", defaults.max_sessions_user),
+        ),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -216,6 +238,10 @@ enum Opt {
     Maxmacs,
     AllowAbstract,
     IgnoreSystemRc,
+    MaxPending,
+    MaxPendingUser,
+    MaxSessions,
+    MaxSessionsUser,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -273,6 +299,10 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("maxmacs", true, Opt::Maxmacs),
     ext("allow-abstract", false, Opt::AllowAbstract),
     ext("ignore-system-rc", false, Opt::IgnoreSystemRc),
+    ext("maxpending", true, Opt::MaxPending),
+    ext("maxpending-user", true, Opt::MaxPendingUser),
+    ext("maxsessions", true, Opt::MaxSessions),
+    ext("maxsessions-user", true, Opt::MaxSessionsUser),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -416,6 +446,11 @@ impl VdeParse<'_> {
         values::parse_c_int(value).ok_or_else(|| self.bad_value(opt, value, "an integer"))
     }
 
+    /// A cap of fair admission.
+    fn cap(&self, opt: &str, value: &OsStr) -> Result<usize, Exit> {
+        self.ranged(opt, value, 1, crate::config::MAX_ADMISSION_CAP)
+    }
+
     /// An integer within `min..=max`.
     fn ranged(&self, opt: &str, value: &OsStr, min: usize, max: usize) -> Result<usize, Exit> {
         let n = self.int(opt, value)?;
@@ -515,6 +550,14 @@ impl VdeParse<'_> {
             }
             Opt::AllowAbstract => self.config.allow_foreign_abstract = true,
             Opt::IgnoreSystemRc => self.config.ignore_system_rc = true,
+            Opt::MaxPending => self.config.max_pending = self.cap("maxpending", value)?,
+            Opt::MaxPendingUser => {
+                self.config.max_pending_user = self.cap("maxpending-user", value)?;
+            }
+            Opt::MaxSessions => self.config.max_sessions = self.cap("maxsessions", value)?,
+            Opt::MaxSessionsUser => {
+                self.config.max_sessions_user = self.cap("maxsessions-user", value)?;
+            }
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use mio::{Interest, Token};
 use vde_protocol::console::{BANNER, PROMPT};
 
+use super::admission::{Admission, Caps};
 use super::console::{self, debug_lines, Origin, Outcome, Subscriptions};
 use super::listening::Listening;
 use super::reactor::{Keep, Subscriber, Target};
@@ -39,10 +40,12 @@ pub struct Mgmt {
     path: PathBuf,
     me: Option<Key>,
     sessions: HashMap<Token, Session>,
+    /// Sessions per user and in all (fair admission, as for handshakes).
+    admission: Admission<Token>,
 }
 
 /// Bind the management socket; a live server there disables it with a warning.
-pub fn bind(path: &std::path::Path, mode: u32, group: Option<u32>) -> Option<Mgmt> {
+pub fn bind(path: &std::path::Path, mode: u32, group: Option<u32>, caps: Caps) -> Option<Mgmt> {
     let listener = match super::ctl_dir::bind_listener(path) {
         Ok(l) => l,
         Err(e) => {
@@ -58,6 +61,7 @@ pub fn bind(path: &std::path::Path, mode: u32, group: Option<u32>) -> Option<Mgm
         path: path.to_path_buf(),
         me: None,
         sessions: HashMap::new(),
+        admission: Admission::new(caps),
     })
 }
 
@@ -94,6 +98,25 @@ impl Mgmt {
                     else {
                         continue;
                     };
+                    let uid = crate::sys::unix::peer_cred(&stream)
+                        .map(|c| c.uid)
+                        .unwrap_or(u32::MAX);
+                    if let Some((victim, of)) =
+                        self.admission.admit(token, uid, std::time::Instant::now())
+                    {
+                        if let Some(n) = sw.limits.sessions.allow(sw.tick, 10, 1) {
+                            log_warn!(
+                                "too many management sessions ({} in all, {} of uid {}): closed the one idle the longest for a new one of uid {}{}",
+                                self.admission.len(),
+                                self.admission.of_user(of),
+                                of,
+                                uid,
+                                super::suppressed(n)
+                            );
+                        }
+                        self.close_session(sw, victim);
+                    }
+                    sw.sessions = self.admission.stats();
                     let mut s = Session {
                         debug: 0,
                         stream,
@@ -126,6 +149,7 @@ impl Mgmt {
             match s.stream.read(&mut buf) {
                 Ok(0) => return self.close_session(sw, token),
                 Ok(n) => {
+                    self.admission.touch(token, std::time::Instant::now());
                     let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
                     if !self.run_chunk(sw, token, &chunk) {
                         return;
@@ -248,6 +272,8 @@ impl Mgmt {
     }
 
     fn close_session(&mut self, sw: &mut Switch, token: Token) {
+        self.admission.remove(token);
+        sw.sessions = self.admission.stats();
         if let Some(s) = self.sessions.remove(&token) {
             sw.io.unwatch_fd(token, s.stream.as_raw_fd());
         }

@@ -74,7 +74,18 @@ pub struct Ctx<'a> {
     /// The debug subscriptions of the session running the command; `None` when the command
     /// does not come from a session.
     pub session: Option<Subscriptions>,
+    /// Connections held by fair admission (`ds/admission`); zero unless the host sets it.
+    pub admission: Admission,
     effects: Vec<Effect>,
+}
+
+/// What fair admission holds now ([`crate::server::admission`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// Unfinished handshakes on the control socket.
+    pub handshakes: crate::server::admission::Stats,
+    /// Management sessions.
+    pub sessions: crate::server::admission::Stats,
 }
 
 impl<'a> Ctx<'a> {
@@ -91,6 +102,7 @@ impl<'a> Ctx<'a> {
             info,
             uptime,
             session,
+            admission: Admission::default(),
             effects: Vec::new(),
         }
     }

@@ -146,6 +146,7 @@ fn help_rows() -> String {
 ------------       --------------  ------------
 ds                 ============    DATA SOCKET MENU
 ds/showinfo                        show ds info
+OURS ds/admission
 help               [arg]           Help (limited to arg when specified)
 logout                             logout from this mgmt terminal
 shutdown                           shutdown of the switch
@@ -201,6 +202,10 @@ OURS json
     .replace(
         "OURS port/stats\n",
         "port/stats         [N]             per-port drop counters: runts, oversize, vlan, send, unlearned\n",
+    )
+    .replace(
+        "OURS ds/admission\n",
+        "ds/admission                       pending handshakes and sessions held, and their caps\n",
     )
     .replace(
         "OURS json\n",
