@@ -432,7 +432,10 @@ impl Server {
     }
 
     /// Run an rc file at start (see [`console::run_rc_file`]).
-    pub fn run_rc_file(&mut self, path: &std::path::Path) -> io::Result<console::Outcome> {
+    pub fn run_rc_file(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<console::Outcome, console::script::ScriptError> {
         let outcome = console::run_rc_file(&mut PlainHost(&mut self.sw), path)?;
         if outcome == console::Outcome::Shutdown {
             log_info!("Shutdown from mgmt command");

@@ -209,6 +209,10 @@ pub fn hash_setsize(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
         return Err(libc::EINVAL);
     }
     let n = usize::try_from(n).map_err(|_| libc::EINVAL)?;
+    // The same cap as --hashsize (the reference takes any int).
+    if n > crate::cli::MAX_HASHSIZE {
+        return Err(libc::EINVAL);
+    }
     let rounded = n.checked_next_power_of_two().ok_or(libc::EINVAL)?;
     if rounded != n {
         crate::log_info!(
