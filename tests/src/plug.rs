@@ -237,6 +237,10 @@ impl Plug {
             ),
         }
     }
+    /// The vde_plug process (to signal it).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
     /// True while the vde_plug process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

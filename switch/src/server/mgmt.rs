@@ -17,9 +17,13 @@ use super::console::{self, debug_lines, Origin, Outcome, Subscriptions};
 use super::listening::Listening;
 use super::reactor::{Keep, Subscriber, Target};
 use super::slab::Key;
+use super::timers::Due;
 use super::{Exit, Switch};
 use crate::fabric::Event;
 use crate::log_warn;
+
+/// How long accepting stops after it failed (out of descriptors).
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A session whose unread output grows past this is closed.
 const MAX_PENDING: usize = 64 << 20;
@@ -130,7 +134,14 @@ impl Mgmt {
                     self.flush(sw, token);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    // Out of descriptors: connections wait in the backlog with no new edge
+                    // coming; look again in a while instead of never.
+                    sw.timers
+                        .set(std::time::Instant::now() + ACCEPT_RETRY, Due::Sub(me, 0));
+                    return;
+                }
             }
         }
     }
@@ -292,6 +303,11 @@ impl Subscriber for Mgmt {
         } else {
             self.on_session(sw, token);
         }
+        Keep::Yes
+    }
+
+    fn timer(&mut self, _: u64, sw: &mut Switch) -> Keep {
+        self.accept_sessions(sw);
         Keep::Yes
     }
 
