@@ -109,11 +109,14 @@ impl Mgmt {
                         self.admission.admit(token, uid, std::time::Instant::now())
                     {
                         if let Some(n) = sw.limits.sessions.allow(sw.tick, 10, 1) {
+                            let caps = self.admission.stats();
                             log_warn!(
-                                "too many management sessions ({} in all, {} of uid {}): closed the one idle the longest for a new one of uid {}{}",
+                                "management sessions at their cap ({} in all, cap {}; {} of uid {}, cap {}): closed the one idle the longest for a new one of uid {}{}",
                                 self.admission.len(),
+                                caps.caps_all,
                                 self.admission.of_user(of),
                                 of,
+                                caps.caps_per_user,
                                 uid,
                                 super::suppressed(n)
                             );

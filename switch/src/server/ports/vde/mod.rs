@@ -102,11 +102,14 @@ impl Control {
                         // Its handshake sees the end of the connection and closes.
                         unix::shutdown(victim);
                         if let Some(n) = sw.limits.refused.allow(sw.tick, 10, 1) {
+                            let caps = sw.handshakes.stats();
                             log_warn!(
-                                "too many unfinished handshakes ({} in all, {} of uid {}): closed the one on fd {} (idle the longest) for a new one of uid {}{}",
+                                "unfinished handshakes at their cap ({} in all, cap {}; {} of uid {}, cap {}): closed the one on fd {}, idle the longest, for a new one of uid {}{}",
                                 sw.handshakes.len(),
+                                caps.caps_all,
                                 sw.handshakes.of_user(of),
                                 of,
+                                caps.caps_per_user,
                                 victim,
                                 uid,
                                 suppressed(n)
