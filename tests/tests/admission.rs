@@ -113,6 +113,30 @@ fn silent_sessions_of_one_user_do_not_lock_out_another() {
     );
     assert!(evicted >= (SILENT - 16) as u64, "{evicted} evicted");
     assert!(flood.running());
+
+    // The stock console client too, while the flood goes on.
+    let Some(unixterm) = needs::program("/usr/bin/unixterm", "vde2") else {
+        return;
+    };
+    let mut child = std::process::Command::new(unixterm)
+        .arg(&sw.mgmt)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = integration_tests::proc::Capture::spawn(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"port/showinfo\n").unwrap();
+    let (answered, text) = out.wait_for("1000 Success", SETTLE);
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        answered,
+        "unixterm got no answer during the flood: {text:?}"
+    );
+    assert!(text.contains("Numports=32"), "{text}");
     sw.switch.expect_log(
         "management sessions at their cap (16 in all, cap 64; 16 of uid 65534, cap 16)",
     );
