@@ -93,7 +93,7 @@ impl Mgmt {
         let Some(me) = self.me else {
             return;
         };
-        loop {
+        for _ in 0..crate::server::ports::vde::ACCEPT_BATCH {
             match self.listener.accept() {
                 Ok(stream) => {
                     let Ok(token) =
@@ -147,6 +147,8 @@ impl Mgmt {
                 }
             }
         }
+        // A full batch: the rest at the next turn of the loop (see the control socket's).
+        sw.timers.set(std::time::Instant::now(), Due::Sub(me, 0));
     }
 
     /// Readiness on a session.

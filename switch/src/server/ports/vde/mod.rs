@@ -33,6 +33,11 @@ use handshake::Handshake;
 /// The module name `port/print` shows.
 pub const MODULE: &str = "unix prog";
 
+/// Connections accepted in one go: a client that reconnects as fast as it is evicted must not
+/// keep the loop accepting forever while everybody else waits (the rest of the backlog is
+/// taken at the next turn of the loop).
+pub const ACCEPT_BATCH: usize = 64;
+
 /// How long accepting stops after it failed (out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_secs(1);
 
@@ -90,7 +95,7 @@ impl Control {
     }
 
     fn accept_all(&mut self, sw: &mut Switch) {
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             match self.listener.accept() {
                 Ok(stream) => {
                     // Unfinished handshakes are bounded per user and in all (fair
@@ -133,6 +138,11 @@ impl Control {
                     return;
                 }
             }
+        }
+        // More may wait, with no new edge coming: the next turn of the loop takes them, after
+        // the events that arrived meanwhile.
+        if let Some(me) = self.me {
+            sw.timers.set(Instant::now(), Due::Sub(me, 0));
         }
     }
 }
