@@ -7,7 +7,13 @@ use vde_protocol::bpdu::{Bpdu, BpduRepr, BPDU_DST, LLC, TAGGED_LEN, UNTAGGED_LEN
 
 fn check(data: &[u8]) {
     if let Ok(view) = Bpdu::new_checked(data) {
-        let _ = (view.flags(), view.root(), view.root_cost(), view.port_id(), view.vlan_id());
+        let _ = (
+            view.flags(),
+            view.root(),
+            view.root_cost(),
+            view.port_id(),
+            view.vlan_id(),
+        );
     }
     if let Ok(r) = BpduRepr::parse(data) {
         let out = r.to_bytes();

@@ -72,6 +72,13 @@ pub struct Config {
     /// `--capture N:PATH` (repeatable): captures started with the switch, as
     /// `port/capture N PATH`; N is a port number or `all`.
     pub captures: Vec<(String, PathBuf)>,
+    /// Unfinished handshakes on the control socket, in all (`--maxpending`) and per
+    /// user (`--maxpending-user`); see `server::admission`.
+    pub max_pending: usize,
+    pub max_pending_user: usize,
+    /// Management sessions, in all (`--maxsessions`) and per user (`--maxsessions-user`).
+    pub max_sessions: usize,
+    pub max_sessions_user: usize,
 }
 
 /// Where a `--stream` listener listens.
@@ -91,6 +98,15 @@ impl std::fmt::Display for StreamAddr {
         }
     }
 }
+
+/// Default caps of fair admission (see `server::admission`): unfinished handshakes on the
+/// control socket, in all and per user, and management sessions, in all and per user.
+pub const DEFAULT_MAX_PENDING: usize = 256;
+pub const DEFAULT_MAX_PENDING_USER: usize = 64;
+pub const DEFAULT_MAX_SESSIONS: usize = 64;
+pub const DEFAULT_MAX_SESSIONS_USER: usize = 16;
+/// The largest value any of those caps may be given.
+pub const MAX_ADMISSION_CAP: usize = 65536;
 
 impl Default for Config {
     fn default() -> Self {
@@ -122,6 +138,10 @@ impl Default for Config {
             streams: Vec::new(),
             dgrams: Vec::new(),
             captures: Vec::new(),
+            max_pending: DEFAULT_MAX_PENDING,
+            max_pending_user: DEFAULT_MAX_PENDING_USER,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_user: DEFAULT_MAX_SESSIONS_USER,
         }
     }
 }

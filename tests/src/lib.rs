@@ -40,6 +40,7 @@
 
 pub mod bins;
 pub mod cow;
+pub mod flood;
 pub mod frame;
 pub mod mgmt;
 pub mod needs;

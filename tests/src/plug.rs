@@ -48,8 +48,16 @@ impl Plug {
     /// `vde_plug URL`, where URL reaches the switch whose directory is `dir`. Returns once the
     /// switch has created the plug's data socket (its port is attached).
     pub fn attach_url(dir: &Path, url: &str) -> Plug {
+        Plug::attach_url_as(dir, url, None)
+    }
+    /// `vde_plug DIR` on any free port, run as user and group `uid` (no supplementary
+    /// groups); the switch must let that user in (`-m 666`).
+    pub fn attach_as(sw: &Switch, uid: u32) -> Plug {
+        Plug::attach_url_as(sw.dir(), &sw.dir().display().to_string(), Some(uid))
+    }
+    fn attach_url_as(dir: &Path, url: &str, uid: Option<u32>) -> Plug {
         let before = data_socket_ids(dir);
-        let mut p = Plug::spawn(url);
+        let mut p = Plug::spawn_as(url, uid);
         let mut new_sock = None;
         let mut exited = None;
         wait_until(SETTLE, || {
@@ -97,7 +105,16 @@ impl Plug {
     /// Starts `vde_plug URL` without waiting for anything (for switches whose socket layout is
     /// not vde_switch's); `port` is 0 and `data_socket` empty.
     pub fn spawn(url: &str) -> Plug {
+        Plug::spawn_as(url, None)
+    }
+
+    fn spawn_as(url: &str, uid: Option<u32>) -> Plug {
         let mut cmd = Command::new("vde_plug");
+        if let Some(uid) = uid {
+            // std drops the supplementary groups when it changes the uid.
+            std::os::unix::process::CommandExt::uid(&mut cmd, uid);
+            std::os::unix::process::CommandExt::gid(&mut cmd, uid);
+        }
         cmd.arg(url);
         Plug::spawn_command(cmd, url)
     }
@@ -226,6 +243,10 @@ impl Plug {
                 hex(&f)
             ),
         }
+    }
+    /// The vde_plug process (to signal it).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
     /// True while the vde_plug process runs.
     pub fn is_running(&mut self) -> bool {

@@ -47,6 +47,7 @@ const OUR_EXTENSIONS: &[&str] = &[
     "port/mirror",
     "port/impair",
     "json",
+    "ds/admission",
 ];
 
 /// How long debug events may take to arrive.

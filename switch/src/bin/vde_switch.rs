@@ -125,5 +125,5 @@ fn default_rc_file(ignore_system: bool) -> Option<PathBuf> {
     let system = (!ignore_system).then(|| PathBuf::from("/etc/vde2/vde_switch.rc"));
     home.into_iter()
         .chain(system)
-        .find(|p| std::fs::File::open(p).is_ok())
+        .find(|p| vdeswitch::server::console::script::readable(p))
 }

@@ -192,6 +192,28 @@ fn extension_usage() -> String {
             "--capture N:PATH",
             "Capture port N (or all) to PATH in pcap format".to_owned(),
         ),
+        (
+            "--maxpending N",
+            format!(
+                "Unfinished handshakes held in all (default {})",
+                defaults.max_pending
+            ),
+        ),
+        (
+            "--maxpending-user N",
+            format!("... and per user (default {})", defaults.max_pending_user),
+        ),
+        (
+            "--maxsessions N",
+            format!(
+                "Management sessions held in all (default {})",
+                defaults.max_sessions
+            ),
+        ),
+        (
+            "--maxsessions-user N",
+            format!("... and per user (default {})", defaults.max_sessions_user),
+        ),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -233,6 +255,10 @@ enum Opt {
     Stream,
     Dgram,
     Capture,
+    MaxPending,
+    MaxPendingUser,
+    MaxSessions,
+    MaxSessionsUser,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -305,6 +331,10 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext_whole("stream", true, Opt::Stream),
     ext_whole("dgram", true, Opt::Dgram),
     ext("capture", true, Opt::Capture),
+    ext("maxpending", true, Opt::MaxPending),
+    ext("maxpending-user", true, Opt::MaxPendingUser),
+    ext("maxsessions", true, Opt::MaxSessions),
+    ext("maxsessions-user", true, Opt::MaxSessionsUser),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -448,6 +478,11 @@ impl VdeParse<'_> {
         values::parse_c_int(value).ok_or_else(|| self.bad_value(opt, value, "an integer"))
     }
 
+    /// A cap of fair admission.
+    fn cap(&self, opt: &str, value: &OsStr) -> Result<usize, Exit> {
+        self.ranged(opt, value, 1, crate::config::MAX_ADMISSION_CAP)
+    }
+
     /// An integer within `min..=max`.
     fn ranged(&self, opt: &str, value: &OsStr, min: usize, max: usize) -> Result<usize, Exit> {
         let n = self.int(opt, value)?;
@@ -584,6 +619,14 @@ impl VdeParse<'_> {
                 };
                 let path = values::absolutise(std::ffi::OsStr::new(path), cwd);
                 self.config.captures.push((port.to_owned(), path));
+            }
+            Opt::MaxPending => self.config.max_pending = self.cap("maxpending", value)?,
+            Opt::MaxPendingUser => {
+                self.config.max_pending_user = self.cap("maxpending-user", value)?;
+            }
+            Opt::MaxSessions => self.config.max_sessions = self.cap("maxsessions", value)?,
+            Opt::MaxSessionsUser => {
+                self.config.max_sessions_user = self.cap("maxsessions-user", value)?;
             }
         }
         Ok(())

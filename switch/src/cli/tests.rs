@@ -161,7 +161,11 @@ fn our_section_has_the_reference_layout() {
             "--vxlan",
             "--stream",
             "--dgram",
-            "--capture"
+            "--capture",
+            "--maxpending",
+            "--maxpending-user",
+            "--maxsessions",
+            "--maxsessions-user"
         ]
     );
     assert!(section.contains("(default 9234)"));
@@ -555,7 +559,15 @@ fn our_options() {
     same(&["-maxm", "1"], |c| c.max_macs = 1);
     error(
         &["--max", "10"],
-        "option '--max' is ambiguous; possibilities: '--maxframe' '--maxmacs'",
+        "option '--max' is ambiguous; possibilities: '--maxframe' '--maxmacs' '--maxpending' \
+         '--maxpending-user' '--maxsessions' '--maxsessions-user'",
+    );
+    // An exact name wins over the longer ones it begins.
+    same(&["--maxpending", "7"], |c| c.max_pending = 7);
+    same(&["--maxsessions-user", "1"], |c| c.max_sessions_user = 1);
+    error(
+        &["--maxpending", "0"],
+        "invalid argument '0' for '--maxpending': expected an integer from 1 to 65536",
     );
 }
 
@@ -745,6 +757,14 @@ fn everything_at_once() {
         "--capture",
         "3:/tmp/p3.pcap",
         "--capture=all:/tmp/all.pcap",
+        "--maxpending",
+        "10",
+        "--maxpending-user",
+        "3",
+        "--maxsessions",
+        "5",
+        "--maxsessions-user",
+        "2",
     ]);
     assert_eq!(
         c,
@@ -785,6 +805,10 @@ fn everything_at_once() {
                 ("3".into(), PathBuf::from("/tmp/p3.pcap")),
                 ("all".into(), PathBuf::from("/tmp/all.pcap")),
             ],
+            max_pending: 10,
+            max_pending_user: 3,
+            max_sessions: 5,
+            max_sessions_user: 2,
         }
     );
 }

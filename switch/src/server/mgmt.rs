@@ -12,13 +12,18 @@ use std::path::PathBuf;
 use mio::{Interest, Token};
 use vde_protocol::console::{BANNER, PROMPT};
 
+use super::admission::{Admission, Caps};
 use super::console::{self, debug_lines, Origin, Outcome, Subscriptions};
 use super::listening::Listening;
 use super::reactor::{Keep, Subscriber, Target};
 use super::slab::Key;
+use super::timers::Due;
 use super::{Exit, Switch};
 use crate::fabric::Event;
 use crate::log_warn;
+
+/// How long accepting stops after it failed (out of descriptors).
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A session whose unread output grows past this is closed.
 const MAX_PENDING: usize = 64 << 20;
@@ -39,10 +44,12 @@ pub struct Mgmt {
     path: PathBuf,
     me: Option<Key>,
     sessions: HashMap<Token, Session>,
+    /// Sessions per user and in all (fair admission, as for handshakes).
+    admission: Admission<Token>,
 }
 
 /// Bind the management socket; a live server there disables it with a warning.
-pub fn bind(path: &std::path::Path, mode: u32, group: Option<u32>) -> Option<Mgmt> {
+pub fn bind(path: &std::path::Path, mode: u32, group: Option<u32>, caps: Caps) -> Option<Mgmt> {
     let listener = match super::ctl_dir::bind_listener(path) {
         Ok(l) => l,
         Err(e) => {
@@ -58,6 +65,7 @@ pub fn bind(path: &std::path::Path, mode: u32, group: Option<u32>) -> Option<Mgm
         path: path.to_path_buf(),
         me: None,
         sessions: HashMap::new(),
+        admission: Admission::new(caps),
     })
 }
 
@@ -85,7 +93,7 @@ impl Mgmt {
         let Some(me) = self.me else {
             return;
         };
-        loop {
+        for _ in 0..crate::server::ports::vde::ACCEPT_BATCH {
             match self.listener.accept() {
                 Ok(stream) => {
                     let Ok(token) =
@@ -94,6 +102,28 @@ impl Mgmt {
                     else {
                         continue;
                     };
+                    let uid = crate::sys::unix::peer_cred(&stream)
+                        .map(|c| c.uid)
+                        .unwrap_or(u32::MAX);
+                    if let Some((victim, of)) =
+                        self.admission.admit(token, uid, std::time::Instant::now())
+                    {
+                        if let Some(n) = sw.limits.sessions.allow(sw.tick, 10, 1) {
+                            let caps = self.admission.stats();
+                            log_warn!(
+                                "management sessions at their cap ({} in all, cap {}; {} of uid {}, cap {}): closed the one idle the longest for a new one of uid {}{}",
+                                self.admission.len(),
+                                caps.caps_all,
+                                self.admission.of_user(of),
+                                of,
+                                caps.caps_per_user,
+                                uid,
+                                super::suppressed(n)
+                            );
+                        }
+                        self.close_session(sw, victim);
+                    }
+                    sw.sessions = self.admission.stats();
                     let mut s = Session {
                         debug: 0,
                         stream,
@@ -107,9 +137,18 @@ impl Mgmt {
                     self.flush(sw, token);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    // Out of descriptors: connections wait in the backlog with no new edge
+                    // coming; look again in a while instead of never.
+                    sw.timers
+                        .set(std::time::Instant::now() + ACCEPT_RETRY, Due::Sub(me, 0));
+                    return;
+                }
             }
         }
+        // A full batch: the rest at the next turn of the loop (see the control socket's).
+        sw.timers.set(std::time::Instant::now(), Due::Sub(me, 0));
     }
 
     /// Readiness on a session.
@@ -126,6 +165,7 @@ impl Mgmt {
             match s.stream.read(&mut buf) {
                 Ok(0) => return self.close_session(sw, token),
                 Ok(n) => {
+                    self.admission.touch(token, std::time::Instant::now());
                     let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
                     if !self.run_chunk(sw, token, &chunk) {
                         return;
@@ -248,6 +288,8 @@ impl Mgmt {
     }
 
     fn close_session(&mut self, sw: &mut Switch, token: Token) {
+        self.admission.remove(token);
+        sw.sessions = self.admission.stats();
         if let Some(s) = self.sessions.remove(&token) {
             sw.io.unwatch_fd(token, s.stream.as_raw_fd());
         }
@@ -266,6 +308,11 @@ impl Subscriber for Mgmt {
         } else {
             self.on_session(sw, token);
         }
+        Keep::Yes
+    }
+
+    fn timer(&mut self, _: u64, sw: &mut Switch) -> Keep {
+        self.accept_sessions(sw);
         Keep::Yes
     }
 

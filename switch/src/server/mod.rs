@@ -7,6 +7,7 @@
 //! handling an event gets: the data path, the console's state, the fd
 //! registrations and the timers.
 
+pub mod admission;
 pub mod console;
 pub mod ctl_dir;
 pub mod edges;
@@ -21,7 +22,6 @@ pub mod slab;
 pub mod stdin;
 pub mod timers;
 
-use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -81,43 +81,7 @@ pub struct Limits {
     pub moved: RateLimit,
     pub full: RateLimit,
     pub accept: RateLimit,
-}
-
-/// Connections still in their handshake, in all and per user.
-#[derive(Default)]
-pub struct Handshakes {
-    all: usize,
-    per_uid: HashMap<u32, usize>,
-}
-
-impl Handshakes {
-    /// Count one more for `uid`, unless that makes more than `max` in all or `max_per_uid`
-    /// of `uid`: then the counts as they are.
-    pub fn admit(
-        &mut self,
-        uid: u32,
-        max: usize,
-        max_per_uid: usize,
-    ) -> Result<(), (usize, usize)> {
-        let of_user = self.per_uid.get(&uid).copied().unwrap_or(0);
-        if self.all >= max || of_user >= max_per_uid {
-            return Err((self.all, of_user));
-        }
-        self.all += 1;
-        *self.per_uid.entry(uid).or_default() += 1;
-        Ok(())
-    }
-
-    /// A handshake of `uid` ended (served, refused or closed).
-    pub fn done(&mut self, uid: u32) {
-        if let Some(n) = self.per_uid.get_mut(&uid) {
-            *n -= 1;
-            self.all -= 1;
-            if *n == 0 {
-                self.per_uid.remove(&uid);
-            }
-        }
-    }
+    pub sessions: RateLimit,
 }
 
 /// The switch as the loop's subscribers see it.
@@ -137,7 +101,10 @@ pub struct Switch {
     pub tick: u64,
     last_gc: u64,
     pub limits: Limits,
-    pub handshakes: Handshakes,
+    /// Connections of the control socket still in their handshake (named by their fd).
+    pub handshakes: admission::Admission<std::os::fd::RawFd>,
+    /// The management sessions' admission, as the management socket last reported it.
+    pub sessions: admission::Stats,
     /// Subscribers started while handling an event, added once it returns.
     started: Vec<Box<dyn Subscriber>>,
     /// Set to stop the loop.
@@ -176,14 +143,19 @@ impl Switch {
     ) -> console::Ctx<'_> {
         // Any command may change what the spanning tree must know (VLANs, members).
         self.fstp.dirty = true;
-        console::Ctx::new(
+        let mut cx = console::Ctx::new(
             self.plane.fabric_mut(),
             &mut self.fstp.ctl,
             &self.info,
             self.tick,
             subscriptions,
         )
-        .with_edges(&self.edges)
+        .with_edges(&self.edges);
+        cx.admission = console::Admission {
+            handshakes: self.handshakes.stats(),
+            sessions: self.sessions,
+        };
+        cx
     }
 
     /// Carry out what a console command asked for (subscriptions are the session's own).
@@ -355,11 +327,13 @@ impl Server {
             s.cleanup();
             return Err(e);
         }
-        let mgmt = s
-            .cfg
-            .mgmt
-            .as_ref()
-            .and_then(|path| mgmt::bind(path, s.cfg.mgmtmode, s.cfg.mgmtgroup));
+        let mgmt = s.cfg.mgmt.as_ref().and_then(|path| {
+            let caps = admission::Caps {
+                all: s.cfg.max_sessions,
+                per_user: s.cfg.max_sessions_user,
+            };
+            mgmt::bind(path, s.cfg.mgmtmode, s.cfg.mgmtgroup, caps)
+        });
         if let Some(m) = mgmt {
             s.add(m, &want)?;
         }
@@ -499,7 +473,15 @@ impl Server {
             tick: 0,
             last_gc: 0,
             limits: Limits::default(),
-            handshakes: Handshakes::default(),
+            handshakes: admission::Admission::new(admission::Caps {
+                all: cfg.max_pending,
+                per_user: cfg.max_pending_user,
+            }),
+            sessions: admission::Stats {
+                caps_all: cfg.max_sessions,
+                caps_per_user: cfg.max_sessions_user,
+                ..Default::default()
+            },
             started: Vec::new(),
             exit: None,
         };
@@ -609,7 +591,10 @@ impl Server {
     }
 
     /// Run an rc file at start (see [`console::run_rc_file`]).
-    pub fn run_rc_file(&mut self, path: &std::path::Path) -> io::Result<console::Outcome> {
+    pub fn run_rc_file(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<console::Outcome, console::script::ScriptError> {
         let outcome = console::run_rc_file(&mut PlainHost(&mut self.sw), path)?;
         if outcome == console::Outcome::Shutdown {
             log_info!("Shutdown from mgmt command");

@@ -4,7 +4,7 @@
 //! through a waker, so the loop never blocks on a terminal (and stdin may be a
 //! regular file, which epoll cannot watch).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -19,7 +19,35 @@ use super::{Exit, Flavor, PlainHost, Switch};
 /// What the reader thread saw.
 enum Input {
     Line(String),
+    /// A line longer than the console's cap, skipped whole.
+    TooLong,
     Eof,
+}
+
+/// Lines read ahead of the loop at most (the reader thread waits beyond that).
+const READ_AHEAD: usize = 64;
+
+/// The next line of `r` (with its newline, if any), at most [`console::script::MAX_LINE`]
+/// bytes: a longer one is read to its end and dropped.
+fn read_line_capped(r: &mut impl BufRead) -> Input {
+    let cap = console::script::MAX_LINE as u64 + 1;
+    let mut buf = Vec::new();
+    match r.by_ref().take(cap).read_until(b'\n', &mut buf) {
+        Ok(0) | Err(_) => return Input::Eof,
+        Ok(_) => {}
+    }
+    if buf.len() as u64 == cap && !buf.ends_with(b"\n") {
+        // Skip the rest of the line, a bounded piece at a time.
+        loop {
+            buf.clear();
+            match r.by_ref().take(cap).read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => return Input::Eof,
+                Ok(_) if buf.ends_with(b"\n") => return Input::TooLong,
+                Ok(_) => {}
+            }
+        }
+    }
+    Input::Line(String::from_utf8_lossy(&buf).into_owned())
 }
 
 pub struct StdinConsole {
@@ -80,18 +108,14 @@ impl Subscriber for StdinConsole {
         self.token = Some(token);
         let waker = Arc::new(Waker::new(sw.io.registry(), token)?);
         self.waker = Some(Arc::clone(&waker));
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
         std::thread::Builder::new()
             .name("stdin-console".into())
             .spawn(move || {
                 let stdin = std::io::stdin();
                 let mut lock = stdin.lock();
                 loop {
-                    let mut line = String::new();
-                    let msg = match lock.read_line(&mut line) {
-                        Ok(0) | Err(_) => Input::Eof,
-                        Ok(_) => Input::Line(line),
-                    };
+                    let msg = read_line_capped(&mut lock);
                     let eof = matches!(msg, Input::Eof);
                     if tx.send(msg).is_err() || waker.wake().is_err() || eof {
                         return;
@@ -115,6 +139,18 @@ impl Subscriber for StdinConsole {
                         return Keep::Yes;
                     }
                 }
+                Input::TooLong if self.flavor == Flavor::Vde => {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = writeln!(
+                        stdout,
+                        "line longer than {} bytes: not run\n1007 Argument list too long",
+                        console::script::MAX_LINE
+                    );
+                    let _ = stdout.flush();
+                    drop(stdout);
+                    write_prompt();
+                }
+                Input::TooLong => {}
                 Input::Eof => {
                     if self.tty {
                         let msg = "EOF on stdin, cleaning up and exiting";
@@ -141,5 +177,30 @@ impl Subscriber for StdinConsole {
         if let Some(token) = self.token.take() {
             sw.io.release(token);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_over_the_cap_are_skipped_whole() {
+        let max = console::script::MAX_LINE;
+        let mut text = "showinfo\n".to_string();
+        text.push_str(&"x".repeat(3 * max + 5));
+        text.push('\n');
+        text.push_str(&"y".repeat(max));
+        text.push_str("\nlast");
+        let mut r = std::io::Cursor::new(text.into_bytes());
+        let mut got = Vec::new();
+        loop {
+            match read_line_capped(&mut r) {
+                Input::Eof => break,
+                Input::TooLong => got.push("TOO LONG".to_string()),
+                Input::Line(l) => got.push(l.chars().take(10).collect()),
+            }
+        }
+        assert_eq!(got, ["showinfo\n", "TOO LONG", "yyyyyyyyyy", "last"]);
     }
 }

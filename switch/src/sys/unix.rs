@@ -162,6 +162,15 @@ pub fn can_read_write(path: &Path) -> bool {
     nix::unistd::access(path, AccessFlags::R_OK | AccessFlags::W_OK).is_ok()
 }
 
+/// End both directions of a connected socket we hold; its owner then sees the end of the
+/// connection on its next read, and the peer sees it closed.
+pub fn shutdown(fd: std::os::fd::RawFd) {
+    // SAFETY: shutdown takes no memory; on a stale fd it fails harmlessly with EBADF.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
+}
+
 /// chmod.
 pub fn chmod(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

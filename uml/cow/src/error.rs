@@ -150,6 +150,11 @@ impl CowError {
     /// What the user can do about it (a command where there is one).
     pub fn hint(&self) -> String {
         match self {
+            CowError::Io { path, source, .. } if is_out_of_space(source) => format!(
+                "the file system holding {} is full (or a quota or file size limit is reached): \
+                 free space there or write somewhere else",
+                path.display()
+            ),
             CowError::Io { .. } => "check the path and its permissions".into(),
             CowError::Header { path, source } => match source {
                 HeaderError::NotCow { .. } | HeaderError::Short { .. } => format!(
@@ -192,4 +197,12 @@ impl CowError {
             | CowError::Backing { hint, .. } => hint.clone(),
         }
     }
+}
+
+/// Whether an I/O error means no room to write: a full file system, a quota, a size limit.
+pub fn is_out_of_space(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EFBIG)
+    )
 }

@@ -22,6 +22,9 @@ pub const SECTOR_SIZE: u32 = 512;
 pub const ALIGNMENT: u32 = 4096;
 /// Length of the v2/v3 path field, NUL included.
 pub const PATH_FIELD_LEN: usize = 4096;
+/// The largest disk size a header may give: a file offset (`off_t`) must reach its end, and
+/// the geometry's sums must not overflow.
+pub const MAX_DISK_SIZE: u64 = i64::MAX as u64;
 /// Length of the canonical v3 header.
 pub const V3_HEADER_LEN: usize = 4128;
 
@@ -181,6 +184,8 @@ pub enum HeaderError {
     BadSectorSize(u32),
     #[error("invalid COW header: alignment is 0")]
     ZeroAlignment,
+    #[error("invalid COW header: disk size {0} bytes is larger than any file can be (at most {MAX_DISK_SIZE})")]
+    SizeTooLarge(u64),
     #[error("invalid COW header: the backing file path is not NUL-terminated")]
     PathUnterminated,
 }
@@ -309,6 +314,10 @@ impl Header {
         let alignment = alignment.unwrap_or(sector_size);
         if alignment == 0 {
             return Err(HeaderError::ZeroAlignment);
+        }
+        // Found by the cow_header fuzz target: a size near 2^64 overflowed the geometry.
+        if size > MAX_DISK_SIZE {
+            return Err(HeaderError::SizeTooLarge(size));
         }
         Ok(Header {
             version,
@@ -587,6 +596,12 @@ mod tests {
         let mut bad = good.clone();
         bad[24..28].copy_from_slice(&0u32.to_be_bytes());
         assert_eq!(Header::parse(&bad), Err(HeaderError::ZeroAlignment));
+        let mut bad = good.clone();
+        bad[12..20].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(
+            Header::parse(&bad),
+            Err(HeaderError::SizeTooLarge(u64::MAX))
+        );
         let mut bad = good.clone();
         bad[20..24].copy_from_slice(&4096u32.to_be_bytes());
         assert_eq!(Header::parse(&bad), Err(HeaderError::BadSectorSize(4096)));

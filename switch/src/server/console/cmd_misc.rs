@@ -120,6 +120,46 @@ pub fn ds_showinfo(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
     }))
 }
 
+/// `ds/admission` (ours): what fair admission holds now, the most it held, how many it
+/// evicted, and its caps.
+struct AdmissionInfo(super::Admission);
+
+impl View for AdmissionInfo {
+    fn text(&self, out: &mut String) {
+        let rows = [
+            ("pending handshakes", self.0.handshakes),
+            ("mgmt sessions", self.0.sessions),
+        ];
+        for (what, s) in rows {
+            let _ = writeln!(
+                out,
+                "{what}: {} now, {} at most, {} evicted; caps {} in all, {} per user",
+                s.now, s.max_seen, s.evicted, s.caps_all, s.caps_per_user
+            );
+        }
+    }
+
+    fn json(&self) -> Value {
+        let one = |s: crate::server::admission::Stats| {
+            json!({
+                "now": s.now,
+                "max_seen": s.max_seen,
+                "evicted": s.evicted,
+                "cap_all": s.caps_all,
+                "cap_per_user": s.caps_per_user,
+            })
+        };
+        json!({
+            "pending_handshakes": one(self.0.handshakes),
+            "mgmt_sessions": one(self.0.sessions),
+        })
+    }
+}
+
+pub fn ds_admission(cx: &mut Ctx<'_>, _: &str) -> Result<Box<dyn View>, i32> {
+    Ok(Box::new(AdmissionInfo(cx.admission)))
+}
+
 /// `hash/showinfo`: size and ageing of the MAC table.
 struct HashInfo {
     buckets: usize,
@@ -169,6 +209,10 @@ pub fn hash_setsize(cx: &mut Ctx<'_>, args: &str) -> CmdResult {
         return Err(libc::EINVAL);
     }
     let n = usize::try_from(n).map_err(|_| libc::EINVAL)?;
+    // The same cap as --hashsize (the reference takes any int).
+    if n > crate::cli::MAX_HASHSIZE {
+        return Err(libc::EINVAL);
+    }
     let rounded = n.checked_next_power_of_two().ok_or(libc::EINVAL)?;
     if rounded != n {
         crate::log_info!(

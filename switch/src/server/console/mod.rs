@@ -16,6 +16,7 @@ mod cmd_port;
 mod cmd_vlan;
 pub mod cmd_vxlan;
 mod json;
+pub mod script;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -84,7 +85,18 @@ pub struct Ctx<'a> {
     /// Captures, mirrors and impairments (`port/capture`, `port/mirror`, `port/impair`);
     /// `None` where the host has none (those commands then fail with ENOSYS).
     pub edges: Option<&'a edges::Shared>,
+    /// Connections held by fair admission (`ds/admission`); zero unless the host sets it.
+    pub admission: Admission,
     effects: Vec<Effect>,
+}
+
+/// What fair admission holds now ([`crate::server::admission`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// Unfinished handshakes on the control socket.
+    pub handshakes: crate::server::admission::Stats,
+    /// Management sessions.
+    pub sessions: crate::server::admission::Stats,
 }
 
 impl<'a> Ctx<'a> {
@@ -102,6 +114,7 @@ impl<'a> Ctx<'a> {
             uptime,
             session,
             edges: None,
+            admission: Admission::default(),
             effects: Vec::new(),
         }
     }
@@ -169,6 +182,17 @@ pub fn lookup(line: &str) -> Option<(&'static CommandSpec, &str)> {
 /// Run one command line (one trailing newline is dropped) from `origin` and append exactly
 /// what the reference writes for it, without the prompt.
 pub fn run(host: &mut dyn Host, origin: Origin, input: &str, out: &mut String) -> Outcome {
+    run_at(host, origin, input, out, 0)
+}
+
+/// [`run`] inside `depth` nested `load`s.
+fn run_at(
+    host: &mut dyn Host,
+    origin: Origin,
+    input: &str,
+    out: &mut String,
+    depth: usize,
+) -> Outcome {
     let line = input.strip_suffix('\n').unwrap_or(input);
     let line = line.trim_start_matches([' ', '\t']);
     if line.is_empty() || line.starts_with('#') {
@@ -190,7 +214,7 @@ pub fn run(host: &mut dyn Host, origin: Origin, input: &str, out: &mut String) -
             out.push_str(END_OF_SESSION);
             return Outcome::Shutdown;
         }
-        Action::Load => load(host, origin, args, out),
+        Action::Load => load(host, origin, args, out, depth),
         Action::Run(handler) => {
             let mut ctx = host.ctx();
             let result = handler(&mut ctx, args);
@@ -233,18 +257,67 @@ fn apply(host: &mut dyn Host, effects: Vec<Effect>) {
 /// `load PATH`: run a script, echoing each line before its output. Lines are handled as the
 /// reference reads them: only a newline of a line longer than one character is removed, so an
 /// empty line is the command "\n" (answered 1038), and `logout`/`shutdown` inside a script do
-/// nothing.
-fn load(host: &mut dyn Host, origin: Origin, path: &str, out: &mut String) -> CmdResult {
+/// nothing. Unlike the reference, the script is read as a bounded stream ([`script`]): what
+/// cannot be read that way is refused with a line saying why, before the status.
+fn load(
+    host: &mut dyn Host,
+    origin: Origin,
+    path: &str,
+    out: &mut String,
+    depth: usize,
+) -> CmdResult {
     if origin != Origin::Session {
         return Err(libc::EBADF);
     }
-    let text = std::fs::read(path).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-    let text = String::from_utf8_lossy(&text);
-    for raw in text.split_inclusive('\n') {
+    let refuse = |out: &mut String, why: &str, errno: i32| {
+        out.push_str(&format!("load: {why}\n"));
+        Err(errno)
+    };
+    if depth >= script::MAX_DEPTH {
+        return refuse(
+            out,
+            &format!(
+                "{path}: scripts nested more than {} deep (does a script load itself?)",
+                script::MAX_DEPTH
+            ),
+            libc::ELOOP,
+        );
+    }
+    let mut lines = match script::Script::open(std::path::Path::new(path)) {
+        Ok(s) => s,
+        // A missing or unreadable file answers as in the reference: the status alone.
+        Err(e @ script::ScriptError::Open(_)) => return Err(e.errno()),
+        Err(e) => return refuse(out, &e.to_string(), e.errno()),
+    };
+    let mut n = 0;
+    while let Some(next) = lines.next_line() {
+        n += 1;
+        let raw = match next {
+            Ok(script::Line::Text(t)) => t,
+            Ok(script::Line::TooLong) => {
+                out.push_str(&format!(
+                    "load: {path}:{n}: longer than {} bytes: not run\n",
+                    script::MAX_LINE
+                ));
+                status_of(Err(libc::E2BIG)).write(out);
+                continue;
+            }
+            Err(e) => return refuse(out, &format!("{path}:{n}: {e}"), e.errno()),
+        };
+        if out.len() > script::MAX_OUTPUT {
+            return refuse(
+                out,
+                &format!(
+                    "{path}:{n}: output over {} bytes: the rest is not run",
+                    script::MAX_OUTPUT
+                ),
+                libc::EFBIG,
+            );
+        }
         let line = if raw.len() > 1 {
-            raw.strip_suffix('\n').unwrap_or(raw)
+            raw.strip_suffix('\n').unwrap_or(&raw)
         } else {
-            raw
+            &raw
         };
         out.push_str(&format!("vde[{path}]: {line}\n"));
         if line == "\n" {
@@ -252,7 +325,7 @@ fn load(host: &mut dyn Host, origin: Origin, path: &str, out: &mut String) -> Cm
             continue;
         }
         let mut answer = String::new();
-        if run(host, origin, line, &mut answer) == Outcome::Continue {
+        if run_at(host, origin, line, &mut answer, depth + 1) == Outcome::Continue {
             out.push_str(&answer);
         }
     }
@@ -260,21 +333,37 @@ fn load(host: &mut dyn Host, origin: Origin, path: &str, out: &mut String) -> Cm
 }
 
 /// Run an rc file at start: every line a command; a failing line is reported with file and
-/// line number (the reference stays silent). Stops at `shutdown`.
-pub fn run_rc_file(host: &mut dyn Host, path: &std::path::Path) -> std::io::Result<Outcome> {
-    let text = std::fs::read_to_string(path)?;
-    for (i, line) in text.lines().enumerate() {
+/// line number (the reference stays silent). Stops at `shutdown`. Read as a bounded stream
+/// ([`script`]): a line over the cap is skipped with a warning; a file that is not a regular
+/// file or is too large is not run at all.
+pub fn run_rc_file(
+    host: &mut dyn Host,
+    path: &std::path::Path,
+) -> Result<Outcome, script::ScriptError> {
+    let mut lines = script::Script::open(path)?;
+    let mut n = 0;
+    while let Some(next) = lines.next_line() {
+        n += 1;
+        let line = match next? {
+            script::Line::Text(t) => t,
+            script::Line::TooLong => {
+                crate::log_warn!(
+                    "{}:{}: longer than {} bytes: not run",
+                    path.display(),
+                    n,
+                    script::MAX_LINE
+                );
+                continue;
+            }
+        };
+        // As `str::lines` (what rc files were read with): "\n" or "\r\n" ends a line.
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
         let mut out = String::new();
         let outcome = run(host, Origin::RcFile, line, &mut out);
         if let Some(status) = out.lines().last().and_then(Status::parse) {
             if !status.is_success() {
-                crate::log_warn!(
-                    "{}:{}: '{}': {}",
-                    path.display(),
-                    i + 1,
-                    line.trim(),
-                    status
-                );
+                crate::log_warn!("{}:{}: '{}': {}", path.display(), n, line.trim(), status);
             }
         }
         if outcome == Outcome::Shutdown {

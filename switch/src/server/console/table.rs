@@ -95,6 +95,12 @@ pub static TABLE: &[CommandSpec] = &[
     menu("ds", "DATA SOCKET MENU"),
     show("ds/showinfo", "", "show ds info", misc::ds_showinfo),
     show(
+        "ds/admission",
+        "",
+        "pending handshakes and sessions held, and their caps",
+        misc::ds_admission,
+    ),
+    show(
         "help",
         "[arg]",
         "Help (limited to arg when specified)",

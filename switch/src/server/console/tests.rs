@@ -166,6 +166,7 @@ fn help_rows() -> String {
 ------------       --------------  ------------
 ds                 ============    DATA SOCKET MENU
 ds/showinfo                        show ds info
+OURS ds/admission
 help               [arg]           Help (limited to arg when specified)
 logout                             logout from this mgmt terminal
 shutdown                           shutdown of the switch
@@ -237,6 +238,10 @@ OURS json
 port/capture       N|all PATH|off  capture frames entering or leaving port N to PATH, pcap (all: pcapng); FIFO ok; list
 port/mirror        [N DST|off]     copy every frame entering or leaving port N to port DST; list
 port/impair        [N DIR WORDS]   impair port N, DIR in|out|both: netem words delay loss duplicate corrupt reorder rate limit; off; list\n",
+    )
+    .replace(
+        "OURS ds/admission\n",
+        "ds/admission                       pending handshakes and sessions held, and their caps\n",
     )
     .replace(
         "OURS json\n",
@@ -529,6 +534,15 @@ fn ports_and_vlans() {
         .answer("port/print 1\n")
         .contains(" IN:  pkts          0 "));
     assert_eq!(h.answer("hash/setsize 0\n"), "1022 Invalid argument\n");
+    // Capped as --hashsize is.
+    assert_eq!(
+        h.answer("hash/setsize 16777217\n"),
+        "1022 Invalid argument\n"
+    );
+    assert_eq!(
+        h.answer("port/setnumports 65537\n"),
+        "1022 Invalid argument\n"
+    );
     assert_eq!(h.answer("hash/setsize 100\n"), ok);
     assert_eq!(h.answer("hash/setminper -1\n"), ok);
     assert!(h.answer("hash/showinfo\n").contains("Hash size 128\n"));
@@ -907,4 +921,53 @@ fn settrunk() {
         h.answer("port/settrunk 7 1\n"),
         "1006 No such device or address\n"
     );
+}
+
+#[test]
+fn load_reads_only_bounded_regular_files() {
+    let mut h = TestHost::new();
+    let dir = std::env::temp_dir().join(format!("vde-console-bounded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let f = fifo.display().to_string();
+    assert_eq!(
+        h.answer(&format!("load {f}\n")),
+        format!(
+            "load: {f} is a FIFO, not a regular file: only regular files are read as scripts\n\
+             1022 Invalid argument\n"
+        )
+    );
+    assert_eq!(
+        h.answer("load /dev/zero\n"),
+        "load: /dev/zero is a character device, not a regular file: only regular files are \
+         read as scripts\n1022 Invalid argument\n"
+    );
+    let d = dir.display().to_string();
+    assert!(h
+        .answer(&format!("load {d}\n"))
+        .ends_with("is a directory, not a regular file: only regular files are read as scripts\n1021 Is a directory\n"));
+
+    // A long line is not run; the lines after it are.
+    let long = dir.join("long");
+    let mut text = format!("port/create {}\n", "9".repeat(5000));
+    text.push_str("port/create 6\n");
+    std::fs::write(&long, text).unwrap();
+    let l = long.display().to_string();
+    assert_eq!(
+        h.answer(&format!("load {l}\n")),
+        format!(
+            "load: {l}:1: longer than 4096 bytes: not run\n1007 Argument list too long\n\
+             vde[{l}]: port/create 6\n1000 Success\n1000 Success\n"
+        )
+    );
+
+    // A script loading itself stops at the nesting cap instead of overflowing the stack.
+    let me = dir.join("me");
+    let m = me.display().to_string();
+    std::fs::write(&me, format!("load {m}\n")).unwrap();
+    let answer = h.answer(&format!("load {m}\n"));
+    assert_eq!(answer.matches(&format!("vde[{m}]: load {m}\n")).count(), 8);
+    assert!(answer.contains("nested more than 8 deep"), "{answer}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,6 +1,8 @@
 //! Merging: the disk the guest sees, written to a new image.
 
-use super::{finish, io_err, open_for_reading, run_pieces, MergeReport, Progress, NEW_NAME_HINT};
+use super::{
+    copy_err, finish, io_err, open_for_reading, run_pieces, MergeReport, Progress, NEW_NAME_HINT,
+};
 use crate::backing::BackingInfo;
 use crate::error::{CowError, Result, Role};
 use crate::file::CowFile;
@@ -88,13 +90,13 @@ pub fn merge(
                 copied += e - s;
                 copier.copy(&cow.file, s, &new.file, s - d, e - s)
             })
-            .map_err(io_err(cow_path, "copy data from the COW file"))?;
+            .map_err(copy_err(cow_path, out, "copy data from the COW file"))?;
         } else {
             bmap.data_in(a, b, |s, e| {
                 copied += e - s;
                 copier.copy(&backing, s, &new.file, s, e - s)
             })
-            .map_err(io_err(&info.path, "copy data from the backing file"))?;
+            .map_err(copy_err(&info.path, out, "copy data from the backing file"))?;
         }
         progress(b, size);
     }

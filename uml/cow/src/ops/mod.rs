@@ -60,6 +60,22 @@ fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -
     move |e| CowError::io(path, op, e)
 }
 
+/// A copy from `src` into the new file `out` failed: a full file system (or quota, or file size
+/// limit) is about `out`, whatever side the copy call reported it on; anything else about `src`.
+fn copy_err<'a>(
+    src: &'a Path,
+    out: &'a Path,
+    op: &'static str,
+) -> impl FnOnce(std::io::Error) -> CowError + 'a {
+    move |e| {
+        if crate::error::is_out_of_space(&e) {
+            CowError::io(out, "write the output file", e)
+        } else {
+            CowError::io(src, op, e)
+        }
+    }
+}
+
 const NEW_NAME_HINT: &str = "choose another name, or pass --force to replace it";
 
 /// Gives a finished new file its name, reporting an existing file of that name (when not

@@ -59,19 +59,16 @@ pub(super) struct Handshake {
     fd: RawFd,
     token: Option<Token>,
     buf: Vec<u8>,
-    /// The peer's uid (SO_PEERCRED at accept), for the limits on unfinished handshakes.
-    uid: u32,
     settings: Rc<Settings>,
 }
 
 impl Handshake {
-    pub fn new(stream: UnixStream, uid: u32, settings: Rc<Settings>) -> Handshake {
+    pub fn new(stream: UnixStream, settings: Rc<Settings>) -> Handshake {
         Handshake {
             fd: stream.as_raw_fd(),
             stream: Some(stream),
             token: None,
             buf: Vec::with_capacity(256),
-            uid,
             settings,
         }
     }
@@ -285,6 +282,7 @@ impl Subscriber for Handshake {
             match stream.read(&mut chunk) {
                 Ok(0) => return Keep::No,
                 Ok(n) => {
+                    sw.handshakes.touch(self.fd, Instant::now());
                     let room = MAX_REQUEST.saturating_sub(self.buf.len());
                     self.buf.extend_from_slice(&chunk[..n.min(room)]);
                     match RequestRepr::parse(&self.buf, dialect) {
@@ -319,9 +317,10 @@ impl Subscriber for Handshake {
     }
 
     fn close(&mut self, sw: &mut Switch) {
+        // Forgotten while the fd is still ours: a later connection may get its number.
+        sw.handshakes.remove(self.fd);
         if let (Some(stream), Some(token)) = (self.stream.take(), self.token.take()) {
             sw.io.unwatch_fd(token, stream.as_raw_fd());
         }
-        sw.handshakes.done(self.uid);
     }
 }

@@ -12,6 +12,7 @@ mod handshake;
 mod link;
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -32,9 +33,10 @@ use handshake::Handshake;
 /// The module name `port/print` shows.
 pub const MODULE: &str = "unix prog";
 
-/// Most connections still in their handshake, in all and per user.
-const MAX_PENDING: usize = 256;
-const MAX_PENDING_PER_UID: usize = 64;
+/// Connections accepted in one go: a client that reconnects as fast as it is evicted must not
+/// keep the loop accepting forever while everybody else waits (the rest of the backlog is
+/// taken at the next turn of the loop).
+pub const ACCEPT_BATCH: usize = 64;
 
 /// How long accepting stops after it failed (out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_secs(1);
@@ -93,31 +95,33 @@ impl Control {
     }
 
     fn accept_all(&mut self, sw: &mut Switch) {
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             match self.listener.accept() {
                 Ok(stream) => {
-                    // Bound what unfinished handshakes can hold, per user and in all,
-                    // so a connection flood cannot exhaust descriptors.
+                    // Unfinished handshakes are bounded per user and in all (fair
+                    // admission): the newcomer is admitted, and the connection idle the
+                    // longest of the heaviest user makes room for it.
                     let uid = unix::peer_cred(&stream).map(|c| c.uid).unwrap_or(u32::MAX);
-                    if let Err((all, of_user)) =
-                        sw.handshakes.admit(uid, MAX_PENDING, MAX_PENDING_PER_UID)
-                    {
+                    let fd = stream.as_raw_fd();
+                    if let Some((victim, of)) = sw.handshakes.admit(fd, uid, Instant::now()) {
+                        // Its handshake sees the end of the connection and closes.
+                        unix::shutdown(victim);
                         if let Some(n) = sw.limits.refused.allow(sw.tick, 10, 1) {
+                            let caps = sw.handshakes.stats();
                             log_warn!(
-                                "too many unfinished handshakes ({} in all, {} of uid {}): connection closed{}",
-                                all,
-                                of_user,
+                                "unfinished handshakes at their cap ({} in all, cap {}; {} of uid {}, cap {}): closed the one on fd {}, idle the longest, for a new one of uid {}{}",
+                                sw.handshakes.len(),
+                                caps.caps_all,
+                                sw.handshakes.of_user(of),
+                                of,
+                                caps.caps_per_user,
+                                victim,
                                 uid,
                                 suppressed(n)
                             );
                         }
-                        continue;
                     }
-                    sw.start(Box::new(Handshake::new(
-                        stream,
-                        uid,
-                        Rc::clone(&self.settings),
-                    )));
+                    sw.start(Box::new(Handshake::new(stream, Rc::clone(&self.settings))));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -134,6 +138,11 @@ impl Control {
                     return;
                 }
             }
+        }
+        // More may wait, with no new edge coming: the next turn of the loop takes them, after
+        // the events that arrived meanwhile.
+        if let Some(me) = self.me {
+            sw.timers.set(Instant::now(), Due::Sub(me, 0));
         }
     }
 }

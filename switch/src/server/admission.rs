@@ -1,0 +1,221 @@
+//! Fair admission of connections that hold resources before they are worth anything:
+//! unfinished handshakes on the control socket and sessions on the management socket.
+//!
+//! Both are bounded per peer user (`SO_PEERCRED`) and in all. A newcomer is never refused:
+//! when it does not fit, the connection idle the longest of the heaviest user goes instead
+//! (the newcomer's own user when that user is at its own cap). So one local user holding
+//! a thousand silent connections only ever displaces its own, and a client of anybody else
+//! is served at once.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::time::Instant;
+
+/// How many connections may be held, in all and by one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub all: usize,
+    pub per_user: usize,
+}
+
+/// What the console shows about one kind of admitted connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Held now.
+    pub now: usize,
+    /// The most held at once since the switch started.
+    pub max_seen: usize,
+    /// Evicted to make room for a newcomer.
+    pub evicted: u64,
+    pub caps_all: usize,
+    pub caps_per_user: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    uid: u32,
+    /// When it last sent anything (or was accepted).
+    active: Instant,
+}
+
+/// The connections held, each named by `K`, with their users.
+#[derive(Debug)]
+pub struct Admission<K> {
+    caps: Caps,
+    entries: HashMap<K, Entry>,
+    per_uid: HashMap<u32, usize>,
+    max_seen: usize,
+    evicted: u64,
+}
+
+impl<K: Copy + Eq + Hash> Admission<K> {
+    pub fn new(caps: Caps) -> Admission<K> {
+        Admission {
+            caps: Caps {
+                all: caps.all.max(1),
+                per_user: caps.per_user.max(1),
+            },
+            entries: HashMap::new(),
+            per_uid: HashMap::new(),
+            max_seen: 0,
+            evicted: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// How many `uid` holds.
+    pub fn of_user(&self, uid: u32) -> usize {
+        self.per_uid.get(&uid).copied().unwrap_or(0)
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            now: self.entries.len(),
+            max_seen: self.max_seen,
+            evicted: self.evicted,
+            caps_all: self.caps.all,
+            caps_per_user: self.caps.per_user,
+        }
+    }
+
+    /// Admit `key` of `uid`. Returns the connection that must go to make room for it (already
+    /// forgotten here; the caller closes it), with its user.
+    pub fn admit(&mut self, key: K, uid: u32, now: Instant) -> Option<(K, u32)> {
+        let victim = self.victim(uid);
+        if let Some((v, _)) = victim {
+            self.remove(v);
+            self.evicted += 1;
+        }
+        self.insert(key, uid, now);
+        victim
+    }
+
+    /// Who must go so one more connection of `uid` fits: the oldest idle one of `uid` if
+    /// `uid` is at its cap, else, when all are taken, the oldest idle one of the user holding
+    /// the most (of those, the one idle the longest).
+    fn victim(&self, uid: u32) -> Option<(K, u32)> {
+        let from = if self.of_user(uid) >= self.caps.per_user {
+            uid
+        } else if self.entries.len() >= self.caps.all {
+            let most = self.per_uid.values().copied().max()?;
+            // Among users holding `most`, the one with the oldest idle connection.
+            self.oldest(|u| self.of_user(u) == most)?.1
+        } else {
+            return None;
+        };
+        self.oldest(|u| u == from)
+    }
+
+    /// The connection idle the longest among those of users `of`.
+    fn oldest(&self, of: impl Fn(u32) -> bool) -> Option<(K, u32)> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| of(e.uid))
+            .min_by_key(|(_, e)| e.active)
+            .map(|(&k, e)| (k, e.uid))
+    }
+
+    fn insert(&mut self, key: K, uid: u32, now: Instant) {
+        if let Some(old) = self.entries.insert(key, Entry { uid, active: now }) {
+            self.forget_user(old.uid);
+        }
+        *self.per_uid.entry(uid).or_default() += 1;
+        self.max_seen = self.max_seen.max(self.entries.len());
+    }
+
+    /// `key` sent something: it is no longer idle.
+    pub fn touch(&mut self, key: K, now: Instant) {
+        if let Some(e) = self.entries.get_mut(&key) {
+            e.active = now;
+        }
+    }
+
+    /// `key` is gone (served, refused, closed or evicted); whether it was held.
+    pub fn remove(&mut self, key: K) -> bool {
+        match self.entries.remove(&key) {
+            Some(e) => {
+                self.forget_user(e.uid);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn forget_user(&mut self, uid: u32) {
+        if let Some(n) = self.per_uid.get_mut(&uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_uid.remove(&uid);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(base: Instant, ms: u64) -> Instant {
+        base + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_user_at_its_cap_displaces_its_own_oldest_idle() {
+        let t = Instant::now();
+        let mut a = Admission::new(Caps {
+            all: 100,
+            per_user: 3,
+        });
+        assert_eq!(a.admit(1, 7, at(t, 0)), None);
+        assert_eq!(a.admit(2, 7, at(t, 1)), None);
+        assert_eq!(a.admit(3, 7, at(t, 2)), None);
+        // 1 sent something since: 2 is now the oldest idle.
+        a.touch(1, at(t, 3));
+        assert_eq!(a.admit(4, 7, at(t, 4)), Some((2, 7)));
+        assert_eq!(a.of_user(7), 3);
+        // Another user is not affected by 7 being at its cap.
+        assert_eq!(a.admit(10, 8, at(t, 5)), None);
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.stats().evicted, 1);
+    }
+
+    #[test]
+    fn when_all_are_taken_the_heaviest_user_gives_way() {
+        let t = Instant::now();
+        let mut a = Admission::new(Caps {
+            all: 4,
+            per_user: 4,
+        });
+        a.admit(1, 5, at(t, 0));
+        a.admit(2, 6, at(t, 1));
+        a.admit(3, 6, at(t, 2));
+        a.admit(4, 6, at(t, 3));
+        // User 5 holds the oldest, but user 6 holds the most.
+        assert_eq!(a.admit(5, 9, at(t, 4)), Some((2, 6)));
+        assert_eq!((a.of_user(5), a.of_user(6), a.of_user(9)), (1, 2, 1));
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.stats().max_seen, 4);
+    }
+
+    #[test]
+    fn removing_twice_or_an_unknown_key_changes_nothing() {
+        let mut a = Admission::new(Caps {
+            all: 2,
+            per_user: 2,
+        });
+        a.admit(1, 5, Instant::now());
+        assert!(a.remove(1));
+        assert!(!a.remove(1));
+        assert!(!a.remove(42));
+        assert!(a.is_empty());
+        assert_eq!(a.of_user(5), 0);
+    }
+}

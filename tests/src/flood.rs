@@ -1,0 +1,123 @@
+//! [`SilentFlood`]: a forked child, running as another user, that holds many connections to a
+//! stream socket and never sends a byte on them; each one the server closes is opened again at
+//! once. What a hostile local user does to keep everybody else off a switch.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::raw::sockaddr_un;
+
+/// The flooding child; killed (SIGKILL) and reaped on drop.
+pub struct SilentFlood {
+    pid: libc::pid_t,
+}
+
+impl SilentFlood {
+    /// Forks a child that becomes `uid` (and gid `uid`, no supplementary groups), connects
+    /// `count` times to `path`, then keeps `count` connections open: whatever the server sends
+    /// is read and ignored, a connection it closes is opened again. Returns once the first
+    /// `count` connections are made.
+    pub fn start(path: &Path, uid: u32, count: usize) -> SilentFlood {
+        let addr = sockaddr_un(path);
+        // Everything the child uses is allocated before the fork: the child of a threaded
+        // process may only make async-signal-safe calls.
+        let mut fds: Vec<libc::pollfd> = vec![
+            libc::pollfd {
+                fd: -1,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            count
+        ];
+        let mut ready = [0i32; 2];
+        // SAFETY: pipe fills the two ints it is given.
+        assert_eq!(unsafe { libc::pipe(ready.as_mut_ptr()) }, 0, "pipe");
+        // SAFETY: the child only makes system calls on memory prepared above, then _exits; the
+        // parent reaps it on drop.
+        unsafe {
+            let pid = libc::fork();
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                libc::close(ready[0]);
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(uid) != 0
+                    || libc::setuid(uid) != 0
+                {
+                    libc::_exit(10);
+                }
+                // Dies with the test process.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                let connect = || -> i32 {
+                    let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+                    if fd < 0 {
+                        return -1;
+                    }
+                    if libc::connect(fd, addr.as_ptr().cast(), addr.len() as u32) != 0 {
+                        libc::close(fd);
+                        return -1;
+                    }
+                    fd
+                };
+                for p in fds.iter_mut() {
+                    p.fd = connect();
+                }
+                libc::write(ready[1], b"r".as_ptr().cast(), 1);
+                libc::close(ready[1]);
+                let mut buf = [0u8; 4096];
+                loop {
+                    libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100);
+                    for p in fds.iter_mut() {
+                        let gone = if p.fd < 0 {
+                            true
+                        } else if p.revents != 0 {
+                            let n = libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len());
+                            n <= 0
+                        } else {
+                            false
+                        };
+                        p.revents = 0;
+                        if gone {
+                            if p.fd >= 0 {
+                                libc::close(p.fd);
+                            }
+                            p.fd = connect();
+                        }
+                    }
+                }
+            }
+            libc::close(ready[1]);
+            let mut b = [0u8; 1];
+            let n = libc::read(ready[0], b.as_mut_ptr().cast(), 1);
+            libc::close(ready[0]);
+            let flood = SilentFlood { pid };
+            assert_eq!(n, 1, "the flooding child died before it was connected");
+            flood
+        }
+    }
+
+    /// Whether the child still runs (it exits only if it could not become `uid`).
+    pub fn running(&self) -> bool {
+        // SAFETY: waitpid with WNOHANG on our own child.
+        unsafe {
+            let mut status = 0;
+            libc::waitpid(self.pid, &mut status, libc::WNOHANG) == 0
+        }
+    }
+
+    /// Lets it run a while (the server keeps evicting and it keeps reconnecting).
+    pub fn hold(&self, d: Duration) {
+        std::thread::sleep(d);
+        assert!(self.running(), "the flooding child exited");
+    }
+}
+
+impl Drop for SilentFlood {
+    fn drop(&mut self) {
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            let mut status = 0;
+            libc::waitpid(self.pid, &mut status, 0);
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Faults, end to end: the switch out of descriptors, clients killed or stopped at bad moments,
+//! files removed under the switch, and the COW tools writing to a full file system.
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use integration_tests::cow::{self, Snapshot};
+use integration_tests::frame::ETH_P_TEST;
+use integration_tests::mgmt::{lossy, Session};
+use integration_tests::raw::v3_request;
+use integration_tests::{bins::note_reference, is_reference, needs, wait_until};
+use integration_tests::{eth, mac, payload, Plug, Switch, BROADCAST, SETTLE};
+
+/// CPU time (user + system) the process has used so far.
+fn cpu_time(pid: i32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no memory arguments.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+fn frame(n: u8) -> Vec<u8> {
+    eth(BROADCAST, mac(1), ETH_P_TEST, &payload(46, n))
+}
+
+/// `a` sends one frame, `b` gets it.
+fn forwards(a: &mut Plug, b: &Plug, n: u8, context: &str) {
+    let f = frame(n);
+    a.send(&f);
+    b.expect_frame(&f, SETTLE, context);
+}
+
+/// With RLIMIT_NOFILE used up by silent connections, the switch waits instead of spinning on
+/// EMFILE (it keeps to a fraction of one CPU), and serves clients again once descriptors free.
+#[test]
+fn out_of_descriptors_the_switch_waits_then_resumes() {
+    let Some(()) = needs::root("to lower the switch's RLIMIT_NOFILE") else {
+        return;
+    };
+    if is_reference() {
+        note_reference("the reference busy-loops on EMFILE (measured in the hardening notes)");
+        return;
+    }
+    let sw = Switch::builder().start();
+    let limit = libc::rlimit {
+        rlim_cur: 40,
+        rlim_max: 40,
+    };
+    // SAFETY: prlimit on the switch's pid with a valid rlimit; the old value is not wanted.
+    let r = unsafe { libc::prlimit(sw.pid(), libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let held: Vec<UnixStream> = (0..80)
+        .map(|_| UnixStream::connect(sw.ctl()).unwrap())
+        .collect();
+    sw.expect_log("accept on control socket: Too many open files");
+    let before = cpu_time(sw.pid());
+    std::thread::sleep(Duration::from_millis(2000));
+    let used = cpu_time(sw.pid()) - before;
+    assert!(
+        used < Duration::from_millis(600),
+        "the switch used {used:?} of CPU in 2 s while out of descriptors (a busy loop?)"
+    );
+    drop(held);
+    // The accept retry looks at the backlog again; new clients are served.
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    forwards(&mut a, &b, 1, "after descriptors were freed");
+}
+
+/// Clients SIGKILLed at random moments while frames flow: their ports are released, their
+/// descriptors closed, and the other clients lose nothing.
+#[test]
+fn clients_killed_under_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sw = Switch::builder()
+        .arg("-M")
+        .arg(tmp.path().join("m"))
+        .start();
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    forwards(&mut a, &b, 0, "before the victims attach");
+    let base_fds = fd_count(sw.pid());
+    let victims: Vec<Plug> = (0..6).map(|_| Plug::attach(&sw)).collect();
+    let mut seed = std::process::id() as u64;
+    let mut sent = Vec::new();
+    for (i, v) in victims.iter().enumerate() {
+        // Broadcasts reach the victims too: each dies with frames on their way to it.
+        let burst: Vec<Vec<u8>> = (0..50).map(|k| frame((i * 50 + k) as u8)).collect();
+        a.send_burst(&burst);
+        sent.extend(burst);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(seed >> 60));
+        // SAFETY: signalling a child of ours.
+        unsafe { libc::kill(v.pid(), libc::SIGKILL) };
+    }
+    for f in &sent {
+        b.expect_frame(
+            f,
+            SETTLE,
+            "b, a well-behaved receiver, while others were killed",
+        );
+    }
+    let released = wait_until(SETTLE, || sw.data_sockets().len() == 2);
+    assert!(released, "ports left: {:?}", sw.data_sockets());
+    drop(victims);
+    let fds_back = wait_until(SETTLE, || fd_count(sw.pid()) == base_fds);
+    assert!(
+        fds_back,
+        "{} fds now, {base_fds} before the victims",
+        fd_count(sw.pid())
+    );
+    forwards(&mut a, &b, 200, "after the victims are gone");
+}
+
+/// A client stopped (SIGSTOP) half-way through its request holds nothing for long: others are
+/// served meanwhile, its connection is closed at the handshake deadline, and when it is
+/// continued it finds the connection closed.
+#[test]
+fn a_client_stopped_mid_handshake() {
+    if is_reference() {
+        note_reference("the reference reads one request per read() and never waits for the rest");
+        return;
+    }
+    let sw = Switch::builder().start();
+    let own = sw.scratch().join("stopped.sock");
+    let _own = std::os::unix::net::UnixDatagram::bind(&own).unwrap();
+    let req = v3_request(0, &own, b"stopped");
+    let ctl = integration_tests::raw::sockaddr_un(sw.ctl());
+    // SAFETY: the child makes only system calls on memory prepared before the fork, then
+    // _exits; the parent reaps it.
+    let pid = unsafe {
+        let pid = libc::fork();
+        assert!(pid >= 0);
+        if pid == 0 {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            if libc::connect(fd, ctl.as_ptr().cast(), ctl.len() as u32) != 0 {
+                libc::_exit(11);
+            }
+            libc::write(fd, req.as_ptr().cast(), 40);
+            libc::raise(libc::SIGSTOP);
+            let mut b = [0u8; 200];
+            let n = libc::read(fd, b.as_mut_ptr().cast(), b.len());
+            libc::_exit(if n == 0 { 0 } else { 1 });
+        }
+        pid
+    };
+    let mut status = 0;
+    // SAFETY: waiting for our child to stop.
+    unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+    assert!(libc::WIFSTOPPED(status), "the client did not stop");
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    forwards(&mut a, &b, 1, "while a client is stopped mid-handshake");
+    sw.expect_log("request too short: 40 of 122 bytes");
+    // SAFETY: continuing and reaping our child.
+    unsafe {
+        libc::kill(pid, libc::SIGCONT);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the continued client did not find its connection closed (status {status:#x})"
+    );
+}
+
+/// A client's data socket file removed from the switch directory: its frames still flow both
+/// ways (the sockets are connected), and when it leaves its port is released without fuss.
+#[test]
+fn a_data_socket_unlinked() {
+    let sw = Switch::start();
+    let mut a = Plug::attach(&sw);
+    let mut b = Plug::attach(&sw);
+    std::fs::remove_file(sw.dir().join(&a.data_socket)).unwrap();
+    forwards(&mut a, &b, 1, "from the client whose socket file is gone");
+    forwards(&mut b, &a, 2, "to the client whose socket file is gone");
+    let port = a.port;
+    drop(a);
+    let c = Plug::attach(&sw);
+    assert_eq!(c.port, port, "the freed port is given again");
+    forwards(&mut b, &c, 3, "to the next client");
+}
+
+/// The switch directory removed under a running switch: attached clients go on forwarding,
+/// the console answers, and SIGTERM still ends the switch cleanly.
+#[test]
+fn the_switch_directory_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("m");
+    let mut sw = Switch::builder().arg("-M").arg(&m).start();
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    std::fs::remove_dir_all(sw.dir()).unwrap();
+    forwards(&mut a, &b, 1, "after the directory was removed");
+    let (mut s, _) = Session::open(&m);
+    let ports = lossy(&s.cmd("port/print"));
+    assert!(ports.contains("1000 Success"), "{ports}");
+    assert!(
+        UnixStream::connect(sw.ctl()).is_err(),
+        "the control socket is gone"
+    );
+    sw.signal(libc::SIGTERM);
+    let status = sw
+        .wait_exit(SETTLE)
+        .expect("the switch did not exit on SIGTERM");
+    assert!(status.success(), "{status:?}: {}", sw.stderr());
+    assert!(!sw.stderr().contains("panicked"), "{}", sw.stderr());
+}
+
+/// A tmpfs of `size` mounted on a fresh directory; unmounted on drop.
+struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    fn mount(size: &str) -> SmallFs {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount -t tmpfs failed");
+        SmallFs { dir }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Fills it up but for `left` bytes.
+    fn fill(&self, left: u64) -> PathBuf {
+        let filler = self.path().join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0x55u8; 4096];
+        use std::io::Write;
+        while f.write_all(&block).is_ok() {}
+        drop(f);
+        let len = std::fs::metadata(&filler).unwrap().len();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&filler)
+            .unwrap();
+        f.set_len(len.saturating_sub(left)).unwrap();
+        filler
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// uml_moo, umlcow merge and uml_mkcow writing to a full file system: each fails with a message
+/// naming the problem, leaves no output (not even a partial or hidden one), and leaves its
+/// inputs as they were.
+#[test]
+fn cow_tools_on_a_full_file_system() {
+    let Some(()) = needs::root("to mount a small tmpfs") else {
+        return;
+    };
+    let (_t, dir) = cow::scratch();
+    let backing = dir.join("backing.img");
+    cow::make_backing(&backing, 4 << 20, 7);
+    let cow_file = dir.join("disk.cow");
+    let dirty = cow::random_dirty(8192, 40, 3);
+    cow::write_cow(
+        &cow_file,
+        cow::Layout::V3 { alignment: 4096 },
+        &backing,
+        &dirty,
+    );
+    let inputs = [Snapshot::take(&backing), Snapshot::take(&cow_file)];
+
+    let full = SmallFs::mount("1m");
+    let check = |what: &str, ran: cow::Ran, out_name: &Path, leftover: &[&str]| {
+        let out_name = out_name.display();
+        assert!(!ran.ok(), "{what} succeeded on a full file system");
+        eprintln!("{what}: {}", ran.stderr.trim());
+        // The output is named, and the hint says what to do about it.
+        for needle in [
+            "No space left on device",
+            &format!("{}: cannot", out_name),
+            "is full (or a quota or file size limit is reached): free space there or write \
+             somewhere else",
+        ] {
+            assert!(
+                ran.stderr.contains(needle),
+                "{what}: no {needle:?} in {}",
+                ran.stderr
+            );
+        }
+        assert_eq!(cow::listing(full.path()), leftover, "{what} left files");
+        for s in &inputs {
+            s.assert_unchanged(what);
+        }
+    };
+    let out = full.path().join("merged.img");
+    let ran = cow::run(&cow::ours("uml_moo"), &[&cow_file, &out], &dir);
+    check("uml_moo", ran, &out, &[]);
+    let ran = cow::run(
+        &cow::ours("umlcow"),
+        &[&"merge", &"-q", &cow_file, &out],
+        &dir,
+    );
+    check("umlcow merge", ran, &out, &[]);
+    full.fill(1024);
+    let new_cow = full.path().join("new.cow");
+    let ran = cow::run(&cow::ours("uml_mkcow"), &[&new_cow, &backing], &dir);
+    check("uml_mkcow", ran, &new_cow, &["filler"]);
+}
