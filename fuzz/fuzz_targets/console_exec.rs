@@ -11,12 +11,12 @@ use libfuzzer_sys::fuzz_target;
 use vde_protocol::console::{Status, DATA_END, DATA_HEADER, END_OF_SESSION};
 use vdeswitch::fabric::{Credentials, Endpoint, Fabric, PortChoice, PortId};
 use vdeswitch::server::console::{
-    self, Action, Ctx, Effect, FstpSettings, Host, Info, Origin, Outcome, Subscriptions,
+    self, Action, Ctx, Effect, FstpCtl, Host, Info, Origin, Outcome, Subscriptions,
 };
 
 struct Live {
     fabric: Fabric,
-    fstp: FstpSettings,
+    fstp: FstpCtl,
     info: Info,
     session: Option<Subscriptions>,
 }
@@ -39,6 +39,9 @@ impl Host for Live {
                     .expect("epclose names an attached endpoint");
             }
             Effect::Subscribe(s) => self.session = Some(s),
+            // No data path here: an uplink's sockets close when dropped, hooks have nothing
+            // to watch (and without edges the commands that install them fail first).
+            Effect::StartVxlan(_) | Effect::Hook(_) => {}
         }
     }
 }
@@ -59,7 +62,12 @@ fn live() -> Live {
     }
     Live {
         fabric,
-        fstp: FstpSettings::default(),
+        fstp: FstpCtl::new(vdeswitch::fstp::Fstp::new(
+            vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
+            0x8000,
+            false,
+            0,
+        )),
         info: Info {
             pid: 1,
             mac: vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
@@ -67,6 +75,7 @@ fn live() -> Live {
             mgmt: Some((PathBuf::from("/tmp/fuzz.mgmt"), 0o600)),
             ctl_dir: PathBuf::from("/tmp/fuzz"),
             ctl_mode: 0o600,
+            vxlan: Default::default(),
         },
         session: Some(0),
     }

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use libfuzzer_sys::fuzz_target;
 use vdeswitch::fabric::Fabric;
 use vdeswitch::server::console::script::{Line, Script, MAX_LINE};
-use vdeswitch::server::console::{self, Ctx, Effect, FstpSettings, Host, Info};
+use vdeswitch::server::console::{self, Ctx, Effect, FstpCtl, Host, Info};
 
 struct Plain {
     fabric: Fabric,
-    fstp: FstpSettings,
+    fstp: FstpCtl,
     info: Info,
 }
 
@@ -67,7 +67,12 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut host = Plain {
         fabric: Fabric::new(8, false, 16, 64),
-        fstp: FstpSettings::default(),
+        fstp: FstpCtl::new(vdeswitch::fstp::Fstp::new(
+            vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
+            0x8000,
+            false,
+            0,
+        )),
         info: Info {
             pid: 1,
             mac: vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
@@ -75,6 +80,7 @@ fuzz_target!(|data: &[u8]| {
             mgmt: None,
             ctl_dir: PathBuf::from("/tmp/fuzz"),
             ctl_mode: 0o600,
+            vxlan: Default::default(),
         },
     };
     let _ = console::run_rc_file(&mut host, &path);
