@@ -3,7 +3,7 @@
 //! batches sent to one peer's address.
 
 use std::cell::RefCell;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSliceMut};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -15,7 +15,7 @@ use nix::sys::socket::{
     SockaddrLike, UnixAddr, UnixCredentials,
 };
 
-use super::unix::{PeerCred, MAX_BATCH};
+use super::unix::{send_frames, PeerCred, MAX_BATCH};
 
 thread_local! {
     /// Headers of the batched send, made once (`sendmmsg` sets every field it uses per call).
@@ -115,24 +115,7 @@ impl DgramServer {
 
     /// Send `frames` in order to `to` in one `sendmmsg`; how many went.
     pub fn send_batch(&self, to: &UnixAddr, frames: &[&[u8]]) -> io::Result<usize> {
-        let n = frames.len().min(MAX_BATCH);
-        if n == 0 {
-            return Ok(0);
-        }
-        let iovs: [[IoSlice<'_>; 1]; MAX_BATCH] =
-            std::array::from_fn(|i| [IoSlice::new(frames.get(i).copied().unwrap_or(&[]))]);
-        let addrs: [Option<UnixAddr>; MAX_BATCH] = [Some(*to); MAX_BATCH];
-        TX.with_borrow_mut(|tx| {
-            let sent = socket::sendmmsg(
-                self.sock.as_raw_fd(),
-                tx,
-                iovs[..n].iter(),
-                &addrs[..n],
-                [],
-                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-            )?;
-            Ok(sent.count())
-        })
+        TX.with_borrow_mut(|tx| send_frames(self.sock.as_raw_fd(), tx, frames, Some(*to)))
     }
 }
 

@@ -9,7 +9,8 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
 
 use nix::sys::socket::{
-    self, sockopt, AddressFamily, MsgFlags, MultiHeaders, SockFlag, SockType, UnixAddr,
+    self, sockopt, AddressFamily, MsgFlags, MultiHeaders, SockFlag, SockType, SockaddrLike,
+    UnixAddr,
 };
 use nix::unistd::AccessFlags;
 use vde_protocol::sockaddr::SockAddrUn;
@@ -24,6 +25,32 @@ thread_local! {
         MultiHeaders::preallocate(MAX_BATCH, None),
         MultiHeaders::preallocate(MAX_BATCH, None),
     ));
+}
+
+/// Send `frames` (at most [`MAX_BATCH`]) in order in one `sendmmsg` on `fd`, each to `to`
+/// (`None`: the connected peer), without blocking; how many went.
+pub(crate) fn send_frames<S: SockaddrLike + Copy>(
+    fd: RawFd,
+    headers: &mut MultiHeaders<S>,
+    frames: &[&[u8]],
+    to: Option<S>,
+) -> io::Result<usize> {
+    let n = frames.len().min(MAX_BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    let iovs: [[IoSlice<'_>; 1]; MAX_BATCH] =
+        std::array::from_fn(|i| [IoSlice::new(frames.get(i).copied().unwrap_or(&[]))]);
+    let addrs: [Option<S>; MAX_BATCH] = [to; MAX_BATCH];
+    let sent = socket::sendmmsg(
+        fd,
+        headers,
+        iovs[..n].iter(),
+        &addrs[..n],
+        [],
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+    )?;
+    Ok(sent.count())
 }
 
 /// The address for the system: the path of a pathname address, the whole 107-byte name of
@@ -107,24 +134,7 @@ impl Dgram {
     /// Send datagrams in order on a connected socket in one call
     /// (`sendmmsg`); returns how many went (fewer when the peer is full).
     pub fn send_batch(&self, frames: &[&[u8]]) -> io::Result<usize> {
-        let n = frames.len().min(MAX_BATCH);
-        if n == 0 {
-            return Ok(0);
-        }
-        let iovs: [[IoSlice<'_>; 1]; MAX_BATCH] =
-            std::array::from_fn(|i| [IoSlice::new(frames.get(i).copied().unwrap_or(&[]))]);
-        let addrs: [Option<()>; MAX_BATCH] = [None; MAX_BATCH];
-        HEADERS.with_borrow_mut(|(_, tx)| {
-            let sent = socket::sendmmsg(
-                self.sock.as_raw_fd(),
-                tx,
-                iovs[..n].iter(),
-                &addrs[..n],
-                [],
-                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-            )?;
-            Ok(sent.count())
-        })
+        HEADERS.with_borrow_mut(|(_, tx)| send_frames(self.sock.as_raw_fd(), tx, frames, None))
     }
 }
 
