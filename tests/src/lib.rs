@@ -31,6 +31,7 @@
 //! * [`raw`]: a raw control-protocol client for malformed-input tests.
 //! * [`uml`]: busybox root file systems and UML guests.
 //! * [`proc`]: process helpers (deadlines, timeouts, daemons).
+//! * [`qemu`]: diskless QEMU VMs booting iPXE, to get DHCP leases through a switch.
 //! * [`pty`]: a program on a pseudo-terminal with an emulated screen (interactive tests).
 //! * [`vdeterm`]: our `vdeterm` (`VDETERM_BIN` overrides it) and switches with a `-M` socket.
 //! * [`mgmt`]: a raw management-console client (one command per write, answers up to the prompt).
@@ -48,6 +49,7 @@ pub mod netns;
 pub mod plug;
 pub mod proc;
 pub mod pty;
+pub mod qemu;
 pub mod raw;
 pub mod seccomp;
 pub mod switch;

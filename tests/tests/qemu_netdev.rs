@@ -9,16 +9,16 @@ use integration_tests::bins::note_reference;
 use integration_tests::frame::ETH_P_TEST;
 use integration_tests::is_reference;
 use integration_tests::mgmt::{lossy, Session};
-use integration_tests::needs;
 use integration_tests::plug::wait_new_endpoints;
 use integration_tests::proc::{wait_until, Spawned};
 use integration_tests::switch::data_socket_ids;
 use integration_tests::vdeterm::MgmtSwitch;
 use integration_tests::{eth, mac, payload, vlan_tagged, Switch, BROADCAST, SETTLE};
+use integration_tests::{needs, qemu};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// How long QEMU under TCG may take to boot its ROM and get a lease (about 20 s on an idle
@@ -66,29 +66,7 @@ fn slirp(t: &Tools, dir: &Path) -> Spawned {
 
 /// A diskless VM whose e1000 (MAC `mac`) is on `netdev` (the `-netdev` value, id `n0`).
 fn vm(t: &Tools, netdev: &str, mac: &str) -> Spawned {
-    Spawned::start(
-        Command::new(&t.qemu)
-            .args([
-                "-accel",
-                "tcg",
-                "-m",
-                "64",
-                "-nodefaults",
-                "-no-user-config",
-                "-nographic",
-                "-serial",
-                "stdio",
-                "-monitor",
-                "none",
-                "-netdev",
-                netdev,
-                "-device",
-                &format!("e1000,netdev=n0,mac={mac}"),
-                "-boot",
-                "n",
-            ])
-            .stdin(Stdio::null()),
-    )
+    Spawned::start(&mut qemu::pxe_vm(&t.qemu, netdev, mac))
 }
 
 fn stream_netdev(path: &Path, extra: &str) -> String {

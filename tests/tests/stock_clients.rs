@@ -5,13 +5,13 @@
 
 use integration_tests::frame::ETH_P_TEST;
 use integration_tests::mgmt::{lossy, Session};
-use integration_tests::needs;
 use integration_tests::plug::wait_new_endpoints;
 use integration_tests::proc::Spawned;
 use integration_tests::switch::data_socket_ids;
 use integration_tests::vdeterm::MgmtSwitch;
 use integration_tests::{eth, mac, payload, Plug, Switch, BROADCAST, SETTLE};
-use std::process::{Command, Stdio};
+use integration_tests::{needs, qemu};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// How long QEMU under TCG may take to boot its ROM and get a lease (about 20 s on an idle
@@ -43,31 +43,8 @@ fn qemu_gets_a_dhcp_lease_from_slirpvde_through_our_switch() {
         slirp.log()
     );
     assert!(slirp.is_running(), "{}", slirp.log());
-    let mut vm = Spawned::start(
-        Command::new(qemu)
-            .args([
-                "-accel",
-                "tcg",
-                "-m",
-                "64",
-                "-nodefaults",
-                "-no-user-config",
-                "-nographic",
-                "-serial",
-                "stdio",
-                "-monitor",
-                "none",
-                "-netdev",
-            ])
-            .arg(format!("vde,id=n0,sock={}", dir.display()))
-            .args([
-                "-device",
-                "e1000,netdev=n0,mac=52:54:00:12:34:56",
-                "-boot",
-                "n",
-            ])
-            .stdin(Stdio::null()),
-    );
+    let netdev = format!("vde,id=n0,sock={}", dir.display());
+    let mut vm = Spawned::start(&mut qemu::pxe_vm(&qemu, &netdev, "52:54:00:12:34:56"));
     let lease = "net0: 10.0.2.15/255.255.255.0 gw 10.0.2.2";
     assert!(
         vm.wait_stdout(lease, LEASE),
