@@ -79,7 +79,25 @@ pub struct LinkCx<'a> {
     pub(super) released: Vec<EndpointId>,
 }
 
-impl LinkCx<'_> {
+impl<'a> LinkCx<'a> {
+    /// The context of one call into link `me`, nothing attached or released yet.
+    pub(super) fn new(
+        me: Key,
+        fabric: &'a mut Fabric,
+        timers: &'a mut Timers,
+        next_id: &'a mut EndpointId,
+    ) -> LinkCx<'a> {
+        LinkCx {
+            me,
+            now: None,
+            fabric,
+            timers,
+            next_id,
+            attached: Vec::new(),
+            released: Vec::new(),
+        }
+    }
+
     pub fn now(&mut self) -> Instant {
         *self.now.get_or_insert_with(Instant::now)
     }

@@ -276,15 +276,7 @@ impl Plane {
                 lens: &mut rx.lens,
                 from: &mut rx.from,
             };
-            let mut cx = LinkCx {
-                me: key,
-                now: None,
-                fabric: &mut self.fabric,
-                timers: env.timers,
-                next_id: &mut self.next_id,
-                attached: Vec::new(),
-                released: Vec::new(),
-            };
+            let mut cx = LinkCx::new(key, &mut self.fabric, env.timers, &mut self.next_id);
             let got = slot.link.recv(&mut view, &mut cx);
             let (attached, released) = (cx.attached, cx.released);
             self.adopt(key, attached);
@@ -357,15 +349,7 @@ impl Plane {
         let Some(slot) = self.links.get_mut(key) else {
             return;
         };
-        let mut cx = LinkCx {
-            me: key,
-            now: None,
-            fabric: &mut self.fabric,
-            timers: env.timers,
-            next_id: &mut self.next_id,
-            attached: Vec::new(),
-            released: Vec::new(),
-        };
+        let mut cx = LinkCx::new(key, &mut self.fabric, env.timers, &mut self.next_id);
         slot.link.timer(tag, &mut cx);
         let (attached, released) = (cx.attached, cx.released);
         self.adopt(key, attached);
