@@ -7,7 +7,7 @@
 
 use integration_tests::cow::{busybox_rootfs, e2fsck, ext4_cat};
 use integration_tests::uml::{host_has_amx, kernel_version, Rootfs, RESULT_TAG};
-use integration_tests::umlrun::{explain_exit, unique_umid, Running, Scratch};
+use integration_tests::umlrun::{unique_umid, Running, Scratch};
 use integration_tests::{needs, Switch};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -130,17 +130,7 @@ fn umlrun_two_disks_exercise() {
     ]);
     cmd.env("UML_KERNEL", &kernel);
     let mut g = Running::spawn(cmd);
-    let st = g.wait_exit(GUEST_DEADLINE);
-    // No retry on a panic: 100 runs under load (5 at once, load average about 8) never showed
-    // one, so nothing shows it to be the kernel's alone. If it comes back, the message says so
-    // with the console and the load, which is what deciding needs.
-    assert_eq!(
-        st.and_then(|s| s.code()),
-        Some(0),
-        "{}\n{}",
-        explain_exit(st),
-        g.log()
-    );
+    g.expect_halt(GUEST_DEADLINE);
     assert!(g.stdout().contains("TWO-DISKS-OK"), "{}", g.log());
     assert!(
         s.dir.join(format!("rootfs-{umid}.cow")).exists(),
@@ -231,17 +221,7 @@ fn umlrun_forced_host_workaround_boots_the_stock_kernel() {
         "{cmdline}"
     );
     std::fs::write(shared.join("release"), b"go").unwrap();
-    let st = g.wait_exit(GUEST_DEADLINE);
-    // No retry on a panic: 100 runs under load (5 at once, load average about 8) never showed
-    // one, so nothing shows it to be the kernel's alone. If it comes back, the message says so
-    // with the console and the load, which is what deciding needs.
-    assert_eq!(
-        st.and_then(|s| s.code()),
-        Some(0),
-        "{}\n{}",
-        explain_exit(st),
-        g.log()
-    );
+    g.expect_halt(GUEST_DEADLINE);
     assert_eq!(
         std::fs::read_to_string(shared.join("from-guest")).unwrap_or_default(),
         "written by the guest\n",
@@ -270,17 +250,7 @@ fn umlrun_console_null_guest_runs_silently() {
     let s = Scratch::new();
     let (shared, mut g) =
         hostfs_guest(&kernel, &s, CONSOLE_NULL_INIT, "cn", &["--console", "null"]);
-    let st = g.wait_exit(GUEST_DEADLINE);
-    // No retry on a panic: 100 runs under load (5 at once, load average about 8) never showed
-    // one, so nothing shows it to be the kernel's alone. If it comes back, the message says so
-    // with the console and the load, which is what deciding needs.
-    assert_eq!(
-        st.and_then(|s| s.code()),
-        Some(0),
-        "{}\n{}",
-        explain_exit(st),
-        g.log()
-    );
+    g.expect_halt(GUEST_DEADLINE);
     assert_eq!(
         std::fs::read_to_string(shared.join("ran")).unwrap_or_default(),
         "the guest ran\n",
