@@ -81,7 +81,7 @@ fn a_large_load_does_not_stop_forwarding_or_sigterm() {
     let helps = tmp.path().join("help.rc");
     std::fs::write(&helps, "help\n".repeat((1 << 20) / 5)).unwrap();
     let (mut s, _) = Session::open(&m);
-    // Frames sent while the load runs are forwarded once it is done, none lost.
+    // Frames sent while the load runs are forwarded, none lost.
     s.write(format!("load {}\n", helps.display()).as_bytes());
     forwards(&mut a, &b, 50, "while a 1 MiB script is loaded");
     let answer = s.drain(Duration::from_secs(2), Duration::from_secs(60));
@@ -113,6 +113,55 @@ fn a_large_load_does_not_stop_forwarding_or_sigterm() {
         t0.elapsed()
     );
     assert!(!sw.ctl().exists(), "the control socket was removed at exit");
+}
+
+/// A `load` runs a slice per turn of the loop and waits while its session has a lot of output
+/// unread: a session that loads a chatty script and reads nothing holds its script, not the
+/// switch. Meanwhile frames flow and another session is answered, and the script has not run
+/// to its end (it would have, in one go, before); once the client reads, the rest runs, then
+/// the command sent behind the `load` in the same write, in order.
+#[test]
+fn a_load_waits_for_its_reader_and_the_switch_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((sw, m)) = ours_with_mgmt(tmp.path()) else {
+        return;
+    };
+    let mut a = Plug::attach(&sw);
+    let b = Plug::attach(&sw);
+    let script = tmp.path().join("chatty.rc");
+    // About 9 MB of answers, well under the 16 MiB output cap; the last line leaves a mark.
+    let mut text = "help\n".repeat(2000);
+    text.push_str("vlan/create 77\n");
+    std::fs::write(&script, text).unwrap();
+    let path = script.display().to_string();
+
+    let (mut loader, _) = Session::open(&m);
+    loader.write(format!("load {path}\nvlan/print 77\n").as_bytes());
+    // Let the load run as far as it may without a reader.
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut other, _) = Session::open(&m);
+    forwards(&mut a, &b, 50, "while a load waits for its reader");
+    let answer = lossy(&other.cmd("vlan/print 77"));
+    assert!(
+        answer.contains("1006 No such device or address"),
+        "the script ran to its end with nobody reading its output: {answer}"
+    );
+
+    let done = |b: &[u8]| lossy(b).ends_with("VLAN 0077\n.\n1000 Success\n\nvde$ ");
+    let out = lossy(&loader.read_until(Duration::from_secs(60), done));
+    let tail = format!(
+        "vde[{path}]: vlan/create 77\n1000 Success\n1000 Success\n\nvde$ \
+         0000 DATA END WITH '.'\nVLAN 0077\n.\n1000 Success\n\nvde$ "
+    );
+    assert!(
+        out.ends_with(&tail),
+        "...{}",
+        &out[out.len().saturating_sub(300)..]
+    );
+    assert_eq!(out.matches(&format!("vde[{path}]: help\n")).count(), 2000);
+    let answer = lossy(&other.cmd("vlan/print 77"));
+    assert!(answer.contains("VLAN 0077"), "{answer}");
+    forwards(&mut a, &b, 50, "after the load");
 }
 
 /// `-f /dev/zero` (or a FIFO) is not read: the switch says why and runs without it.

@@ -1,9 +1,11 @@
 //! Management sessions on the `-M` socket: banner, prompt, one command per
 //! read (vdeterm sends no newline) or one per line when a read holds several,
 //! output buffered so a slow reader neither blocks the switch nor loses bytes,
-//! and the debug lines each session subscribed to.
+//! and the debug lines each session subscribed to. A `load` runs a slice of its script per
+//! turn of the event loop ([`console::LoadJob`]), so frames and signals are served meanwhile;
+//! the session's further input waits until the script has ended.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -13,7 +15,7 @@ use mio::{Interest, Token};
 use vde_protocol::console::{BANNER, PROMPT};
 
 use super::admission::{Admission, Caps};
-use super::console::{self, debug_lines, Origin, Outcome, Subscriptions};
+use super::console::{self, debug_lines, LoadJob, Origin, Outcome, Started, Subscriptions};
 use super::listening::Listening;
 use super::reactor::{Keep, Subscriber, Target};
 use super::slab::Key;
@@ -28,6 +30,17 @@ const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// A session whose unread output grows past this is closed.
 const MAX_PENDING: usize = 64 << 20;
 
+/// A slice of a `load`: this long at most (then the loop turns)...
+const SLICE_TIME: std::time::Duration = std::time::Duration::from_millis(2);
+/// ...and this much output at most.
+const SLICE_OUTPUT: usize = 256 << 10;
+/// A `load` waits while its session has this much output unread (it goes on as the client
+/// reads), so a client that does not read holds its script, not the switch's memory.
+const LOAD_PAUSE: usize = 1 << 20;
+
+/// The timer tag of the accept retry; a session's `load` slices use its token + 1.
+const ACCEPT_TAG: u64 = 0;
+
 struct Session {
     /// Debug categories this session subscribed to.
     debug: Subscriptions,
@@ -35,6 +48,19 @@ struct Session {
     pending: Vec<u8>,
     closing: bool,
     writable_armed: bool,
+    /// The `load` running, if any.
+    job: Option<LoadJob>,
+    /// A slice of `job` is due at the next turn of the loop.
+    job_due: bool,
+    /// Commands of the last read not run yet (they wait for a `load` among them).
+    held: VecDeque<String>,
+}
+
+impl Session {
+    /// Running a `load`, or holding commands behind one: input is not read meanwhile.
+    fn busy(&self) -> bool {
+        self.job.is_some() || !self.held.is_empty()
+    }
 }
 
 /// The management socket and its sessions.
@@ -130,6 +156,9 @@ impl Mgmt {
                         pending: Vec::new(),
                         closing: false,
                         writable_armed: false,
+                        job: None,
+                        job_due: false,
+                        held: VecDeque::new(),
                     };
                     s.pending.extend_from_slice(BANNER.as_bytes());
                     s.pending.extend_from_slice(PROMPT.as_bytes());
@@ -141,25 +170,35 @@ impl Mgmt {
                 Err(_) => {
                     // Out of descriptors: connections wait in the backlog with no new edge
                     // coming; look again in a while instead of never.
-                    sw.timers
-                        .set(std::time::Instant::now() + ACCEPT_RETRY, Due::Sub(me, 0));
+                    sw.timers.set(
+                        std::time::Instant::now() + ACCEPT_RETRY,
+                        Due::Sub(me, ACCEPT_TAG),
+                    );
                     return;
                 }
             }
         }
         // A full batch: the rest at the next turn of the loop (see the control socket's).
-        sw.timers.set(std::time::Instant::now(), Due::Sub(me, 0));
+        sw.timers
+            .set(std::time::Instant::now(), Due::Sub(me, ACCEPT_TAG));
     }
 
     /// Readiness on a session.
     fn on_session(&mut self, sw: &mut Switch, token: Token) {
         self.flush(sw, token);
+        self.read_input(sw, token);
+    }
+
+    /// Read and run what the client sent, unless a `load` is running.
+    fn read_input(&mut self, sw: &mut Switch, token: Token) {
         let mut buf = [0u8; 4096];
         loop {
             let Some(s) = self.sessions.get_mut(&token) else {
                 return;
             };
-            if s.closing {
+            // What arrives during a `load` waits in the socket; it is read when the load
+            // has ended (see `on_slice`).
+            if s.closing || s.busy() {
                 return;
             }
             match s.stream.read(&mut buf) {
@@ -183,23 +222,38 @@ impl Mgmt {
     /// the session goes on.
     fn run_chunk(&mut self, sw: &mut Switch, token: Token, chunk: &str) -> bool {
         let body = chunk.strip_suffix('\n').unwrap_or(chunk);
-        let commands: Vec<&str> = if body.contains('\n') {
-            body.split('\n').collect()
-        } else {
-            vec![body]
+        let Some(s) = self.sessions.get_mut(&token) else {
+            return false;
         };
-        for cmd in commands {
+        if body.contains('\n') {
+            s.held.extend(body.split('\n').map(str::to_string));
+        } else {
+            s.held.push_back(body.to_string());
+        }
+        self.run_held(sw, token)
+    }
+
+    /// Run the held commands in order, up to a `load` (which then runs a slice per turn of
+    /// the loop). Whether the session goes on.
+    fn run_held(&mut self, sw: &mut Switch, token: Token) -> bool {
+        loop {
             let Some(s) = self.sessions.get_mut(&token) else {
                 return false;
             };
+            if s.job.is_some() {
+                break;
+            }
+            let Some(cmd) = s.held.pop_front() else {
+                break;
+            };
             let mut out = String::new();
-            let outcome = console::run(
+            let started = console::start(
                 &mut SessionHost {
                     sw,
                     debug: &mut s.debug,
                 },
                 Origin::Session,
-                cmd,
+                &cmd,
                 &mut out,
             );
             // Event lines the command caused go out before its answer, as in the reference.
@@ -209,10 +263,13 @@ impl Mgmt {
                 return false;
             };
             s.pending.extend_from_slice(out.as_bytes());
-            match outcome {
-                Outcome::Continue => s.pending.extend_from_slice(PROMPT.as_bytes()),
-                Outcome::Logout | Outcome::Shutdown => {
+            match started {
+                // Its first slice is set by `flush`, below.
+                Started::Load(job) => s.job = Some(job),
+                Started::Done(Outcome::Continue) => s.pending.extend_from_slice(PROMPT.as_bytes()),
+                Started::Done(outcome @ (Outcome::Logout | Outcome::Shutdown)) => {
                     s.closing = true;
+                    s.held.clear();
                     self.flush(sw, token);
                     if outcome == Outcome::Shutdown {
                         crate::log_info!("Shutdown from mgmt command");
@@ -223,7 +280,52 @@ impl Mgmt {
             }
         }
         self.flush(sw, token);
-        true
+        self.sessions.contains_key(&token)
+    }
+
+    /// A slice of the session's `load`; when it ends, the prompt, then the commands held
+    /// behind it and what the client sent meanwhile.
+    fn on_slice(&mut self, sw: &mut Switch, token: Token) {
+        let Some(s) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        s.job_due = false;
+        // Paused: `flush` sets the next slice when the client has read enough.
+        if s.closing || s.pending.len() >= LOAD_PAUSE {
+            return;
+        }
+        let Some(job) = s.job.as_mut() else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        self.admission.touch(token, now);
+        let mut out = String::new();
+        let slice = console::Slice {
+            until: Some(now + SLICE_TIME),
+            output: SLICE_OUTPUT,
+        };
+        let done = job.step(
+            &mut SessionHost {
+                sw,
+                debug: &mut s.debug,
+            },
+            &mut out,
+            slice,
+        );
+        let events = sw.take_all_events();
+        self.broadcast(sw, &events);
+        let Some(s) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        s.pending.extend_from_slice(out.as_bytes());
+        if !done {
+            return self.flush(sw, token);
+        }
+        s.job = None;
+        s.pending.extend_from_slice(PROMPT.as_bytes());
+        if self.run_held(sw, token) {
+            self.read_input(sw, token);
+        }
     }
 
     /// Send an event's lines to the sessions subscribed to its category.
@@ -285,6 +387,15 @@ impl Mgmt {
             };
             let _ = sw.io.rewatch_fd(token, s.stream.as_raw_fd(), interest);
         }
+        // The next slice of a `load`, at the next turn of the loop, unless the client has
+        // too much to read yet.
+        if s.job.is_some() && !s.job_due && !s.closing && s.pending.len() < LOAD_PAUSE {
+            if let Some(me) = self.me {
+                s.job_due = true;
+                let tag = token.0 as u64 + 1;
+                sw.timers.set(std::time::Instant::now(), Due::Sub(me, tag));
+            }
+        }
     }
 
     fn close_session(&mut self, sw: &mut Switch, token: Token) {
@@ -311,8 +422,11 @@ impl Subscriber for Mgmt {
         Keep::Yes
     }
 
-    fn timer(&mut self, _: u64, sw: &mut Switch) -> Keep {
-        self.accept_sessions(sw);
+    fn timer(&mut self, tag: u64, sw: &mut Switch) -> Keep {
+        match tag {
+            ACCEPT_TAG => self.accept_sessions(sw),
+            session => self.on_slice(sw, Token((session - 1) as usize)),
+        }
         Keep::Yes
     }
 

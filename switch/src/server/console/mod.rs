@@ -16,6 +16,7 @@ mod cmd_port;
 mod cmd_vlan;
 pub mod cmd_vxlan;
 mod json;
+pub mod load;
 pub mod script;
 mod table;
 #[cfg(test)]
@@ -32,6 +33,7 @@ use super::plane::hooks::HookChange;
 use crate::fabric::{EndpointId, Fabric, PortId};
 pub use crate::server::fstp::FstpCtl;
 pub use cmd_debug::{debug_lines, Subscriptions};
+pub use load::{LoadJob, Slice};
 pub use table::{Action, CommandSpec, TABLE};
 
 /// Result of one command: success or an errno.
@@ -179,42 +181,75 @@ pub fn lookup(line: &str) -> Option<(&'static CommandSpec, &str)> {
     ))
 }
 
+/// What [`exec`] did with a line.
+pub(crate) enum Exec {
+    /// Ran it (or it was empty, a comment, unknown).
+    Ran(Outcome),
+    /// The line is `load` with this argument: the caller runs the script.
+    Load(String),
+}
+
+/// What [`start`] did with a line.
+pub enum Started {
+    /// The command ran to its end.
+    Done(Outcome),
+    /// The command is a `load` whose script is to be run: drive the job to its end with
+    /// [`LoadJob::step`], then the command is done ([`Outcome::Continue`]).
+    Load(LoadJob),
+}
+
 /// Run one command line (one trailing newline is dropped) from `origin` and append exactly
 /// what the reference writes for it, without the prompt.
 pub fn run(host: &mut dyn Host, origin: Origin, input: &str, out: &mut String) -> Outcome {
-    run_at(host, origin, input, out, 0)
+    match start(host, origin, input, out) {
+        Started::Done(outcome) => outcome,
+        Started::Load(mut job) => {
+            job.step(host, out, load::Slice::WHOLE);
+            Outcome::Continue
+        }
+    }
 }
 
-/// [`run`] inside `depth` nested `load`s.
-fn run_at(
-    host: &mut dyn Host,
-    origin: Origin,
-    input: &str,
-    out: &mut String,
-    depth: usize,
-) -> Outcome {
+/// [`run`], except that a `load` is handed back as a job to be run a slice at a time.
+pub fn start(host: &mut dyn Host, origin: Origin, input: &str, out: &mut String) -> Started {
+    match exec(host, origin, input, out) {
+        Exec::Ran(outcome) => Started::Done(outcome),
+        // Only a management session can load scripts (EBADF, as in the reference).
+        Exec::Load(_) if origin != Origin::Session => {
+            status_of(Err(libc::EBADF)).write(out);
+            Started::Done(Outcome::Continue)
+        }
+        Exec::Load(path) => match LoadJob::open(&path, out) {
+            Some(job) => Started::Load(job),
+            None => Started::Done(Outcome::Continue),
+        },
+    }
+}
+
+/// Run one command line, except `load`, which is handed back.
+fn exec(host: &mut dyn Host, origin: Origin, input: &str, out: &mut String) -> Exec {
     let line = input.strip_suffix('\n').unwrap_or(input);
     let line = line.trim_start_matches([' ', '\t']);
     if line.is_empty() || line.starts_with('#') {
-        return Outcome::Continue;
+        return Exec::Ran(Outcome::Continue);
     }
     let Some((spec, args)) = lookup(line) else {
         status_of(Err(libc::ENOSYS)).write(out);
-        return Outcome::Continue;
+        return Exec::Ran(Outcome::Continue);
     };
     let result = match spec.action {
         Action::Menu => unreachable!("lookup skips menus"),
         // Only a management session can log out; elsewhere it does nothing.
-        Action::Logout if origin != Origin::Session => return Outcome::Continue,
+        Action::Logout if origin != Origin::Session => return Exec::Ran(Outcome::Continue),
         Action::Logout => {
             out.push_str(END_OF_SESSION);
-            return Outcome::Logout;
+            return Exec::Ran(Outcome::Logout);
         }
         Action::Shutdown => {
             out.push_str(END_OF_SESSION);
-            return Outcome::Shutdown;
+            return Exec::Ran(Outcome::Shutdown);
         }
-        Action::Load => load(host, origin, args, out, depth),
+        Action::Load => return Exec::Load(args.to_string()),
         Action::Run(handler) => {
             let mut ctx = host.ctx();
             let result = handler(&mut ctx, args);
@@ -245,91 +280,13 @@ fn run_at(
         }
     };
     status_of(result).write(out);
-    Outcome::Continue
+    Exec::Ran(Outcome::Continue)
 }
 
 fn apply(host: &mut dyn Host, effects: Vec<Effect>) {
     for e in effects {
         host.apply(e);
     }
-}
-
-/// `load PATH`: run a script, echoing each line before its output. Lines are handled as the
-/// reference reads them: only a newline of a line longer than one character is removed, so an
-/// empty line is the command "\n" (answered 1038), and `logout`/`shutdown` inside a script do
-/// nothing. Unlike the reference, the script is read as a bounded stream ([`script`]): what
-/// cannot be read that way is refused with a line saying why, before the status.
-fn load(
-    host: &mut dyn Host,
-    origin: Origin,
-    path: &str,
-    out: &mut String,
-    depth: usize,
-) -> CmdResult {
-    if origin != Origin::Session {
-        return Err(libc::EBADF);
-    }
-    let refuse = |out: &mut String, why: &str, errno: i32| {
-        out.push_str(&format!("load: {why}\n"));
-        Err(errno)
-    };
-    if depth >= script::MAX_DEPTH {
-        return refuse(
-            out,
-            &format!(
-                "{path}: scripts nested more than {} deep (does a script load itself?)",
-                script::MAX_DEPTH
-            ),
-            libc::ELOOP,
-        );
-    }
-    let mut lines = match script::Script::open(std::path::Path::new(path)) {
-        Ok(s) => s,
-        // A missing or unreadable file answers as in the reference: the status alone.
-        Err(e @ script::ScriptError::Open(_)) => return Err(e.errno()),
-        Err(e) => return refuse(out, &e.to_string(), e.errno()),
-    };
-    let mut n = 0;
-    while let Some(next) = lines.next_line() {
-        n += 1;
-        let raw = match next {
-            Ok(script::Line::Text(t)) => t,
-            Ok(script::Line::TooLong) => {
-                out.push_str(&format!(
-                    "load: {path}:{n}: longer than {} bytes: not run\n",
-                    script::MAX_LINE
-                ));
-                status_of(Err(libc::E2BIG)).write(out);
-                continue;
-            }
-            Err(e) => return refuse(out, &format!("{path}:{n}: {e}"), e.errno()),
-        };
-        if out.len() > script::MAX_OUTPUT {
-            return refuse(
-                out,
-                &format!(
-                    "{path}:{n}: output over {} bytes: the rest is not run",
-                    script::MAX_OUTPUT
-                ),
-                libc::EFBIG,
-            );
-        }
-        let line = if raw.len() > 1 {
-            raw.strip_suffix('\n').unwrap_or(&raw)
-        } else {
-            &raw
-        };
-        out.push_str(&format!("vde[{path}]: {line}\n"));
-        if line == "\n" {
-            status_of(Err(libc::ENOSYS)).write(out);
-            continue;
-        }
-        let mut answer = String::new();
-        if run_at(host, origin, line, &mut answer, depth + 1) == Outcome::Continue {
-            out.push_str(&answer);
-        }
-    }
-    Ok(())
 }
 
 /// Run an rc file at start: every line a command; a failing line is reported with file and

@@ -971,3 +971,57 @@ fn load_reads_only_bounded_regular_files() {
     assert!(answer.contains("nested more than 8 deep"), "{answer}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `load` as a session runs it, one line per slice: the bytes and the switch's state must be
+/// those of a whole load.
+#[test]
+fn load_in_slices_writes_what_a_whole_load_writes() {
+    let dir = std::env::temp_dir().join(format!("vde-console-slices-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |name: &str| dir.join(name).display().to_string();
+    let (outer, inner, me, chatty) = (p("outer"), p("inner"), p("me"), p("chatty"));
+    std::fs::write(
+        &inner,
+        format!(
+            "port/create 7\n\nport/setvlan 7 0\n{}\nlogout\n",
+            "x".repeat(5000)
+        ),
+    )
+    .unwrap();
+    std::fs::write(&me, format!("vlan/create 9\nload {me}\n")).unwrap();
+    std::fs::write(&chatty, "help\n".repeat(4000)).unwrap();
+    std::fs::write(
+        &outer,
+        format!(
+            "port/create 5\nload {inner}\n# a comment\nload {}\nload {me}\n  port/create 5\n\
+             shutdown\nload {chatty}\nport/showinfo",
+            p("missing")
+        ),
+    )
+    .unwrap();
+
+    let mut w = TestHost::new();
+    let whole = w.answer(&format!("load {outer}\n"));
+    assert!(whole.contains("vde[") && whole.contains("output over 16777216 bytes"));
+
+    let mut h = TestHost::new();
+    let mut out = String::new();
+    let Started::Load(mut job) = start(&mut h, Origin::Session, &format!("load {outer}"), &mut out)
+    else {
+        panic!("no job: {out}");
+    };
+    let one_line = Slice {
+        until: None,
+        output: 1,
+    };
+    let mut steps = 0;
+    while !job.step(&mut h, &mut out, one_line) {
+        steps += 1;
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(steps > 3000, "{steps} steps");
+    assert_eq!(out, whole);
+    for probe in ["port/print\n", "vlan/print 9\n"] {
+        assert_eq!(h.answer(probe), w.answer(probe), "{probe}");
+    }
+}
