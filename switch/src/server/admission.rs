@@ -95,12 +95,20 @@ impl<K: Copy + Eq + Hash, U: Copy + Eq + Hash> Admission<K, U> {
     /// Admit `key` of `uid`. Returns the connection that must go to make room for it (already
     /// forgotten here; the caller closes it), with its user.
     pub fn admit(&mut self, key: K, uid: U, now: Instant) -> Option<(K, U)> {
+        let victim = self.make_room(uid);
+        self.insert(key, uid, now);
+        victim
+    }
+
+    /// Make room for one more connection of `uid` without admitting it yet (the caller
+    /// admits it once it holds what it came for): the connection that must go, as `admit`
+    /// chooses it, forgotten and counted as evicted.
+    pub fn make_room(&mut self, uid: U) -> Option<(K, U)> {
         let victim = self.victim(uid);
         if let Some((v, _)) = victim {
             self.remove(v);
             self.evicted += 1;
         }
-        self.insert(key, uid, now);
         victim
     }
 

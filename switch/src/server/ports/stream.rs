@@ -95,6 +95,16 @@ impl std::fmt::Display for Peer {
 /// one set for every `--stream` listener of the switch.
 pub type Pending = Rc<RefCell<Admission<EndpointId, Peer>>>;
 
+/// A rate limit of log lines shared by a listener and its links (since when, and the limit).
+type Lines = Rc<RefCell<(Instant, RateLimit)>>;
+
+/// Whether a line about a client coming or going may be logged now: 20 in 10 s (a few VMs
+/// starting together are all shown); `Some(lines suppressed before it)`.
+fn allow(lines: &Lines) -> Option<u64> {
+    let (since, limit) = &mut *lines.borrow_mut();
+    limit.allow(since.elapsed().as_secs(), 10, 20)
+}
+
 /// A listening socket of either family.
 enum Listener {
     Unix { sock: UnixListener, path: PathBuf },
@@ -140,6 +150,9 @@ pub struct StreamListener {
     /// Lines about clients of this listener that broke the framing: a client reconnecting
     /// again and again with a bad stream must not flood the log.
     broken: Rc<RefCell<(Instant, RateLimit)>>,
+    /// Lines about clients coming and going: a flood of connections, each evicted and made
+    /// again, must not flood the log either.
+    comings: Lines,
     /// The switch's pending stream connections (set when registered).
     pending: Option<Pending>,
 }
@@ -191,6 +204,7 @@ impl StreamListener {
             token: None,
             me: None,
             broken: Rc::new(RefCell::new((Instant::now(), RateLimit::default()))),
+            comings: Rc::new(RefCell::new((Instant::now(), RateLimit::default()))),
             pending: None,
         })
     }
@@ -301,17 +315,17 @@ impl StreamListener {
         };
         // The reference names an endpoint by its connection's fd; so do we.
         let id = conn.as_raw_fd() as EndpointId;
-        let now = Instant::now();
-        let victim = pending.borrow_mut().admit(id, peer, now);
+        // Room among the pending ones first; the newcomer is counted once it holds a port.
+        let victim = pending.borrow_mut().make_room(peer);
         if let Some(victim) = victim {
             let at_cap = {
                 let p = pending.borrow();
                 let caps = p.stats();
                 format!(
                     "pending stream connections at their cap ({} in all, cap {}; {} of {}, cap {})",
-                    p.len(),
+                    p.len() + 1,
                     caps.caps_all,
-                    p.of_user(victim.1),
+                    p.of_user(victim.1) + 1,
                     victim.1,
                     caps.caps_per_user
                 )
@@ -329,17 +343,14 @@ impl StreamListener {
             .attach(PortChoice::Any, who, endpoint.clone());
         if let Err(AttachError::NoFreePort { .. }) = attached {
             // Every port is taken: a pending connection's port goes to the newcomer, chosen
-            // by the same rule (not the newcomer itself, which holds none yet).
-            pending.borrow_mut().remove(id);
+            // by the same rule.
             if free_a_port(sw, &format!("a new stream connection of {peer}")) {
-                pending.borrow_mut().admit(id, peer, now);
                 attached = sw.plane.fabric_mut().attach(PortChoice::Any, who, endpoint);
             }
         }
         let port = match attached {
             Ok(port) => port,
             Err(e) => {
-                pending.borrow_mut().remove(id);
                 if let Some(n) = sw.limits.refused.allow(sw.tick, 10, 10) {
                     log_warn!(
                         "refused stream client ({description}) on {}: {e}{}",
@@ -350,16 +361,30 @@ impl StreamListener {
                 return;
             }
         };
+        // Room was made above, so nothing goes here unless the caps are odd.
+        let victim = pending.borrow_mut().admit(id, peer, Instant::now());
+        if let Some(victim) = victim {
+            let why = "pending stream connections at their cap";
+            evict(sw, victim, &format!("a new one of {peer}"), why);
+        }
         let link = StreamLink::new(
             conn,
             id,
             description.clone(),
             Rc::clone(&self.broken),
+            Rc::clone(&self.comings),
             pending,
         );
         let (plane, mut env) = sw.plane_env();
         match plane.add_link(&mut env, Box::new(link), &[(id, port)]) {
-            Ok(_) => log_info!("stream client ({description}) on port {port}"),
+            Ok(_) => {
+                if let Some(n) = allow(&self.comings) {
+                    log_info!(
+                        "stream client ({description}) on port {port}{}",
+                        suppressed(n)
+                    );
+                }
+            }
             Err(e) => {
                 let _ = sw.plane.fabric_mut().detach(port, id);
                 log_warn!("stream client ({description}): {e}");
@@ -459,6 +484,8 @@ struct StreamLink {
     ended: Option<(String, bool)>,
     /// The listener's rate limit of lines about broken streams.
     broken: Rc<RefCell<(Instant, RateLimit)>>,
+    /// The listener's rate limit of lines about clients coming and going.
+    comings: Lines,
     /// The pending connections, while this one is among them (until its first whole frame).
     pending: Option<Pending>,
 }
@@ -469,6 +496,7 @@ impl StreamLink {
         id: EndpointId,
         description: String,
         broken: Rc<RefCell<(Instant, RateLimit)>>,
+        comings: Lines,
         pending: Pending,
     ) -> StreamLink {
         StreamLink {
@@ -485,6 +513,7 @@ impl StreamLink {
             wpos: 0,
             ended: None,
             broken,
+            comings,
             pending: Some(pending),
         }
     }
@@ -637,7 +666,16 @@ impl Link for StreamLink {
                     );
                 }
             }
-            Some((why, false)) => log_info!("stream client ({}) left: {}", self.description, why),
+            Some((why, false)) => {
+                if let Some(n) = allow(&self.comings) {
+                    log_info!(
+                        "stream client ({}) left: {}{}",
+                        self.description,
+                        why,
+                        suppressed(n)
+                    );
+                }
+            }
             // Fair admission logged it, rate limited.
             None if self.evicted() => {}
             None => log_info!(
