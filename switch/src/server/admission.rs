@@ -3,7 +3,14 @@
 //! `--stream` connections that have not sent a whole frame yet (each holds a port).
 //!
 //! All are bounded per peer and in all. The peer a connection is charged to (its "user" `U`
-//! here) is the uid from `SO_PEERCRED` on unix sockets, and the remote address for TCP. A newcomer is never refused:
+//! here) is the uid from `SO_PEERCRED` on unix sockets, and the remote address for TCP.
+//!
+//! Handshakes and sessions use [`Admission::admit`]: a user's cap is a hard bound. Pending
+//! stream connections can legitimately wait long (a VM booting), so they use
+//! [`Admission::needs_room`], [`Admission::evict_for`] and [`Admission::add`]: one is evicted
+//! only when room is needed (the cap in all, or no free port), and then a user at its own
+//! cap gives up its own first. A host starting many VMs at once keeps them all while there
+//! is room. A newcomer is never refused:
 //! when it does not fit, the connection idle the longest of the heaviest user goes instead
 //! (the newcomer's own user when that user is at its own cap). So one local user holding
 //! a thousand silent connections only ever displaces its own, and a client of anybody else
@@ -100,10 +107,9 @@ impl<K: Copy + Eq + Hash, U: Copy + Eq + Hash> Admission<K, U> {
         victim
     }
 
-    /// Make room for one more connection of `uid` without admitting it yet (the caller
-    /// admits it once it holds what it came for): the connection that must go, as `admit`
-    /// chooses it, forgotten and counted as evicted.
-    pub fn make_room(&mut self, uid: U) -> Option<(K, U)> {
+    /// Make room for one more connection of `uid`: the connection that must go, forgotten and
+    /// counted as evicted.
+    fn make_room(&mut self, uid: U) -> Option<(K, U)> {
         let victim = self.victim(uid);
         if let Some((v, _)) = victim {
             self.remove(v);
@@ -133,15 +139,29 @@ impl<K: Copy + Eq + Hash, U: Copy + Eq + Hash> Admission<K, U> {
         self.oldest(|u| u == from)
     }
 
-    /// Evict one connection, within the caps or not, because a newcomer needs what it holds
-    /// (a stream connection's port when no port is free): the one idle the longest of the
-    /// heaviest user, forgotten here and counted as evicted; the caller closes it. `None`
-    /// when nothing is held.
-    pub fn evict(&mut self) -> Option<(K, U)> {
-        let victim = self.heaviest()?;
+    /// Whether one must go before another is added (the cap in all is reached).
+    pub fn needs_room(&self) -> bool {
+        self.entries.len() >= self.caps.all
+    }
+
+    /// Evict one connection because a newcomer of `uid` (`None`: not one of ours, e.g. a
+    /// client of another socket wanting a port) needs room or what the connection holds (a
+    /// port, when none is free): the one idle the longest of `uid` when `uid` is at its own
+    /// cap, else of the heaviest user. Forgotten here and counted as evicted; the caller
+    /// closes it. `None` when nothing is held.
+    pub fn evict_for(&mut self, uid: Option<U>) -> Option<(K, U)> {
+        let victim = match uid {
+            Some(u) if self.of_user(u) >= self.caps.per_user => self.oldest(|x| x == u),
+            _ => self.heaviest(),
+        }?;
         self.remove(victim.0);
         self.evicted += 1;
         Some(victim)
+    }
+
+    /// Hold `key` of `uid` without looking at the caps (the caller made room as needed).
+    pub fn add(&mut self, key: K, uid: U, now: Instant) {
+        self.insert(key, uid, now);
     }
 
     /// The connection idle the longest among those of users `of`.
@@ -271,25 +291,52 @@ mod tests {
     }
 
     #[test]
-    fn evicting_for_a_newcomer_takes_the_heaviest_users_oldest_idle_within_the_caps() {
+    fn evicting_for_a_newcomer_takes_the_heaviest_users_oldest_idle() {
         let t = Instant::now();
         let mut a: Admission<i32, u32> = Admission::new(Caps {
             all: 100,
             per_user: 100,
         });
-        assert_eq!(a.evict(), None, "nothing held, nothing to evict");
+        assert_eq!(a.evict_for(None), None, "nothing held, nothing to evict");
         a.admit(1, 5, at(t, 0));
         a.admit(2, 6, at(t, 1));
         a.admit(3, 6, at(t, 2));
         a.touch(2, at(t, 3));
         // 5 holds the oldest, 6 holds the most: 6's idle the longest (3, since 2 spoke).
-        assert_eq!(a.evict(), Some((3, 6)));
+        assert_eq!(a.evict_for(None), Some((3, 6)));
         // Now 5 and 6 hold one each: the one idle the longest of them all goes.
-        assert_eq!(a.evict(), Some((1, 5)));
-        assert_eq!(a.evict(), Some((2, 6)));
-        assert_eq!(a.evict(), None);
+        assert_eq!(a.evict_for(Some(7)), Some((1, 5)));
+        assert_eq!(a.evict_for(None), Some((2, 6)));
+        assert_eq!(a.evict_for(None), None);
         assert!(a.is_empty());
         assert_eq!(a.stats().evicted, 3);
         assert_eq!(a.stats().max_seen, 3);
+    }
+
+    #[test]
+    fn with_add_a_user_may_go_past_its_cap_until_room_is_needed() {
+        let t = Instant::now();
+        let mut a: Admission<i32, u32> = Admission::new(Caps {
+            all: 6,
+            per_user: 2,
+        });
+        // A host starting four VMs at once keeps them all: nobody needs the room.
+        for k in 0..4 {
+            assert!(!a.needs_room());
+            a.add(k, 5, at(t, k as u64));
+        }
+        a.add(10, 6, at(t, 10));
+        a.add(11, 6, at(t, 11));
+        assert_eq!((a.of_user(5), a.of_user(6), a.stats().evicted), (4, 2, 0));
+        assert!(a.needs_room());
+        // Full: a newcomer of 6, at its own cap, displaces its own oldest, not 5's, although
+        // 5 holds the most.
+        assert_eq!(a.evict_for(Some(6)), Some((10, 6)));
+        a.add(12, 6, at(t, 12));
+        // A newcomer of 7 (under its cap) displaces the heaviest user's oldest idle.
+        assert_eq!(a.evict_for(Some(7)), Some((0, 5)));
+        a.add(20, 7, at(t, 20));
+        assert_eq!((a.of_user(5), a.of_user(6), a.of_user(7)), (3, 2, 1));
+        assert_eq!(a.len(), 6);
     }
 }

@@ -16,10 +16,12 @@
 //! at all; until it has sent a whole frame it is *pending*, and pending connections are under
 //! fair admission ([`crate::server::admission`]), per peer (the uid from `SO_PEERCRED` on a
 //! unix socket, the remote address over TCP) and in all, shared by every `--stream`
-//! listener. A newcomer that does not fit, or that finds no free port, is given the port of
-//! the pending connection idle the longest of the heaviest peer, so silent connections from
-//! one user or one host cannot keep anybody else's VMs off the switch. A connection that has
-//! sent a whole frame is a live VM and is never evicted.
+//! listener. When a newcomer does not fit (the cap in all) or finds no free port (a vde
+//! client too), the pending connection idle the longest goes: of the newcomer's own peer if
+//! that peer is at its cap, else of the peer holding the most. So silent connections from one
+//! user or one host cannot keep anybody else's VMs off the switch, and while there is room a
+//! host may start more VMs at once than its cap (a booting VM is silent for a while). A
+//! connection that has sent a whole frame is a live VM and is never evicted.
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
@@ -315,8 +317,12 @@ impl StreamListener {
         };
         // The reference names an endpoint by its connection's fd; so do we.
         let id = conn.as_raw_fd() as EndpointId;
-        // Room among the pending ones first; the newcomer is counted once it holds a port.
-        let victim = pending.borrow_mut().make_room(peer);
+        // Room among the pending ones first, when they are at their cap in all; the newcomer
+        // is counted once it holds a port.
+        let full = pending.borrow().needs_room();
+        let victim = full
+            .then(|| pending.borrow_mut().evict_for(Some(peer)))
+            .flatten();
         if let Some(victim) = victim {
             let at_cap = {
                 let p = pending.borrow();
@@ -344,7 +350,8 @@ impl StreamListener {
         if let Err(AttachError::NoFreePort { .. }) = attached {
             // Every port is taken: a pending connection's port goes to the newcomer, chosen
             // by the same rule.
-            if free_a_port(sw, &format!("a new stream connection of {peer}")) {
+            let whom = format!("a new stream connection of {peer}");
+            if free_a_port(sw, Some(peer), &whom) {
                 attached = sw.plane.fabric_mut().attach(PortChoice::Any, who, endpoint);
             }
         }
@@ -361,12 +368,7 @@ impl StreamListener {
                 return;
             }
         };
-        // Room was made above, so nothing goes here unless the caps are odd.
-        let victim = pending.borrow_mut().admit(id, peer, Instant::now());
-        if let Some(victim) = victim {
-            let why = "pending stream connections at their cap";
-            evict(sw, victim, &format!("a new one of {peer}"), why);
-        }
+        pending.borrow_mut().add(id, peer, Instant::now());
         let link = StreamLink::new(
             conn,
             id,
@@ -393,11 +395,12 @@ impl StreamListener {
     }
 }
 
-/// No port is free for a newcomer (`whom`, for the log line): close the pending stream
-/// connection idle the longest of the peer holding the most, so the newcomer gets its port.
-/// Whether one was closed (none when no stream connection is pending).
-pub fn free_a_port(sw: &mut Switch, whom: &str) -> bool {
-    let victim = sw.streams.borrow_mut().evict();
+/// No port is free for a newcomer (`whom`, for the log line; `peer` when it is a stream
+/// connection): close the pending stream connection idle the longest of the newcomer's own
+/// peer when that peer is at its cap, else of the peer holding the most, so the newcomer gets
+/// its port. Whether one was closed (none when no stream connection is pending).
+pub fn free_a_port(sw: &mut Switch, peer: Option<Peer>, whom: &str) -> bool {
+    let victim = sw.streams.borrow_mut().evict_for(peer);
     match victim {
         Some(victim) => {
             let numports = sw.plane.fabric().numports();

@@ -115,7 +115,7 @@ impl Handshake {
         // another stream client.
         if let Err(AttachError::NoFreePort { .. }) = port {
             let whom = format!("a vde client of uid {}", peer.uid);
-            if crate::server::ports::stream::free_a_port(sw, &whom) {
+            if crate::server::ports::stream::free_a_port(sw, None, &whom) {
                 port = sw.plane.fabric_mut().attach(choice, &who, endpoint);
             }
         }
