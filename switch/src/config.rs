@@ -79,6 +79,11 @@ pub struct Config {
     /// Management sessions, in all (`--maxsessions`) and per user (`--maxsessions-user`).
     pub max_sessions: usize,
     pub max_sessions_user: usize,
+    /// `--stream` connections that have not sent a whole frame yet (each holds a port), in
+    /// all (`--maxstream-pending`) and per peer, a uid or a TCP address
+    /// (`--maxstream-peer`).
+    pub max_stream_pending: usize,
+    pub max_stream_pending_peer: usize,
 }
 
 /// Where a `--stream` listener listens.
@@ -105,6 +110,8 @@ pub const DEFAULT_MAX_PENDING: usize = 256;
 pub const DEFAULT_MAX_PENDING_USER: usize = 64;
 pub const DEFAULT_MAX_SESSIONS: usize = 64;
 pub const DEFAULT_MAX_SESSIONS_USER: usize = 16;
+pub const DEFAULT_MAX_STREAM_PENDING: usize = 64;
+pub const DEFAULT_MAX_STREAM_PENDING_PEER: usize = 16;
 /// The largest value any of those caps may be given.
 pub const MAX_ADMISSION_CAP: usize = 65536;
 
@@ -142,6 +149,8 @@ impl Default for Config {
             max_pending_user: DEFAULT_MAX_PENDING_USER,
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_user: DEFAULT_MAX_SESSIONS_USER,
+            max_stream_pending: DEFAULT_MAX_STREAM_PENDING,
+            max_stream_pending_peer: DEFAULT_MAX_STREAM_PENDING_PEER,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! [`SilentFlood`]: a forked child, running as another user, that holds many connections to a
 //! stream socket and never sends a byte on them; each one the server closes is opened again at
 //! once. What a hostile local user does to keep everybody else off a switch.
+//! [`SilentTcpFlood`]: the same over TCP from one source address, what a remote host does.
 
 use std::path::Path;
 use std::time::Duration;
@@ -118,6 +119,151 @@ impl Drop for SilentFlood {
             libc::kill(self.pid, libc::SIGKILL);
             let mut status = 0;
             libc::waitpid(self.pid, &mut status, 0);
+        }
+    }
+}
+
+/// [`SilentTcpFlood`]: a thread holding many TCP connections from one source address (any
+/// local address: `127.0.0.2` stands for another host) that never send a byte; what the
+/// server sends is read and ignored, a connection it closes is opened again at once. What any
+/// host that can reach a TCP listener can do to it.
+pub struct SilentTcpFlood {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A TCP connection to `to` from `from` (port chosen by the kernel). A full backlog makes
+/// `connect` wait; the send timeout bounds that wait.
+pub fn tcp_connect_from(
+    from: std::net::Ipv4Addr,
+    to: std::net::SocketAddrV4,
+) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let sin = |a: std::net::SocketAddrV4| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let check = |r: libc::c_int| {
+        if r < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(r)
+        }
+    };
+    // SAFETY: plain socket calls on an fd owned by `fd`, with addresses built above.
+    unsafe {
+        let raw = check(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?;
+        let fd = OwnedFd::from_raw_fd(raw);
+        let local = sin(std::net::SocketAddrV4::new(from, 0));
+        check(libc::bind(
+            raw,
+            (&local as *const libc::sockaddr_in).cast(),
+            len,
+        ))?;
+        let timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 200_000,
+        };
+        check(libc::setsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        ))?;
+        let remote = sin(to);
+        check(libc::connect(
+            raw,
+            (&remote as *const libc::sockaddr_in).cast(),
+            len,
+        ))?;
+        Ok(std::net::TcpStream::from(fd))
+    }
+}
+
+impl SilentTcpFlood {
+    /// Connects `count` times from `from` to `to`, then keeps `count` connections open in a
+    /// thread as [`SilentFlood`] does. Returns once the first `count` attempts were made.
+    pub fn start(
+        from: std::net::Ipv4Addr,
+        to: std::net::SocketAddrV4,
+        count: usize,
+    ) -> SilentTcpFlood {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let open = || {
+                tcp_connect_from(from, to).ok().inspect(|s| {
+                    let _ = s.set_nonblocking(true);
+                })
+            };
+            let mut conns: Vec<Option<std::net::TcpStream>> = (0..count).map(|_| open()).collect();
+            let _ = ready_tx.send(());
+            let mut buf = [0u8; 4096];
+            while !stopping.load(Ordering::Relaxed) {
+                let mut fds: Vec<libc::pollfd> = conns
+                    .iter()
+                    .map(|c| libc::pollfd {
+                        fd: c.as_ref().map_or(-1, |s| s.as_raw_fd()),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    })
+                    .collect();
+                // SAFETY: poll on the array built just above.
+                unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+                for (c, p) in conns.iter_mut().zip(&fds) {
+                    let gone = match c {
+                        None => true,
+                        Some(s) if p.revents != 0 => match s.read(&mut buf) {
+                            Ok(0) => true,
+                            Ok(_) => false,
+                            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                        },
+                        Some(_) => false,
+                    };
+                    if gone {
+                        *c = open();
+                    }
+                }
+            }
+        });
+        ready_rx
+            .recv()
+            .expect("the TCP flood's thread died before it was connected");
+        SilentTcpFlood {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Lets it run a while (the server keeps evicting and it keeps reconnecting).
+    pub fn hold(&self, d: Duration) {
+        std::thread::sleep(d);
+        assert!(
+            self.thread.as_ref().is_some_and(|t| !t.is_finished()),
+            "the TCP flood's thread ended"
+        );
+    }
+}
+
+impl Drop for SilentTcpFlood {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

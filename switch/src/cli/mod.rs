@@ -214,6 +214,20 @@ fn extension_usage() -> String {
             "--maxsessions-user N",
             format!("... and per user (default {})", defaults.max_sessions_user),
         ),
+        (
+            "--maxstream-pending N",
+            format!(
+                "--stream connections yet to send a frame, in all (default {})",
+                defaults.max_stream_pending
+            ),
+        ),
+        (
+            "--maxstream-peer N",
+            format!(
+                "... of them per peer: uid, TCP address (default {})",
+                defaults.max_stream_pending_peer
+            ),
+        ),
     ];
     let mut text = String::from("(additional opts, not in VDE 2.3.2)\n");
     for (option, help) in lines {
@@ -259,6 +273,8 @@ enum Opt {
     MaxPendingUser,
     MaxSessions,
     MaxSessionsUser,
+    MaxStreamPending,
+    MaxStreamPendingPeer,
 }
 
 const fn long(name: &'static str, has_arg: bool, key: Opt) -> LongOpt<Opt> {
@@ -335,6 +351,8 @@ const LONG_OPTS: &[LongOpt<Opt>] = &[
     ext("maxpending-user", true, Opt::MaxPendingUser),
     ext("maxsessions", true, Opt::MaxSessions),
     ext("maxsessions-user", true, Opt::MaxSessionsUser),
+    ext("maxstream-pending", true, Opt::MaxStreamPending),
+    ext("maxstream-peer", true, Opt::MaxStreamPendingPeer),
 ];
 
 const fn short(letter: u8, has_arg: bool, key: Opt) -> ShortOpt<Opt> {
@@ -627,6 +645,12 @@ impl VdeParse<'_> {
             Opt::MaxSessions => self.config.max_sessions = self.cap("maxsessions", value)?,
             Opt::MaxSessionsUser => {
                 self.config.max_sessions_user = self.cap("maxsessions-user", value)?;
+            }
+            Opt::MaxStreamPending => {
+                self.config.max_stream_pending = self.cap("maxstream-pending", value)?;
+            }
+            Opt::MaxStreamPendingPeer => {
+                self.config.max_stream_pending_peer = self.cap("maxstream-peer", value)?;
             }
         }
         Ok(())

@@ -165,7 +165,9 @@ fn our_section_has_the_reference_layout() {
             "--maxpending",
             "--maxpending-user",
             "--maxsessions",
-            "--maxsessions-user"
+            "--maxsessions-user",
+            "--maxstream-pending",
+            "--maxstream-peer"
         ]
     );
     assert!(section.contains("(default 9234)"));
@@ -560,7 +562,8 @@ fn our_options() {
     error(
         &["--max", "10"],
         "option '--max' is ambiguous; possibilities: '--maxframe' '--maxmacs' '--maxpending' \
-         '--maxpending-user' '--maxsessions' '--maxsessions-user'",
+         '--maxpending-user' '--maxsessions' '--maxsessions-user' '--maxstream-pending' \
+         '--maxstream-peer'",
     );
     // An exact name wins over the longer ones it begins.
     same(&["--maxpending", "7"], |c| c.max_pending = 7);
@@ -568,6 +571,15 @@ fn our_options() {
     error(
         &["--maxpending", "0"],
         "invalid argument '0' for '--maxpending': expected an integer from 1 to 65536",
+    );
+    same(&["--maxstream-pending", "65536"], |c| {
+        c.max_stream_pending = 65536
+    });
+    same(&["--maxstream-pen", "3"], |c| c.max_stream_pending = 3);
+    same(&["-maxstream-peer=1"], |c| c.max_stream_pending_peer = 1);
+    error(
+        &["--maxstream-peer", "65537"],
+        "invalid argument '65537' for '--maxstream-peer': expected an integer from 1 to 65536",
     );
 }
 
@@ -765,6 +777,10 @@ fn everything_at_once() {
         "5",
         "--maxsessions-user",
         "2",
+        "--maxstream-pending",
+        "9",
+        "--maxstream-peer",
+        "4",
     ]);
     assert_eq!(
         c,
@@ -809,6 +825,8 @@ fn everything_at_once() {
             max_pending_user: 3,
             max_sessions: 5,
             max_sessions_user: 2,
+            max_stream_pending: 9,
+            max_stream_pending_peer: 4,
         }
     );
 }

@@ -1,7 +1,16 @@
 //! Fair admission of connections that hold resources before they are worth anything:
-//! unfinished handshakes on the control socket and sessions on the management socket.
+//! unfinished handshakes on the control socket, sessions on the management socket, and
+//! `--stream` connections that have not sent a whole frame yet (each holds a port).
 //!
-//! Both are bounded per peer user (`SO_PEERCRED`) and in all. A newcomer is never refused:
+//! All are bounded per peer and in all. The peer a connection is charged to (its "user" `U`
+//! here) is the uid from `SO_PEERCRED` on unix sockets, and the remote address for TCP.
+//!
+//! Handshakes and sessions use [`Admission::admit`]: a user's cap is a hard bound. Pending
+//! stream connections can legitimately wait long (a VM booting), so they use
+//! [`Admission::needs_room`], [`Admission::evict_for`] and [`Admission::add`]: one is evicted
+//! only when room is needed (the cap in all, or no free port), and then a user at its own
+//! cap gives up its own first. A host starting many VMs at once keeps them all while there
+//! is room. A newcomer is never refused:
 //! when it does not fit, the connection idle the longest of the heaviest user goes instead
 //! (the newcomer's own user when that user is at its own cap). So one local user holding
 //! a thousand silent connections only ever displaces its own, and a client of anybody else
@@ -32,24 +41,24 @@ pub struct Stats {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Entry {
-    uid: u32,
+struct Entry<U> {
+    uid: U,
     /// When it last sent anything (or was accepted).
     active: Instant,
 }
 
-/// The connections held, each named by `K`, with their users.
+/// The connections held, each named by `K`, with the users (peers) `U` they are charged to.
 #[derive(Debug)]
-pub struct Admission<K> {
+pub struct Admission<K, U = u32> {
     caps: Caps,
-    entries: HashMap<K, Entry>,
-    per_uid: HashMap<u32, usize>,
+    entries: HashMap<K, Entry<U>>,
+    per_uid: HashMap<U, usize>,
     max_seen: usize,
     evicted: u64,
 }
 
-impl<K: Copy + Eq + Hash> Admission<K> {
-    pub fn new(caps: Caps) -> Admission<K> {
+impl<K: Copy + Eq + Hash, U: Copy + Eq + Hash> Admission<K, U> {
+    pub fn new(caps: Caps) -> Admission<K, U> {
         Admission {
             caps: Caps {
                 all: caps.all.max(1),
@@ -70,8 +79,13 @@ impl<K: Copy + Eq + Hash> Admission<K> {
         self.entries.is_empty()
     }
 
+    /// Whether `key` is held.
+    pub fn contains(&self, key: K) -> bool {
+        self.entries.contains_key(&key)
+    }
+
     /// How many `uid` holds.
-    pub fn of_user(&self, uid: u32) -> usize {
+    pub fn of_user(&self, uid: U) -> usize {
         self.per_uid.get(&uid).copied().unwrap_or(0)
     }
 
@@ -87,34 +101,71 @@ impl<K: Copy + Eq + Hash> Admission<K> {
 
     /// Admit `key` of `uid`. Returns the connection that must go to make room for it (already
     /// forgotten here; the caller closes it), with its user.
-    pub fn admit(&mut self, key: K, uid: u32, now: Instant) -> Option<(K, u32)> {
+    pub fn admit(&mut self, key: K, uid: U, now: Instant) -> Option<(K, U)> {
+        let victim = self.make_room(uid);
+        self.insert(key, uid, now);
+        victim
+    }
+
+    /// Make room for one more connection of `uid`: the connection that must go, forgotten and
+    /// counted as evicted.
+    fn make_room(&mut self, uid: U) -> Option<(K, U)> {
         let victim = self.victim(uid);
         if let Some((v, _)) = victim {
             self.remove(v);
             self.evicted += 1;
         }
-        self.insert(key, uid, now);
         victim
     }
 
     /// Who must go so one more connection of `uid` fits: the oldest idle one of `uid` if
     /// `uid` is at its cap, else, when all are taken, the oldest idle one of the user holding
     /// the most (of those, the one idle the longest).
-    fn victim(&self, uid: u32) -> Option<(K, u32)> {
-        let from = if self.of_user(uid) >= self.caps.per_user {
-            uid
+    fn victim(&self, uid: U) -> Option<(K, U)> {
+        if self.of_user(uid) >= self.caps.per_user {
+            self.oldest(|u| u == uid)
         } else if self.entries.len() >= self.caps.all {
-            let most = self.per_uid.values().copied().max()?;
-            // Among users holding `most`, the one with the oldest idle connection.
-            self.oldest(|u| self.of_user(u) == most)?.1
+            self.heaviest()
         } else {
-            return None;
-        };
+            None
+        }
+    }
+
+    /// The connection idle the longest of the user holding the most (of those users, the
+    /// one whose oldest idle connection is the oldest).
+    fn heaviest(&self) -> Option<(K, U)> {
+        let most = self.per_uid.values().copied().max()?;
+        let from = self.oldest(|u| self.of_user(u) == most)?.1;
         self.oldest(|u| u == from)
     }
 
+    /// Whether one must go before another is added (the cap in all is reached).
+    pub fn needs_room(&self) -> bool {
+        self.entries.len() >= self.caps.all
+    }
+
+    /// Evict one connection because a newcomer of `uid` (`None`: not one of ours, e.g. a
+    /// client of another socket wanting a port) needs room or what the connection holds (a
+    /// port, when none is free): the one idle the longest of `uid` when `uid` is at its own
+    /// cap, else of the heaviest user. Forgotten here and counted as evicted; the caller
+    /// closes it. `None` when nothing is held.
+    pub fn evict_for(&mut self, uid: Option<U>) -> Option<(K, U)> {
+        let victim = match uid {
+            Some(u) if self.of_user(u) >= self.caps.per_user => self.oldest(|x| x == u),
+            _ => self.heaviest(),
+        }?;
+        self.remove(victim.0);
+        self.evicted += 1;
+        Some(victim)
+    }
+
+    /// Hold `key` of `uid` without looking at the caps (the caller made room as needed).
+    pub fn add(&mut self, key: K, uid: U, now: Instant) {
+        self.insert(key, uid, now);
+    }
+
     /// The connection idle the longest among those of users `of`.
-    fn oldest(&self, of: impl Fn(u32) -> bool) -> Option<(K, u32)> {
+    fn oldest(&self, of: impl Fn(U) -> bool) -> Option<(K, U)> {
         self.entries
             .iter()
             .filter(|(_, e)| of(e.uid))
@@ -122,7 +173,7 @@ impl<K: Copy + Eq + Hash> Admission<K> {
             .map(|(&k, e)| (k, e.uid))
     }
 
-    fn insert(&mut self, key: K, uid: u32, now: Instant) {
+    fn insert(&mut self, key: K, uid: U, now: Instant) {
         if let Some(old) = self.entries.insert(key, Entry { uid, active: now }) {
             self.forget_user(old.uid);
         }
@@ -148,7 +199,7 @@ impl<K: Copy + Eq + Hash> Admission<K> {
         }
     }
 
-    fn forget_user(&mut self, uid: u32) {
+    fn forget_user(&mut self, uid: U) {
         if let Some(n) = self.per_uid.get_mut(&uid) {
             *n -= 1;
             if *n == 0 {
@@ -217,5 +268,75 @@ mod tests {
         assert!(!a.remove(42));
         assert!(a.is_empty());
         assert_eq!(a.of_user(5), 0);
+    }
+
+    #[test]
+    fn users_can_be_remote_addresses() {
+        use std::net::IpAddr;
+        let t = Instant::now();
+        let flood: IpAddr = "127.0.0.2".parse().unwrap();
+        let vm: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut a: Admission<i32, IpAddr> = Admission::new(Caps {
+            all: 5,
+            per_user: 3,
+        });
+        for k in 0..10 {
+            // Past its cap of 3, the flooding address displaces its own oldest.
+            let evicted = a.admit(k, flood, at(t, k as u64));
+            assert_eq!(evicted, (k >= 3).then(|| (k - 3, flood)), "at {k}");
+        }
+        assert_eq!(a.admit(100, vm, at(t, 20)), None);
+        assert_eq!((a.of_user(flood), a.of_user(vm), a.len()), (3, 1, 4));
+        assert_eq!(a.stats().evicted, 7);
+    }
+
+    #[test]
+    fn evicting_for_a_newcomer_takes_the_heaviest_users_oldest_idle() {
+        let t = Instant::now();
+        let mut a: Admission<i32, u32> = Admission::new(Caps {
+            all: 100,
+            per_user: 100,
+        });
+        assert_eq!(a.evict_for(None), None, "nothing held, nothing to evict");
+        a.admit(1, 5, at(t, 0));
+        a.admit(2, 6, at(t, 1));
+        a.admit(3, 6, at(t, 2));
+        a.touch(2, at(t, 3));
+        // 5 holds the oldest, 6 holds the most: 6's idle the longest (3, since 2 spoke).
+        assert_eq!(a.evict_for(None), Some((3, 6)));
+        // Now 5 and 6 hold one each: the one idle the longest of them all goes.
+        assert_eq!(a.evict_for(Some(7)), Some((1, 5)));
+        assert_eq!(a.evict_for(None), Some((2, 6)));
+        assert_eq!(a.evict_for(None), None);
+        assert!(a.is_empty());
+        assert_eq!(a.stats().evicted, 3);
+        assert_eq!(a.stats().max_seen, 3);
+    }
+
+    #[test]
+    fn with_add_a_user_may_go_past_its_cap_until_room_is_needed() {
+        let t = Instant::now();
+        let mut a: Admission<i32, u32> = Admission::new(Caps {
+            all: 6,
+            per_user: 2,
+        });
+        // A host starting four VMs at once keeps them all: nobody needs the room.
+        for k in 0..4 {
+            assert!(!a.needs_room());
+            a.add(k, 5, at(t, k as u64));
+        }
+        a.add(10, 6, at(t, 10));
+        a.add(11, 6, at(t, 11));
+        assert_eq!((a.of_user(5), a.of_user(6), a.stats().evicted), (4, 2, 0));
+        assert!(a.needs_room());
+        // Full: a newcomer of 6, at its own cap, displaces its own oldest, not 5's, although
+        // 5 holds the most.
+        assert_eq!(a.evict_for(Some(6)), Some((10, 6)));
+        a.add(12, 6, at(t, 12));
+        // A newcomer of 7 (under its cap) displaces the heaviest user's oldest idle.
+        assert_eq!(a.evict_for(Some(7)), Some((0, 5)));
+        a.add(20, 7, at(t, 20));
+        assert_eq!((a.of_user(5), a.of_user(6), a.of_user(7)), (3, 2, 1));
+        assert_eq!(a.len(), 6);
     }
 }

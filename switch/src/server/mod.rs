@@ -82,6 +82,8 @@ pub struct Limits {
     pub full: RateLimit,
     pub accept: RateLimit,
     pub sessions: RateLimit,
+    /// Pending stream connections evicted.
+    pub streams: RateLimit,
 }
 
 /// The switch as the loop's subscribers see it.
@@ -105,6 +107,8 @@ pub struct Switch {
     pub handshakes: admission::Admission<std::os::fd::RawFd>,
     /// The management sessions' admission, as the management socket last reported it.
     pub sessions: admission::Stats,
+    /// `--stream` connections that have not sent a whole frame yet, shared by the listeners.
+    pub streams: ports::stream::Pending,
     /// Subscribers started while handling an event, added once it returns.
     started: Vec<Box<dyn Subscriber>>,
     /// Set to stop the loop.
@@ -154,6 +158,7 @@ impl Switch {
         cx.admission = console::Admission {
             handshakes: self.handshakes.stats(),
             sessions: self.sessions,
+            streams: self.streams.borrow().stats(),
         };
         cx
     }
@@ -482,6 +487,12 @@ impl Server {
                 caps_per_user: cfg.max_sessions_user,
                 ..Default::default()
             },
+            streams: std::rc::Rc::new(std::cell::RefCell::new(admission::Admission::new(
+                admission::Caps {
+                    all: cfg.max_stream_pending,
+                    per_user: cfg.max_stream_pending_peer,
+                },
+            ))),
             started: Vec::new(),
             exit: None,
         };

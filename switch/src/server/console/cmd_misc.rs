@@ -126,14 +126,16 @@ struct AdmissionInfo(super::Admission);
 
 impl View for AdmissionInfo {
     fn text(&self, out: &mut String) {
+        // Stream connections are charged to a peer: a uid, or a TCP address.
         let rows = [
-            ("pending handshakes", self.0.handshakes),
-            ("mgmt sessions", self.0.sessions),
+            ("pending handshakes", self.0.handshakes, "user"),
+            ("mgmt sessions", self.0.sessions, "user"),
+            ("pending stream connections", self.0.streams, "peer"),
         ];
-        for (what, s) in rows {
+        for (what, s, per) in rows {
             let _ = writeln!(
                 out,
-                "{what}: {} now, {} at most, {} evicted; caps {} in all, {} per user",
+                "{what}: {} now, {} at most, {} evicted; caps {} in all, {} per {per}",
                 s.now, s.max_seen, s.evicted, s.caps_all, s.caps_per_user
             );
         }
@@ -149,9 +151,17 @@ impl View for AdmissionInfo {
                 "cap_per_user": s.caps_per_user,
             })
         };
+        let streams = self.0.streams;
         json!({
             "pending_handshakes": one(self.0.handshakes),
             "mgmt_sessions": one(self.0.sessions),
+            "pending_streams": {
+                "now": streams.now,
+                "max_seen": streams.max_seen,
+                "evicted": streams.evicted,
+                "cap_all": streams.caps_all,
+                "cap_per_peer": streams.caps_per_user,
+            },
         })
     }
 }

@@ -99,6 +99,8 @@ pub struct Admission {
     pub handshakes: crate::server::admission::Stats,
     /// Management sessions.
     pub sessions: crate::server::admission::Stats,
+    /// `--stream` connections that have not sent a whole frame yet.
+    pub streams: crate::server::admission::Stats,
 }
 
 impl<'a> Ctx<'a> {

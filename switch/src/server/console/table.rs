@@ -97,7 +97,7 @@ pub static TABLE: &[CommandSpec] = &[
     show(
         "ds/admission",
         "",
-        "pending handshakes and sessions held, and their caps",
+        "pending handshakes, sessions and streams held, and their caps",
         misc::ds_admission,
     ),
     show(

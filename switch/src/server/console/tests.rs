@@ -24,18 +24,22 @@ struct TestHost {
     /// Captures, mirrors and impairments, and the hook changes asked for.
     edges: crate::server::edges::Shared,
     hooks: Vec<String>,
+    /// What fair admission holds, as the switch would report it.
+    admission: Admission,
 }
 
 impl Host for TestHost {
     fn ctx(&mut self) -> Ctx<'_> {
-        Ctx::new(
+        let mut cx = Ctx::new(
             &mut self.fabric,
             &mut self.fstp,
             &self.info,
             self.uptime,
             self.session,
         )
-        .with_edges(&self.edges)
+        .with_edges(&self.edges);
+        cx.admission = self.admission;
+        cx
     }
 
     fn apply(&mut self, effect: Effect) {
@@ -98,6 +102,7 @@ impl TestHost {
             session: Some(0),
             closed: Vec::new(),
             started: Vec::new(),
+            admission: Admission::default(),
             edges: Default::default(),
             hooks: Vec::new(),
         }
@@ -241,7 +246,7 @@ port/impair        [N DIR WORDS]   impair port N, DIR in|out|both: netem words d
     )
     .replace(
         "OURS ds/admission\n",
-        "ds/admission                       pending handshakes and sessions held, and their caps\n",
+        "ds/admission                       pending handshakes, sessions and streams held, and their caps\n",
     )
     .replace(
         "OURS json\n",
@@ -1024,4 +1029,36 @@ fn load_in_slices_writes_what_a_whole_load_writes() {
     for probe in ["port/print\n", "vlan/print 9\n"] {
         assert_eq!(h.answer(probe), w.answer(probe), "{probe}");
     }
+}
+
+#[test]
+fn ds_admission_shows_handshakes_sessions_and_streams() {
+    use crate::server::admission::Stats;
+    let mut h = TestHost::new();
+    let stats = |now, max_seen, evicted, caps_all, caps_per_user| Stats {
+        now,
+        max_seen,
+        evicted,
+        caps_all,
+        caps_per_user,
+    };
+    h.admission = Admission {
+        handshakes: stats(1, 2, 3, 256, 64),
+        sessions: stats(4, 5, 6, 64, 16),
+        streams: stats(7, 8, 9, 64, 16),
+    };
+    assert_eq!(
+        h.answer("ds/admission\n"),
+        data(
+            "pending handshakes: 1 now, 2 at most, 3 evicted; caps 256 in all, 64 per user\n\
+             mgmt sessions: 4 now, 5 at most, 6 evicted; caps 64 in all, 16 per user\n\
+             pending stream connections: 7 now, 8 at most, 9 evicted; caps 64 in all, 16 per peer\n"
+        )
+    );
+    let doc = body(h.answer("json ds/admission\n"));
+    assert_eq!(
+        doc["pending_streams"],
+        serde_json::json!({"now": 7, "max_seen": 8, "evicted": 9, "cap_all": 64, "cap_per_peer": 16})
+    );
+    assert_eq!(doc["pending_handshakes"]["cap_per_user"], 64);
 }

@@ -11,10 +11,21 @@
 //! accepts, the stream ending inside a frame) loses its connection and its port with a log
 //! line; frames longer than `--maxframe` but within QEMU's limit are dropped and counted as
 //! oversize, as for every other kind. The end of the connection frees the port.
+//!
+//! A connection holds a port from the moment it is accepted, before it has shown it is a VM
+//! at all; until it has sent a whole frame it is *pending*, and pending connections are under
+//! fair admission ([`crate::server::admission`]), per peer (the uid from `SO_PEERCRED` on a
+//! unix socket, the remote address over TCP) and in all, shared by every `--stream`
+//! listener. When a newcomer does not fit (the cap in all) or finds no free port (a vde
+//! client too), the pending connection idle the longest goes: of the newcomer's own peer if
+//! that peer is at its cap, else of the peer holding the most. So silent connections from one
+//! user or one host cannot keep anybody else's VMs off the switch, and while there is room a
+//! host may start more VMs at once than its cap (a booting VM is silent for a while). A
+//! connection that has sent a whole frame is a live VM and is never evicted.
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -26,9 +37,11 @@ use mio::{Interest, Token};
 use vde_protocol::stream::{Decoder, Framing, QEMU_MAX_FRAME};
 
 use crate::config::StreamAddr;
-use crate::fabric::{Credentials, Endpoint, EndpointId, PortChoice};
+use crate::fabric::{AttachError, Credentials, Endpoint, EndpointId, PortChoice};
+use crate::server::admission::Admission;
 use crate::server::ctl_dir::{self, Modes, SetupError};
 use crate::server::plane::{Link, LinkCx, Readiness, Rx};
+use crate::server::ports::vde::ACCEPT_BATCH;
 use crate::server::reactor::{Keep, Subscriber, Target};
 use crate::server::slab::Key;
 use crate::server::timers::Due;
@@ -45,6 +58,54 @@ const READ_BUF: usize = 256 * 1024;
 
 /// How long accepting stops after it failed (out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_secs(1);
+
+/// Who a stream connection is charged to by fair admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// A unix socket's peer user (`SO_PEERCRED`).
+    Uid(u32),
+    /// A TCP peer's address: an IPv4 address, or the /64 network of an IPv6 one (a host is
+    /// commonly given a whole /64, so counting single IPv6 addresses would count nothing).
+    Addr(IpAddr),
+}
+
+impl Peer {
+    fn of_tcp(addr: IpAddr) -> Peer {
+        match addr {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Peer::Addr(IpAddr::V4(v4)),
+                None => Peer::Addr(IpAddr::V6(Ipv6Addr::from_bits(
+                    v6.to_bits() & !((1u128 << 64) - 1),
+                ))),
+            },
+            v4 => Peer::Addr(v4),
+        }
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Uid(uid) => write!(f, "uid {uid}"),
+            Peer::Addr(IpAddr::V4(a)) => write!(f, "address {a}"),
+            Peer::Addr(IpAddr::V6(a)) => write!(f, "address {a}/64"),
+        }
+    }
+}
+
+/// Stream connections that have not sent a whole frame yet, named by their endpoint ids;
+/// one set for every `--stream` listener of the switch.
+pub type Pending = Rc<RefCell<Admission<EndpointId, Peer>>>;
+
+/// A rate limit of log lines shared by a listener and its links (since when, and the limit).
+type Lines = Rc<RefCell<(Instant, RateLimit)>>;
+
+/// Whether a line about a client coming or going may be logged now: 20 in 10 s (a few VMs
+/// starting together are all shown); `Some(lines suppressed before it)`.
+fn allow(lines: &Lines) -> Option<u64> {
+    let (since, limit) = &mut *lines.borrow_mut();
+    limit.allow(since.elapsed().as_secs(), 10, 20)
+}
 
 /// A listening socket of either family.
 enum Listener {
@@ -91,6 +152,11 @@ pub struct StreamListener {
     /// Lines about clients of this listener that broke the framing: a client reconnecting
     /// again and again with a bad stream must not flood the log.
     broken: Rc<RefCell<(Instant, RateLimit)>>,
+    /// Lines about clients coming and going: a flood of connections, each evicted and made
+    /// again, must not flood the log either.
+    comings: Lines,
+    /// The switch's pending stream connections (set when registered).
+    pending: Option<Pending>,
 }
 
 impl StreamListener {
@@ -140,6 +206,8 @@ impl StreamListener {
             token: None,
             me: None,
             broken: Rc::new(RefCell::new((Instant::now(), RateLimit::default()))),
+            comings: Rc::new(RefCell::new((Instant::now(), RateLimit::default()))),
+            pending: None,
         })
     }
 
@@ -158,7 +226,7 @@ impl StreamListener {
     }
 
     /// The next connection with who is at its other end, or `WouldBlock`.
-    fn accept(&self) -> io::Result<(Conn, Credentials, String)> {
+    fn accept(&self) -> io::Result<(Conn, Credentials, String, Peer)> {
         match &self.listener {
             Listener::Unix { sock, path } => {
                 let (s, _) = sock.accept()?;
@@ -176,7 +244,7 @@ impl StreamListener {
                     gids: crate::sys::users::user_groups(cred.uid),
                 };
                 let description = format!("{} user={} pid={}", path.display(), user, cred.pid);
-                Ok((Conn::Unix(s), who, description))
+                Ok((Conn::Unix(s), who, description, Peer::Uid(cred.uid)))
             }
             Listener::Tcp(sock) => {
                 let (s, peer) = sock.accept()?;
@@ -184,15 +252,24 @@ impl StreamListener {
                     .map_err(|_| io::Error::from(io::ErrorKind::ConnectionAborted))?;
                 let _ = s.set_nodelay(true);
                 // Nothing says who is behind a TCP address: the NONE user.
-                Ok((Conn::Tcp(s), Credentials::default(), tcp_description(peer)))
+                Ok((
+                    Conn::Tcp(s),
+                    Credentials::default(),
+                    tcp_description(peer),
+                    Peer::of_tcp(peer.ip()),
+                ))
             }
         }
     }
 
+    /// Accept what waits, at most [`ACCEPT_BATCH`] connections: a client reconnecting as
+    /// fast as it is evicted must not keep the loop here while everybody else waits.
     fn accept_all(&mut self, sw: &mut Switch) {
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             match self.accept() {
-                Ok((conn, who, description)) => self.attach(sw, conn, &who, description),
+                Ok((conn, who, description, peer)) => {
+                    self.attach(sw, conn, &who, description, peer)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // The peer left before we looked at it.
@@ -217,18 +294,68 @@ impl StreamListener {
                 }
             }
         }
+        // More may wait, with no new edge coming: the next turn of the loop takes them, after
+        // the events that arrived meanwhile.
+        if let Some(me) = self.me {
+            sw.timers.set(Instant::now(), Due::Sub(me, 0));
+        }
     }
 
-    /// Attach a new connection to a free port and start carrying its frames.
-    fn attach(&self, sw: &mut Switch, conn: Conn, who: &Credentials, description: String) {
+    /// Attach a new connection to a free port and start carrying its frames. It is pending
+    /// until it sends a whole frame: admitted among the pending connections, which may evict
+    /// one to make room, and given the port of one when no port is free.
+    fn attach(
+        &self,
+        sw: &mut Switch,
+        conn: Conn,
+        who: &Credentials,
+        description: String,
+        peer: Peer,
+    ) {
+        let Some(pending) = self.pending.clone() else {
+            return;
+        };
         // The reference names an endpoint by its connection's fd; so do we.
         let id = conn.as_raw_fd() as EndpointId;
+        // Room among the pending ones first, when they are at their cap in all; the newcomer
+        // is counted once it holds a port.
+        let full = pending.borrow().needs_room();
+        let victim = full
+            .then(|| pending.borrow_mut().evict_for(Some(peer)))
+            .flatten();
+        if let Some(victim) = victim {
+            let at_cap = {
+                let p = pending.borrow();
+                let caps = p.stats();
+                format!(
+                    "pending stream connections at their cap ({} in all, cap {}; {} of {}, cap {})",
+                    p.len() + 1,
+                    caps.caps_all,
+                    p.of_user(victim.1) + 1,
+                    victim.1,
+                    caps.caps_per_user
+                )
+            };
+            evict(sw, victim, &format!("a new one of {peer}"), &at_cap);
+        }
         let endpoint = Endpoint {
             id,
             module: MODULE,
             description: description.clone(),
         };
-        let port = match sw.plane.fabric_mut().attach(PortChoice::Any, who, endpoint) {
+        let mut attached = sw
+            .plane
+            .fabric_mut()
+            .attach(PortChoice::Any, who, endpoint.clone());
+        if let Err(AttachError::NoFreePort { .. }) = attached {
+            // Every port is taken: a pending connection's port goes to the newcomer, chosen
+            // by the same rule.
+            let whom = format!("a new stream connection of {peer}");
+            if free_a_port(sw, Some(peer), &whom) {
+                attached = sw.plane.fabric_mut().attach(PortChoice::Any, who, endpoint);
+            }
+        }
+        let port = match attached {
             Ok(port) => port,
             Err(e) => {
                 if let Some(n) = sw.limits.refused.allow(sw.tick, 10, 10) {
@@ -241,15 +368,62 @@ impl StreamListener {
                 return;
             }
         };
-        let link = StreamLink::new(conn, id, description.clone(), Rc::clone(&self.broken));
+        pending.borrow_mut().add(id, peer, Instant::now());
+        let link = StreamLink::new(
+            conn,
+            id,
+            description.clone(),
+            Rc::clone(&self.broken),
+            Rc::clone(&self.comings),
+            pending,
+        );
         let (plane, mut env) = sw.plane_env();
         match plane.add_link(&mut env, Box::new(link), &[(id, port)]) {
-            Ok(_) => log_info!("stream client ({description}) on port {port}"),
+            Ok(_) => {
+                if let Some(n) = allow(&self.comings) {
+                    log_info!(
+                        "stream client ({description}) on port {port}{}",
+                        suppressed(n)
+                    );
+                }
+            }
             Err(e) => {
                 let _ = sw.plane.fabric_mut().detach(port, id);
                 log_warn!("stream client ({description}): {e}");
             }
         }
+    }
+}
+
+/// No port is free for a newcomer (`whom`, for the log line; `peer` when it is a stream
+/// connection): close the pending stream connection idle the longest of the newcomer's own
+/// peer when that peer is at its cap, else of the peer holding the most, so the newcomer gets
+/// its port. Whether one was closed (none when no stream connection is pending).
+pub fn free_a_port(sw: &mut Switch, peer: Option<Peer>, whom: &str) -> bool {
+    let victim = sw.streams.borrow_mut().evict_for(peer);
+    match victim {
+        Some(victim) => {
+            let numports = sw.plane.fabric().numports();
+            let why = format!("no free port (all {numports} taken)");
+            evict(sw, victim, whom, &why);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Close pending connection `victim` (its port is freed) for `whom`; `why` starts the log
+/// line, which is rate limited (a flood evicts thousands a second).
+fn evict(sw: &mut Switch, victim: (EndpointId, Peer), whom: &str, why: &str) {
+    let (plane, mut env) = sw.plane_env();
+    plane.close_endpoint(&mut env, victim.0);
+    if let Some(n) = sw.limits.streams.allow(sw.tick, 10, 1) {
+        log_warn!(
+            "{why}: closed the pending stream connection on fd {} of {}, idle the longest, for {whom}{}",
+            victim.0,
+            victim.1,
+            suppressed(n)
+        );
     }
 }
 
@@ -260,6 +434,7 @@ fn tcp_description(peer: SocketAddr) -> String {
 impl Subscriber for StreamListener {
     fn register(&mut self, me: Key, sw: &mut Switch) -> io::Result<()> {
         self.me = Some(me);
+        self.pending = Some(Rc::clone(&sw.streams));
         self.token = Some(
             sw.io
                 .watch_fd(self.fd(), Interest::READABLE, Target::Sub(me))?,
@@ -312,6 +487,10 @@ struct StreamLink {
     ended: Option<(String, bool)>,
     /// The listener's rate limit of lines about broken streams.
     broken: Rc<RefCell<(Instant, RateLimit)>>,
+    /// The listener's rate limit of lines about clients coming and going.
+    comings: Lines,
+    /// The pending connections, while this one is among them (until its first whole frame).
+    pending: Option<Pending>,
 }
 
 impl StreamLink {
@@ -320,6 +499,8 @@ impl StreamLink {
         id: EndpointId,
         description: String,
         broken: Rc<RefCell<(Instant, RateLimit)>>,
+        comings: Lines,
+        pending: Pending,
     ) -> StreamLink {
         StreamLink {
             conn,
@@ -335,7 +516,23 @@ impl StreamLink {
             wpos: 0,
             ended: None,
             broken,
+            comings,
+            pending: Some(pending),
         }
+    }
+
+    /// A whole frame came: a live VM, no longer pending (never evicted).
+    fn live(&mut self) {
+        if let Some(p) = self.pending.take() {
+            p.borrow_mut().remove(self.id);
+        }
+    }
+
+    /// Whether fair admission closed it for a newcomer (it was pending and is no longer).
+    fn evicted(&self) -> bool {
+        self.pending
+            .as_ref()
+            .is_some_and(|p| !p.borrow().contains(self.id))
     }
 
     /// The connection is finished: its endpoint leaves, which closes the link.
@@ -396,6 +593,7 @@ impl Link for StreamLink {
                     rx.lens[n] = frame.len();
                     n += 1;
                     self.start = self.end - input.len();
+                    self.live();
                     continue;
                 }
                 Ok(None) => {
@@ -415,7 +613,12 @@ impl Link for StreamLink {
                     }
                     break;
                 }
-                Ok(k) => self.end = k,
+                Ok(k) => {
+                    self.end = k;
+                    if let Some(p) = &self.pending {
+                        p.borrow_mut().touch(self.id, cx.now());
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if n == 0 {
@@ -466,11 +669,48 @@ impl Link for StreamLink {
                     );
                 }
             }
-            Some((why, false)) => log_info!("stream client ({}) left: {}", self.description, why),
+            Some((why, false)) => {
+                if let Some(n) = allow(&self.comings) {
+                    log_info!(
+                        "stream client ({}) left: {}{}",
+                        self.description,
+                        why,
+                        suppressed(n)
+                    );
+                }
+            }
+            // Fair admission logged it, rate limited.
+            None if self.evicted() => {}
             None => log_info!(
                 "stream client ({}) disconnected by the switch",
                 self.description
             ),
         }
+    }
+}
+
+impl Drop for StreamLink {
+    /// However it goes (closed, or never added), it leaves the pending set with its fd.
+    fn drop(&mut self) {
+        self.live();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Peer;
+
+    #[test]
+    fn tcp_peers_are_ipv4_addresses_or_ipv6_networks() {
+        let peer = |a: &str| Peer::of_tcp(a.parse().unwrap()).to_string();
+        assert_eq!(peer("127.0.0.2"), "address 127.0.0.2");
+        // An IPv4 client of a dual-stack listener is the same peer as over IPv4.
+        assert_eq!(peer("::ffff:127.0.0.2"), "address 127.0.0.2");
+        assert_eq!(peer("2001:db8:1:2:aaaa::1"), "address 2001:db8:1:2::/64");
+        assert_eq!(
+            Peer::of_tcp("2001:db8:1:2::1".parse().unwrap()),
+            Peer::of_tcp("2001:db8:1:2:ffff::9".parse().unwrap())
+        );
+        assert_eq!(Peer::Uid(65534).to_string(), "uid 65534");
     }
 }

@@ -17,7 +17,7 @@ use vde_protocol::sockaddr::SockAddrUn;
 
 use super::link::VdeLink;
 use super::Settings;
-use crate::fabric::{Credentials, Endpoint, PortChoice, PortId};
+use crate::fabric::{AttachError, Credentials, Endpoint, PortChoice, PortId};
 use crate::log_warn;
 use crate::server::reactor::{Keep, Subscriber, Target};
 use crate::server::slab::Key;
@@ -110,7 +110,16 @@ impl Handshake {
                 .trim_end_matches('\0')
                 .to_string(),
         };
-        let port = sw.plane.fabric_mut().attach(choice, &who, endpoint)?;
+        let mut port = sw.plane.fabric_mut().attach(choice, &who, endpoint.clone());
+        // Every port taken: a silent `--stream` connection gives its port up, as it would to
+        // another stream client.
+        if let Err(AttachError::NoFreePort { .. }) = port {
+            let whom = format!("a vde client of uid {}", peer.uid);
+            if crate::server::ports::stream::free_a_port(sw, None, &whom) {
+                port = sw.plane.fabric_mut().attach(choice, &who, endpoint);
+            }
+        }
+        let port = port?;
         if let Err(r) = self.finish(sw, port, sock, &req, who.uid) {
             let _ = sw.plane.fabric_mut().detach(port, id);
             return Err(r);
