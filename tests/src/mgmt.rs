@@ -163,6 +163,19 @@ impl Session {
     }
 }
 
+/// The numbers of one `ds/admission` line (`WHAT: N now, N at most, N evicted; caps N in
+/// all, N per WHOM`) in `text`: now, at most, evicted, cap in all, cap per user or peer.
+pub fn admission_numbers(text: &str, what: &str) -> [u64; 5] {
+    let re = regex::Regex::new(&format!(
+        r"{what}: (\d+) now, (\d+) at most, (\d+) evicted; caps (\d+) in all, (\d+) per (user|peer)"
+    ))
+    .unwrap();
+    let c = re
+        .captures(text)
+        .unwrap_or_else(|| panic!("no {what} line in {text:?}"));
+    std::array::from_fn(|i| c[i + 1].parse().unwrap())
+}
+
 /// Bytes as text for messages.
 pub fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -39,6 +39,26 @@ impl Plug {
     pub fn attach(sw: &Switch) -> Plug {
         Plug::attach_url(sw.dir(), &sw.dir().display().to_string())
     }
+    /// [`Plug::attach`]; when that fails, the panic shows the switch's last 40 log lines,
+    /// leaving out those containing `skip` (a flood's own lines, say).
+    pub fn attach_or_show_log(sw: &Switch, skip: &str) -> Plug {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Plug::attach(sw))).unwrap_or_else(
+            |_| {
+                let all = sw.stderr();
+                let mut log: Vec<&str> = all
+                    .lines()
+                    .rev()
+                    .filter(|l| skip.is_empty() || !l.contains(skip))
+                    .take(40)
+                    .collect();
+                log.reverse();
+                panic!(
+                    "vde_plug was not attached; the switch's last log lines:\n{}",
+                    log.join("\n")
+                )
+            },
+        )
+    }
     /// `vde_plug 'vde://DIR[port]'`.
     pub fn attach_port(sw: &Switch, port: u32) -> Plug {
         let p = Plug::attach_url(sw.dir(), &format!("vde://{}[{port}]", sw.dir().display()));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use integration_tests::flood::SilentFlood;
 use integration_tests::frame::ETH_P_TEST;
-use integration_tests::mgmt::{lossy, Session};
+use integration_tests::mgmt::{admission_numbers, lossy, Session};
 use integration_tests::vdeterm::MgmtSwitch;
 use integration_tests::{bins::note_reference, is_reference, needs};
 use integration_tests::{eth, mac, payload, Plug, Switch, BROADCAST, SETTLE};
@@ -14,37 +14,6 @@ use integration_tests::{eth, mac, payload, Plug, Switch, BROADCAST, SETTLE};
 /// The user holding the connections.
 const NOBODY: u32 = 65534;
 const SILENT: usize = 1000;
-
-/// The numbers `ds/admission` gives for `what` ("pending handshakes" or "mgmt sessions"):
-/// now, at most, evicted, cap in all, cap per user.
-fn admission(text: &str, what: &str) -> [u64; 5] {
-    let re = regex::Regex::new(&format!(
-        r"{what}: (\d+) now, (\d+) at most, (\d+) evicted; caps (\d+) in all, (\d+) per user"
-    ))
-    .unwrap();
-    let c = re
-        .captures(text)
-        .unwrap_or_else(|| panic!("no {what} line in {text:?}"));
-    std::array::from_fn(|i| c[i + 1].parse().unwrap())
-}
-
-/// `Plug::attach`, and on failure the switch's log too (without the eviction lines).
-fn attach_or_show_log(sw: &Switch) -> Plug {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Plug::attach(sw))).unwrap_or_else(
-        |_| {
-            let log: Vec<String> = sw
-                .stderr()
-                .lines()
-                .filter(|l| !l.contains("unfinished handshakes at their cap"))
-                .map(str::to_owned)
-                .collect();
-            panic!(
-                "vde_plug was not attached; the switch's log:\n{}",
-                log.join("\n")
-            )
-        },
-    )
-}
 
 /// The global cap is the one that binds (32 in all, 64 per user): nobody's thousand silent
 /// connections fill it, and root's `vde_plug`s are still attached and forward frames.
@@ -67,8 +36,8 @@ fn silent_connections_of_one_user_do_not_lock_out_another() {
     let flood = SilentFlood::start(sw.ctl(), NOBODY, SILENT);
     flood.hold(Duration::from_millis(500));
 
-    let mut a = attach_or_show_log(&sw);
-    let b = attach_or_show_log(&sw);
+    let mut a = Plug::attach_or_show_log(&sw, "unfinished handshakes at their cap");
+    let b = Plug::attach_or_show_log(&sw, "unfinished handshakes at their cap");
     let f = eth(BROADCAST, mac(1), ETH_P_TEST, &payload(46, 1));
     a.send(&f);
     b.expect_frame(&f, SETTLE, "between two clients attached during the flood");
@@ -76,7 +45,7 @@ fn silent_connections_of_one_user_do_not_lock_out_another() {
 
     let (mut s, _) = Session::open(&m);
     let [now, most, evicted, all, per_user] =
-        admission(&lossy(&s.cmd("ds/admission")), "pending handshakes");
+        admission_numbers(&lossy(&s.cmd("ds/admission")), "pending handshakes");
     assert_eq!((all, per_user), (32, 64));
     assert!(now <= 32 && most <= 32, "now {now}, at most {most}");
     assert!(
@@ -103,7 +72,7 @@ fn silent_sessions_of_one_user_do_not_lock_out_another() {
 
     let f = sw.run(&["-c", "ds/admission"], None);
     assert_eq!(f.status.map(|s| s.success()), Some(true), "{f:?}");
-    let [now, most, evicted, all, per_user] = admission(&f.stdout, "mgmt sessions");
+    let [now, most, evicted, all, per_user] = admission_numbers(&f.stdout, "mgmt sessions");
     assert_eq!((all, per_user), (64, 16));
     // nobody's 16 and this vdeterm.
     assert!(

@@ -9,16 +9,13 @@ use integration_tests::bins::note_reference;
 use integration_tests::frame::ETH_P_TEST;
 use integration_tests::is_reference;
 use integration_tests::mgmt::{lossy, Session};
-use integration_tests::plug::wait_new_endpoints;
 use integration_tests::proc::{wait_until, Spawned};
-use integration_tests::switch::data_socket_ids;
 use integration_tests::vdeterm::MgmtSwitch;
 use integration_tests::{eth, mac, payload, vlan_tagged, Switch, BROADCAST, SETTLE};
 use integration_tests::{needs, qemu};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// How long QEMU under TCG may take to boot its ROM and get a lease (about 20 s on an idle
@@ -38,34 +35,8 @@ fn ours() -> bool {
     true
 }
 
-struct Tools {
-    qemu: PathBuf,
-    slirpvde: PathBuf,
-}
-
-fn tools() -> Option<Tools> {
-    let qemu = needs::in_path("qemu-system-x86_64", "qemu-system-x86")?;
-    needs::file("/usr/lib/ipxe/qemu/efi-e1000.rom", "ipxe-qemu")?;
-    let slirpvde = needs::program("/usr/bin/slirpvde", "vde2")?;
-    Some(Tools { qemu, slirpvde })
-}
-
-/// `slirpvde --dhcp` on the switch in `dir`, once it is attached.
-fn slirp(t: &Tools, dir: &Path) -> Spawned {
-    let before = data_socket_ids(dir);
-    let mut slirp =
-        Spawned::start_with_open_stdin(Command::new(&t.slirpvde).arg("-s").arg(dir).arg("--dhcp"));
-    assert!(
-        wait_new_endpoints(&[(dir, before)]),
-        "slirpvde did not attach\n{}",
-        slirp.log()
-    );
-    assert!(slirp.is_running(), "{}", slirp.log());
-    slirp
-}
-
 /// A diskless VM whose e1000 (MAC `mac`) is on `netdev` (the `-netdev` value, id `n0`).
-fn vm(t: &Tools, netdev: &str, mac: &str) -> Spawned {
+fn vm(t: &qemu::Tools, netdev: &str, mac: &str) -> Spawned {
     Spawned::start(&mut qemu::pxe_vm(&t.qemu, netdev, mac))
 }
 
@@ -127,7 +98,7 @@ fn qemu_on_netdev_stream_and_dgram_get_leases_and_free_their_ports_when_killed()
     if !ours() {
         return;
     }
-    let Some(t) = tools() else { return };
+    let Some(t) = qemu::tools() else { return };
     let sockets = tempfile::tempdir().unwrap();
     let dgram = sockets.path().join("d.sock");
     let tcp_port = free_tcp_port();
@@ -139,7 +110,7 @@ fn qemu_on_netdev_stream_and_dgram_get_leases_and_free_their_ports_when_killed()
             &format!("--stream=tcp:127.0.0.1:{tcp_port}"),
         ],
     );
-    let _slirp = slirp(&t, sw.switch.dir());
+    let _slirp = qemu::slirp(&t, sw.switch.dir());
     let mut on_stream = vm(&t, &stream_netdev(&path, ""), "52:54:00:12:35:01");
     let vm_sock = sockets.path().join("vm.sock");
     let dgram_netdev = format!(

@@ -23,28 +23,14 @@ const LEASE: Duration = Duration::from_secs(240);
 /// 10.0.2.0/24 network, with itself as the gateway. iPXE says so on the serial console.
 #[test]
 fn qemu_gets_a_dhcp_lease_from_slirpvde_through_our_switch() {
-    let Some(qemu) = needs::in_path("qemu-system-x86_64", "qemu-system-x86") else {
-        return;
-    };
-    let Some(_) = needs::file("/usr/lib/ipxe/qemu/efi-e1000.rom", "ipxe-qemu") else {
-        return;
-    };
-    let Some(slirpvde) = needs::program("/usr/bin/slirpvde", "vde2") else {
+    let Some(t) = qemu::tools() else {
         return;
     };
     let sw = MgmtSwitch::ours();
     let dir = sw.switch.dir().to_path_buf();
-    let before = data_socket_ids(&dir);
-    let mut slirp =
-        Spawned::start_with_open_stdin(Command::new(slirpvde).arg("-s").arg(&dir).arg("--dhcp"));
-    assert!(
-        wait_new_endpoints(&[(&dir, before)]),
-        "slirpvde did not attach\n{}",
-        slirp.log()
-    );
-    assert!(slirp.is_running(), "{}", slirp.log());
+    let slirp = qemu::slirp(&t, &dir);
     let netdev = format!("vde,id=n0,sock={}", dir.display());
-    let mut vm = Spawned::start(&mut qemu::pxe_vm(&qemu, &netdev, "52:54:00:12:34:56"));
+    let mut vm = Spawned::start(&mut qemu::pxe_vm(&t.qemu, &netdev, "52:54:00:12:34:56"));
     let lease = "net0: 10.0.2.15/255.255.255.0 gw 10.0.2.2";
     assert!(
         vm.wait_stdout(lease, LEASE),

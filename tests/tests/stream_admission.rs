@@ -9,17 +9,14 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integration_tests::flood::{tcp_connect_from, SilentFlood, SilentTcpFlood};
 use integration_tests::frame::ETH_P_TEST;
-use integration_tests::mgmt::{lossy, Session};
-use integration_tests::plug::wait_new_endpoints;
+use integration_tests::mgmt::{admission_numbers, lossy, Session};
 use integration_tests::proc::Spawned;
-use integration_tests::switch::data_socket_ids;
 use integration_tests::vdeterm::MgmtSwitch;
 use integration_tests::{bins::note_reference, is_reference, needs, qemu};
 use integration_tests::{eth, mac, payload, Plug, Switch, BROADCAST, SETTLE};
@@ -103,34 +100,7 @@ fn exchange<S: Read + Write>(vm: &mut Framed<S>, plug: &mut Plug, seed: u8, cont
 /// cap in all, cap per peer.
 fn stream_admission(mgmt: &Path) -> [u64; 5] {
     let (mut s, _) = Session::open(mgmt);
-    let text = lossy(&s.cmd("ds/admission"));
-    let re = regex::Regex::new(
-        r"pending stream connections: (\d+) now, (\d+) at most, (\d+) evicted; caps (\d+) in all, (\d+) per peer",
-    )
-    .unwrap();
-    let c = re
-        .captures(&text)
-        .unwrap_or_else(|| panic!("no stream line in {text:?}"));
-    std::array::from_fn(|i| c[i + 1].parse().unwrap())
-}
-
-/// `Plug::attach`, and on failure the switch's log too.
-fn attach_or_show_log(sw: &Switch) -> Plug {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Plug::attach(sw))).unwrap_or_else(
-        |_| {
-            let log: Vec<String> = sw
-                .stderr()
-                .lines()
-                .rev()
-                .take(40)
-                .map(str::to_owned)
-                .collect();
-            panic!(
-                "vde_plug was not attached; the switch's last log lines (newest first):\n{}",
-                log.join("\n")
-            )
-        },
-    )
+    admission_numbers(&lossy(&s.cmd("ds/admission")), "pending stream connections")
 }
 
 /// 200 silent TCP connections from one address, with the caps in all the first to bind (20
@@ -156,7 +126,7 @@ fn silent_tcp_connections_from_one_address_do_not_lock_out_another() {
     let tcp = TcpStream::connect(target).unwrap();
     tcp.set_read_timeout(Some(SETTLE)).unwrap();
     let mut vm = Framed(tcp);
-    let mut plug = attach_or_show_log(&sw.switch);
+    let mut plug = Plug::attach_or_show_log(&sw.switch, "");
     exchange(&mut vm, &mut plug, 10, "during the TCP flood");
     // The VM has sent a frame: it is live, never evicted, however long the flood goes on.
     flood.hold(Duration::from_millis(500));
@@ -199,7 +169,7 @@ fn silent_unix_stream_connections_of_one_user_give_their_ports_up() {
     let unix = UnixStream::connect(&path).unwrap();
     unix.set_read_timeout(Some(SETTLE)).unwrap();
     let mut vm = Framed(unix);
-    let mut plug = attach_or_show_log(&sw.switch);
+    let mut plug = Plug::attach_or_show_log(&sw.switch, "");
     exchange(&mut vm, &mut plug, 30, "during the unix flood");
     flood.hold(Duration::from_millis(500));
     exchange(&mut vm, &mut plug, 40, "later in the unix flood");
@@ -259,13 +229,7 @@ fn qemu_gets_a_lease_while_silent_connections_hold_every_free_port() {
     let Some(()) = needs::root("to flood as another user") else {
         return;
     };
-    let Some(qemu) = needs::in_path("qemu-system-x86_64", "qemu-system-x86") else {
-        return;
-    };
-    let Some(_) = needs::file("/usr/lib/ipxe/qemu/efi-e1000.rom", "ipxe-qemu") else {
-        return;
-    };
-    let Some(slirpvde) = needs::program("/usr/bin/slirpvde", "vde2") else {
+    let Some(t) = qemu::tools() else {
         return;
     };
     let dir = open_dir();
@@ -282,21 +246,11 @@ fn qemu_gets_a_lease_while_silent_connections_hold_every_free_port() {
     let unix_flood = SilentFlood::start(&path, NOBODY, 100);
     unix_flood.hold(Duration::from_millis(500));
 
-    let swdir = sw.switch.dir().to_path_buf();
-    let before = data_socket_ids(&swdir);
-    let mut slirp =
-        Spawned::start_with_open_stdin(Command::new(slirpvde).arg("-s").arg(&swdir).arg("--dhcp"));
-    assert!(
-        wait_new_endpoints(&[(&swdir, before)]),
-        "slirpvde did not attach\n{}\n=== switch ===\n{}",
-        slirp.log(),
-        sw.switch.stderr()
-    );
-    assert!(slirp.is_running(), "{}", slirp.log());
+    let _slirp = qemu::slirp(&t, sw.switch.dir());
 
     let netdev =
         format!("stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port={port}");
-    let mut vm = Spawned::start(&mut qemu::pxe_vm(&qemu, &netdev, "52:54:00:12:36:01"));
+    let mut vm = Spawned::start(&mut qemu::pxe_vm(&t.qemu, &netdev, "52:54:00:12:36:01"));
     // About 20 s on an idle 2-core machine; only a failure waits this long.
     let lease = Duration::from_secs(240);
     assert!(
@@ -358,8 +312,8 @@ fn a_client_reconnecting_in_a_tight_loop_does_not_starve_the_others() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut a = attach_or_show_log(&sw.switch);
-        let b = attach_or_show_log(&sw.switch);
+        let mut a = Plug::attach_or_show_log(&sw.switch, "");
+        let b = Plug::attach_or_show_log(&sw.switch, "");
         let f = eth(BROADCAST, mac(50), ETH_P_TEST, &payload(60, 50));
         a.send(&f);
         b.expect_frame(
