@@ -215,6 +215,35 @@ pub fn set_mtime(path: &Path, secs: i64) -> io::Result<()> {
     )?)
 }
 
+/// Sets the mtime of `path` to `secs` and `nsec` exactly (to put back one read with `stat`).
+pub fn set_mtime_exact(path: &Path, secs: i64, nsec: i64) -> io::Result<()> {
+    let c = cstring(path)?;
+    let mtime = TimeSpec::new(secs as libc::time_t, nsec as libc::c_long);
+    Ok(utimensat(
+        AT_FDCWD,
+        c.as_c_str(),
+        &TimeSpec::UTIME_OMIT,
+        &mtime,
+        UtimensatFlags::FollowSymlink,
+    )?)
+}
+
+/// The room left for the caller on the file system holding `file`, in bytes (for root, the
+/// blocks reserved for root count too), and that file system's block size.
+pub fn free_space(file: &File) -> io::Result<(u64, u64)> {
+    let st = nix::sys::statvfs::fstatvfs(file)?;
+    let frag = st.fragment_size() as u64;
+    let blocks = if unistd::geteuid().is_root() {
+        st.blocks_free()
+    } else {
+        st.blocks_available()
+    } as u64;
+    Ok((
+        blocks.saturating_mul(frag),
+        frag.max(st.block_size() as u64).max(512),
+    ))
+}
+
 /// Changes the owner of `file` (best effort; only root may give files away).
 pub fn fchown(file: &File, uid: u32, gid: u32) -> io::Result<()> {
     std::os::unix::fs::fchown(file, Some(uid), Some(gid))
