@@ -330,11 +330,16 @@ fn cow_tools_on_a_full_file_system() {
 /// What every COW tool says when a file system is full: the file it could not write, "No space
 /// left on device", and the hint that names the full file system.
 fn expect_out_of_space(what: &str, ran: &cow::Ran, named: &Path) {
-    assert!(!ran.ok(), "{what} succeeded on a full file system");
+    expect_no_room(what, ran, named, "write", "No space left on device");
+}
+
+/// [`expect_out_of_space`] for any error `strerror` while the tool did `op` on `named`.
+fn expect_no_room(what: &str, ran: &cow::Ran, named: &Path, op: &str, strerror: &str) {
+    assert!(!ran.ok(), "{what} succeeded with no room to write");
     eprintln!("{what}: {}", ran.stderr.trim());
     for needle in [
-        format!("{}: cannot write", named.display()),
-        "No space left on device".to_owned(),
+        format!("{}: cannot {op}", named.display()),
+        strerror.to_owned(),
         format!(
             "the file system holding {} is full (or a quota or file size limit is reached): \
              free space there or write somewhere else",
@@ -623,5 +628,86 @@ fn cow_rewrites_on_a_full_file_system() {
     );
     for s in &inputs {
         s.assert_unchanged("umlcow create");
+    }
+}
+
+/// The COW tools under a file size limit (`prlimit --fsize`, 1 MiB) below what they write: the
+/// write fails with EFBIG, reported like a full file system (the stock tools, and ours before,
+/// were killed by SIGXFSZ without a word); nothing left, inputs unchanged. A commit reaching
+/// past the limit is refused before it writes anything.
+#[test]
+fn cow_tools_over_the_file_size_limit() {
+    let Some(prlimit) = needs::program("/usr/bin/prlimit", "util-linux") else {
+        return;
+    };
+    let (_t, dir) = cow::scratch();
+    let backing = dir.join("backing.img");
+    cow::make_backing(&backing, 4 << 20, 21);
+    let cow_file = dir.join("disk.cow");
+    // Dirty sectors from 2 MiB on: a commit writes past the limit.
+    let dirty: Vec<cow::Dirty> = (4096..4160u64)
+        .map(|s| (s, Some(vec![(s % 13) as u8 + 1; 512])))
+        .collect();
+    cow::write_cow(
+        &cow_file,
+        cow::Layout::V3 { alignment: 4096 },
+        &backing,
+        &dirty,
+    );
+    let inputs = [Snapshot::take(&backing), Snapshot::take(&cow_file)];
+    let listing = cow::listing(&dir);
+    let limited = |prog: &str, args: &[&dyn AsRef<std::ffi::OsStr>]| {
+        let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"--fsize=1048576", &"--"];
+        let bin = cow::ours(prog);
+        all.push(&bin);
+        all.extend_from_slice(args);
+        cow::run(&prlimit, &all, &dir)
+    };
+    let out = dir.join("merged.img");
+    let new_cow = dir.join("new.cow");
+    for (what, ran, named, op) in [
+        (
+            "uml_moo",
+            limited("uml_moo", &[&cow_file, &out]),
+            &out,
+            "size the output file",
+        ),
+        (
+            "umlcow merge",
+            limited("umlcow", &[&"merge", &"-q", &cow_file, &out]),
+            &out,
+            "size the output file",
+        ),
+        (
+            "uml_mkcow",
+            limited("uml_mkcow", &[&new_cow, &backing]),
+            &new_cow,
+            "size the COW file",
+        ),
+    ] {
+        expect_no_room(what, &ran, named, op, "File too large");
+        assert_eq!(cow::listing(&dir), listing, "{what} left files");
+        for s in &inputs {
+            s.assert_unchanged(what);
+        }
+    }
+    let ran = limited("uml_moo", &[&"-d", &cow_file]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    for needle in [
+        &format!(
+            "{}: cannot write the backing file: File too large",
+            backing.display()
+        ),
+        "past the file size limit of 1048576 bytes (`ulimit -f`); nothing was written",
+        "fix: raise the limit (`ulimit -f unlimited`) and commit again",
+    ] {
+        assert!(
+            ran.stderr.contains(needle),
+            "no {needle:?} in {}",
+            ran.stderr
+        );
+    }
+    for s in &inputs {
+        s.assert_unchanged("uml_moo -d");
     }
 }

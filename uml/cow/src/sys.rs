@@ -1,7 +1,7 @@
 //! Thin wrappers over the Linux calls the COW tools need and `std` does not offer: OFD record
 //! locks, `SEEK_DATA`/`SEEK_HOLE`, `copy_file_range`, hole punching, `O_TMPFILE` + `linkat`,
-//! `utimensat` and the size of a block device. The calls themselves are `nix`'s; only the
-//! all-zero lock record needs `unsafe`.
+//! `utimensat`, the size of a block device, free space, the file size limit and SIGXFSZ. The
+//! calls themselves are `nix`'s; only the all-zero lock record and `signal` need `unsafe`.
 
 use nix::errno::Errno;
 use nix::fcntl::{self, AtFlags, FallocateFlags, FcntlArg, AT_FDCWD};
@@ -242,6 +242,23 @@ pub fn free_space(file: &File) -> io::Result<(u64, u64)> {
         blocks.saturating_mul(frag),
         frag.max(st.block_size() as u64).max(512),
     ))
+}
+
+/// Makes a write past the file size limit (`ulimit -f`) fail with `EFBIG`, reported like any
+/// other error, instead of killing the process with SIGXFSZ and no word said. Programs call it
+/// first thing.
+#[allow(unsafe_code)]
+pub fn file_size_limit_as_error() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_IGN runs no code in the handler's place; nothing else here handles SIGXFSZ.
+    let _ = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) };
+}
+
+/// The file size limit (`ulimit -f`) in bytes, if there is one.
+pub fn file_size_limit() -> Option<u64> {
+    let (soft, _) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE).ok()?;
+    (soft != nix::sys::resource::RLIM_INFINITY).then_some(soft)
 }
 
 /// Changes the owner of `file` (best effort; only root may give files away).

@@ -131,9 +131,22 @@ fn check_room(
     if !info.is_block_device {
         let d = cow.geometry.data_offset;
         let mut cmap = DataMap::lazy(&cow.file, cow.len);
+        let limit = sys::file_size_limit();
         for (dirty, a, b) in run_pieces(bitmap, cow.header.size, cow.geometry.sector_size, false) {
             if !dirty {
                 continue;
+            }
+            if let Some(limit) = limit.filter(|&l| b > l) {
+                return Err(CowError::refused(
+                    &info.path,
+                    format!(
+                        "cannot write the backing file: {}: the commit writes up to byte {b}, \
+                         past the file size limit of {limit} bytes (`ulimit -f`); nothing was \
+                         written",
+                        std::io::Error::from_raw_os_error(libc::EFBIG)
+                    ),
+                    "raise the limit (`ulimit -f unlimited`) and commit again",
+                ));
             }
             cmap.data_in(d + a, d + b, |s, e| {
                 let holes = hole_bytes(backing, s - d, e - d)?;
