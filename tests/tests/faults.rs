@@ -711,3 +711,78 @@ fn cow_tools_over_the_file_size_limit() {
         s.assert_unchanged("uml_moo -d");
     }
 }
+
+/// `umlcow commit --reset` whose file system fills up after the commit, before the COW file is
+/// reset: the error says the commit is done and the COW file was not reset, and how to get an
+/// empty one; the COW file is unchanged, the backing file holds the disk the guest saw, nothing
+/// else is left.
+#[test]
+fn cow_commit_reset_running_out_of_room() {
+    let Some(()) = needs::root("to mount a small tmpfs") else {
+        return;
+    };
+    let (_t, dir) = cow::scratch();
+    let full = SmallFs::mount("2m");
+    let (backing, cow_file, disk) = sparse_commit_pair(full.path(), full.path());
+    let cow_before = Snapshot::take(&cow_file);
+    // The pause after the last piece leaves time to fill the file system before the reset.
+    let mut child = std::process::Command::new(cow::ours("umlcow"))
+        .args(["commit", "-q", "--reset", "--no-sync"])
+        .arg(&cow_file)
+        .current_dir(&dir)
+        .env("UML_COW_TEST_SLOW_MS", "400")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let committed = wait_until(Duration::from_secs(20), || cow::read(&backing) == disk);
+    assert!(committed, "umlcow commit did not write the dirty data");
+    full.fill(0);
+    let status = integration_tests::proc::wait_child_timeout(&mut child, Duration::from_secs(30))
+        .expect("umlcow commit did not finish");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let ran = cow::Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr,
+    };
+    expect_out_of_space("umlcow commit --reset, at the reset", &ran, &cow_file);
+    for needle in [
+        format!(
+            "the commit into {} is done, but {} was not reset and no longer matches it",
+            backing.display(),
+            cow_file.display()
+        ),
+        format!(
+            "then run `umlcow create --force {} {}`",
+            cow_file.display(),
+            backing.display()
+        ),
+    ] {
+        assert!(
+            ran.stderr.contains(&needle),
+            "no {needle:?} in {}",
+            ran.stderr
+        );
+    }
+    cow_before.assert_unchanged("umlcow commit --reset, at the reset");
+    assert!(
+        cow::read(&backing) == disk,
+        "the backing file changed after the commit"
+    );
+    assert_eq!(
+        cow::listing(full.path()),
+        ["backing.img", "disk.cow", "filler"]
+    );
+    // As the hint says.
+    std::fs::remove_file(full.path().join("filler")).unwrap();
+    let ran = cow::run(
+        &cow::ours("umlcow"),
+        &[&"create", &"-q", &"--force", &cow_file, &backing],
+        &dir,
+    );
+    assert!(ran.ok(), "{ran:?}");
+    let ran = cow::run(&cow::ours("umlcow"), &[&"check", &cow_file], &dir);
+    assert!(ran.ok(), "{ran:?}");
+}

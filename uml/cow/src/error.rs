@@ -111,6 +111,14 @@ pub enum CowError {
         need: u64,
         free: u64,
     },
+    /// The commit is done but `--reset` could not replace the COW file.
+    #[error("{source}; the commit into {} is done, but {} was not reset and no longer matches it", backing.display(), cow.display())]
+    ResetFailed {
+        cow: PathBuf,
+        backing: PathBuf,
+        #[source]
+        source: Box<CowError>,
+    },
     /// Writing the COW file's changes into its backing file failed after some were written.
     #[error("{}: cannot write the backing file: {source}; it may now be partly written (the COW file {} is unchanged)", backing.display(), cow.display())]
     PartlyCommitted {
@@ -151,6 +159,7 @@ impl CowError {
             CowError::Io { .. }
             | CowError::NoRoom { .. }
             | CowError::PartlyCommitted { .. }
+            | CowError::ResetFailed { .. }
             | CowError::SameFile { .. }
             | CowError::Exists { .. }
             | CowError::Refused { .. } => Class::Io,
@@ -173,6 +182,17 @@ impl CowError {
             CowError::Io { path, source, .. } if is_out_of_space(source) => out_of_space_hint(path),
             CowError::Io { .. } => "check the path and its permissions".into(),
             CowError::NoRoom { path, .. } => out_of_space_hint(path),
+            CowError::ResetFailed {
+                cow,
+                backing,
+                source,
+            } => format!(
+                "{}; then run `umlcow create --force {} {}` for an empty COW file over the \
+                 updated backing file",
+                source.hint(),
+                cow.display(),
+                backing.display()
+            ),
             CowError::PartlyCommitted {
                 backing,
                 cow,

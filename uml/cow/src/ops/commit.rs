@@ -82,14 +82,21 @@ pub fn commit(cow_path: &Path, opts: &CommitOptions, progress: Progress) -> Resu
             Some(p) => absolutize(p).map_err(io_err(p, "resolve the backing path"))?,
             None => cow.backing_path(),
         };
-        let now = BackingInfo::inspect(cow_path, &path)?;
-        let header = Header::new_v3(
-            path.as_os_str().as_bytes().to_vec(),
-            mtime_field(&now)?,
-            size,
-        );
-        let empty = Bitmap::empty(cow.geometry.sectors);
-        write_cow_copy(&cow, &empty, &header, cow_path, true, &mut |_, _| {})?;
+        let reset = || {
+            let now = BackingInfo::inspect(cow_path, &path)?;
+            let header = Header::new_v3(
+                path.as_os_str().as_bytes().to_vec(),
+                mtime_field(&now)?,
+                size,
+            );
+            let empty = Bitmap::empty(cow.geometry.sectors);
+            write_cow_copy(&cow, &empty, &header, cow_path, true, &mut |_, _| {})
+        };
+        reset().map_err(|e| CowError::ResetFailed {
+            cow: cow_path.to_path_buf(),
+            backing: path.clone(),
+            source: Box::new(e),
+        })?;
     }
     Ok(MergeReport {
         size,
