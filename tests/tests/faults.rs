@@ -554,6 +554,9 @@ fn cow_commit_running_out_of_room_half_way() {
     );
 }
 
+/// A tool's arguments.
+type Args<'a> = Vec<&'a dyn AsRef<std::ffi::OsStr>>;
+
 /// The COW tools that rewrite a COW file or write a new one, on a full file system: `umlcow
 /// rebase` (plain and `--restore-mtime`), `umlcow convert` (in place and `-o`), `umlcow
 /// create`. Each fails naming the file it writes, leaves no file behind, and leaves its inputs
@@ -583,30 +586,59 @@ fn cow_rewrites_on_a_full_file_system() {
     let touched = dir.join("touched.img");
     cow::copy_p(&backing, &touched);
     cow::set_mtime(&touched, cow::mtime(&backing) - 3600);
+    // An earlier output, which uml_moo replaces (only once the new one is complete).
+    let old_img = full.path().join("old.img");
+    std::fs::write(&old_img, b"an earlier merge").unwrap();
     full.fill(16 << 10);
     let listing = cow::listing(full.path());
-    let inputs: Vec<Snapshot> = [&backing, &v3, &v2, &v2_elsewhere, &moved, &touched]
-        .iter()
-        .map(|p| Snapshot::take(p))
-        .collect();
+    let inputs: Vec<Snapshot> = [
+        &backing,
+        &v3,
+        &v2,
+        &v2_elsewhere,
+        &moved,
+        &touched,
+        &old_img,
+    ]
+    .iter()
+    .map(|p| Snapshot::take(p))
+    .collect();
     let out = full.path().join("out.cow");
     let new_cow = full.path().join("new.cow");
-    let cases: [(&str, Vec<&dyn AsRef<std::ffi::OsStr>>, &Path); 4] = [
-        ("umlcow rebase", vec![&"rebase", &"-q", &v3, &moved], &v3),
+    let cases: [(&str, &str, Args, &Path); 5] = [
+        (
+            "umlcow rebase",
+            "umlcow",
+            vec![&"rebase", &"-q", &v3, &moved],
+            &v3,
+        ),
         (
             "umlcow rebase --restore-mtime",
+            "umlcow",
             vec![&"rebase", &"-q", &"--restore-mtime", &v3, &touched],
             &v3,
         ),
-        ("umlcow convert", vec![&"convert", &"-q", &v2], &v2),
+        (
+            "umlcow convert",
+            "umlcow",
+            vec![&"convert", &"-q", &v2],
+            &v2,
+        ),
         (
             "umlcow convert -o",
+            "umlcow",
             vec![&"convert", &"-q", &"-o", &out, &v2_elsewhere],
             &out,
         ),
+        (
+            "uml_moo over an earlier output",
+            "uml_moo",
+            vec![&v2_elsewhere, &old_img],
+            &old_img,
+        ),
     ];
-    for (what, args, named) in cases {
-        let ran = cow::run(&cow::ours("umlcow"), &args, &dir);
+    for (what, prog, args, named) in cases {
+        let ran = cow::run(&cow::ours(prog), &args, &dir);
         expect_out_of_space(what, &ran, named);
         assert_eq!(cow::listing(full.path()), listing, "{what} left files");
         for s in &inputs {
@@ -628,6 +660,25 @@ fn cow_rewrites_on_a_full_file_system() {
     );
     for s in &inputs {
         s.assert_unchanged("umlcow create");
+    }
+    // Replacing a COW file with an empty one: the old one stays until the new one is complete.
+    for (what, prog, args) in [
+        ("uml_mkcow -f", "uml_mkcow", vec!["-f"]),
+        (
+            "umlcow create --force",
+            "umlcow",
+            vec!["create", "-q", "--force"],
+        ),
+    ] {
+        let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|a| a as _).collect();
+        all.push(&v3);
+        all.push(&backing);
+        let ran = cow::run(&cow::ours(prog), &all, &dir);
+        expect_out_of_space(what, &ran, &v3);
+        assert_eq!(cow::listing(full.path()), listing, "{what} left files");
+        for s in &inputs {
+            s.assert_unchanged(what);
+        }
     }
 }
 
