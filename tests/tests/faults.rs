@@ -837,3 +837,49 @@ fn cow_commit_reset_running_out_of_room() {
     let ran = cow::run(&cow::ours("umlcow"), &[&"check", &cow_file], &dir);
     assert!(ran.ok(), "{ran:?}");
 }
+
+/// The check before a commit does not refuse what fits: dirty data over allocated blocks of
+/// the backing file takes no room, so `uml_moo -d` succeeds on a file system with none left.
+#[test]
+fn cow_commit_over_allocated_data_needs_no_room() {
+    let Some(()) = needs::root("to mount a small tmpfs") else {
+        return;
+    };
+    let (_t, dir) = cow::scratch();
+    let full = SmallFs::mount("1m");
+    let backing = full.path().join("backing.img");
+    let mut data = vec![0u8; 512 << 10];
+    cow::Rng::new(17).fill(&mut data);
+    std::fs::write(&backing, &data).unwrap();
+    // 16 runs, every sixth sector a hole of the COW file (the commit punches it).
+    let mut rng = cow::Rng::new(4);
+    let dirty: Vec<cow::Dirty> = (0..16u64)
+        .flat_map(|run| run * 64..run * 64 + 1 + run % 24)
+        .map(|s| {
+            let mut b = vec![0u8; 512];
+            rng.fill(&mut b);
+            (s, (s % 6 != 0).then_some(b))
+        })
+        .collect();
+    let cow_file = dir.join("disk.cow");
+    cow::write_cow(
+        &cow_file,
+        cow::Layout::V3 { alignment: 4096 },
+        &backing,
+        &dirty,
+    );
+    for (s, d) in &dirty {
+        let at = (*s * 512) as usize;
+        match d {
+            Some(d) => data[at..at + 512].copy_from_slice(d),
+            None => data[at..at + 512].fill(0),
+        }
+    }
+    full.fill(0);
+    let ran = cow::run(&cow::ours("uml_moo"), &[&"-d", &cow_file], &dir);
+    assert!(ran.ok(), "{ran:?}");
+    assert!(
+        cow::read(&backing) == data,
+        "the backing file is not the guest's disk"
+    );
+}
