@@ -133,8 +133,11 @@ fn check_room(
     reset: bool,
 ) -> Result<()> {
     let mut need_backing = 0u64;
-    let (free_backing, block) =
-        sys::free_space(backing).map_err(io_err(&info.path, "find the free space for"))?;
+    // Where the free space or the holes cannot be found (no statvfs, an odd file system),
+    // there is nothing to count against: the commit goes ahead unchecked.
+    let room = sys::free_space(backing).ok();
+    let mut counted = room.is_some();
+    let block = room.map_or(4096, |(_, block)| block);
     if !info.is_block_device {
         let d = cow.geometry.data_offset;
         let mut cmap = DataMap::lazy(&cow.file, cow.len);
@@ -155,16 +158,22 @@ fn check_room(
                     "raise the limit (`ulimit -f unlimited`) and commit again",
                 ));
             }
-            cmap.data_in(d + a, d + b, |s, e| {
-                let holes = hole_bytes(backing, s - d, e - d)?;
-                if holes > 0 {
-                    need_backing += holes.div_ceil(block) * block + block;
-                }
-                Ok(())
-            })
-            .map_err(io_err(&info.path, "map the holes of"))?;
+            if counted {
+                counted = cmap
+                    .data_in(d + a, d + b, |s, e| {
+                        let holes = hole_bytes(backing, s - d, e - d)?;
+                        if holes > 0 {
+                            need_backing += holes.div_ceil(block) * block + block;
+                        }
+                        Ok(())
+                    })
+                    .is_ok();
+            }
         }
     }
+    let Some((free_backing, _)) = room.filter(|_| counted) else {
+        return Ok(());
+    };
     let short = |path: &Path, role, need: u64, free: u64, what| {
         if need > free {
             Err(CowError::NoRoom {
@@ -211,8 +220,9 @@ fn check_room(
         free_backing,
         "the commit",
     )?;
-    let (free_cow, _) =
-        sys::free_space(&cow.file).map_err(io_err(&cow.path, "find the free space for"))?;
+    let Ok((free_cow, _)) = sys::free_space(&cow.file) else {
+        return Ok(());
+    };
     short(
         &cow.path,
         Role::Cow,
