@@ -156,7 +156,7 @@ impl Default for Config {
 }
 
 /// Configuration of `uml_switch` (its own command line, same data plane).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UmlConfig {
     /// Control socket path (`-unix`, default `/tmp/uml.ctl`).
     pub ctl: PathBuf,
@@ -168,4 +168,22 @@ pub struct UmlConfig {
     pub daemon: bool,
     /// `-compat-v0` data socket path, when given.
     pub compat_v0_data: Option<PathBuf>,
+    /// Unfinished handshakes on the control socket, in all (`-maxpending`) and per user
+    /// (`-maxpending-user`), as `Config::max_pending` and `Config::max_pending_user`.
+    pub max_pending: usize,
+    pub max_pending_user: usize,
+}
+
+impl Default for UmlConfig {
+    fn default() -> Self {
+        UmlConfig {
+            ctl: PathBuf::new(),
+            hub: false,
+            tap: None,
+            daemon: false,
+            compat_v0_data: None,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_pending_user: DEFAULT_MAX_PENDING_USER,
+        }
+    }
 }

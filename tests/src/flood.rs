@@ -267,3 +267,26 @@ impl Drop for SilentTcpFlood {
         }
     }
 }
+
+/// A `uml_switch` (the one under test) with `args`, whose control socket any local user can
+/// reach: it lives in a directory of mode 0755 and is made 0666 once bound (`uml_switch`
+/// takes its socket's mode from the umask). For floods as another user. Returns the scratch
+/// directory (which must outlive the switch) and the switch.
+pub fn uml_switch_open_to_all(args: &[&str]) -> (tempfile::TempDir, crate::Switch) {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::Builder::new()
+        .prefix("vdet-umlopen-")
+        .tempdir()
+        .unwrap();
+    let dir = t.path().join("u");
+    std::fs::create_dir(&dir).unwrap();
+    for d in [t.path(), &dir] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let sw = crate::Switch::uml_builder()
+        .sock(dir.join("ctl"))
+        .args(args)
+        .start();
+    std::fs::set_permissions(sw.ctl(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    (t, sw)
+}

@@ -62,3 +62,40 @@ fn uml_guests_on_daemon_transport_ping_through_uml_switch() {
         format!("stdout:\n{}\nstderr:\n{}", sw.stdout(), sw.stderr())
     });
 }
+
+/// Two UML guests boot and ping each other through `uml_switch -maxpending 4 -maxpending-user
+/// 2` while uid 65534 holds 200 silent connections to its control socket: the guests' requests
+/// are served, the flood's oldest connections make room for them.
+#[test]
+fn uml_guests_ping_through_uml_switch_while_another_user_floods_it() {
+    use integration_tests::flood::{uml_switch_open_to_all, SilentFlood};
+    let Some(kernel) = needs::uml_kernel() else {
+        return;
+    };
+    let Some(()) = needs::root("to flood as another user") else {
+        return;
+    };
+    if integration_tests::is_uml_reference() {
+        integration_tests::bins::note_reference("the original uml_switch has no admission caps");
+        return;
+    }
+    let (_t, sw) = uml_switch_open_to_all(&["-maxpending", "4", "-maxpending-user", "2"]);
+    let flood = SilentFlood::start(sw.ctl(), 65534, 200);
+    sw.expect_log("cap 4; 2 of uid 65534, cap 2): closed the one on fd ");
+    let daemon = format!("daemon,,unix,{}", sw.ctl().display());
+    ping_pair(&kernel, &daemon, &daemon, &|| {
+        format!(
+            "stdout:\n{}\nstderr (eviction lines left out):\n{}",
+            sw.stdout(),
+            sw.stderr()
+                .lines()
+                .filter(|l| !l.contains("at their cap"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    assert!(
+        flood.running(),
+        "the flood stopped before the guests were done"
+    );
+}

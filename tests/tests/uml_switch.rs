@@ -253,3 +253,104 @@ fn vde_plug_clients_work_through_uml_switch() {
     );
     b.expect_only(&control, "unicast reflected to its sender");
 }
+
+/// Fair admission with caps given on the command line: uid 65534 holds 200 silent connections
+/// to a `uml_switch -maxpending 4 -maxpending-user 2`, reconnecting each one the switch closes;
+/// the switch evicts at the caps given (its log line says so, and names the options), and two
+/// `vde_plug`s of root attached meanwhile forward frames. (UML guests in the same situation:
+/// `uml_guests.rs`.)
+#[test]
+fn silent_connections_of_another_user_and_small_caps() {
+    use integration_tests::flood::{uml_switch_open_to_all, SilentFlood};
+    let Some(()) = integration_tests::needs::root("to flood as another user") else {
+        return;
+    };
+    if is_uml_reference() {
+        note_reference("the original uml_switch has no admission caps nor their options");
+        return;
+    }
+    let (_t, sw) = uml_switch_open_to_all(&["-maxpending", "4", "-maxpending-user", "2"]);
+    let flood = SilentFlood::start(sw.ctl(), 65534, 200);
+    flood.hold(Duration::from_millis(300));
+    // nobody at its own cap of 2 (the default would be 64); the total within the cap of 4.
+    let log = sw.expect_log("2 of uid 65534, cap 2): closed the one on fd ");
+    let re =
+        regex::Regex::new(r"at their cap \((\d+) in all, cap 4; 2 of uid 65534, cap 2\)").unwrap();
+    let total: u32 = re
+        .captures(&log)
+        .unwrap_or_else(|| panic!("no eviction line with the caps given: {log}"))[1]
+        .parse()
+        .unwrap();
+    assert!((2..=4).contains(&total), "{log}");
+    assert!(
+        log.contains("(the caps are set with -maxpending and -maxpending-user)"),
+        "{log}"
+    );
+
+    let url = sw.dir().display().to_string();
+    let mut a = Plug::spawn(&url);
+    let b = Plug::spawn(&url);
+    let mut k = 0u8;
+    let through = integration_tests::wait_until(SETTLE, || {
+        k = k.wrapping_add(1);
+        a.send(&eth(BROADCAST, mac(0xd1), ETH_P_TEST, &payload(46, k)));
+        b.recv_timeout(Duration::from_millis(50)).is_some()
+    });
+    assert!(
+        through,
+        "two vde_plugs of root attached during the flood did not forward a frame through \
+         uml_switch; a: {}; b: {}; switch stderr (eviction lines left out): {}",
+        a.stderr(),
+        b.stderr(),
+        sw.stderr()
+            .lines()
+            .filter(|l| !l.contains("at their cap"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(flood.running(), "the flood stopped before the end");
+}
+
+/// A bad cap is refused with a line saying what is wrong, status 1, and no socket.
+#[test]
+fn a_bad_admission_cap_is_refused() {
+    if is_uml_reference() {
+        note_reference("the original uml_switch has no admission caps");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let ctl = home.path().join("uml.ctl");
+    for (args, says) in [
+        (
+            &["-maxpending", "0"][..],
+            "invalid argument '0' for '-maxpending': expected an integer from 1 to 65536",
+        ),
+        (
+            &["--maxpending-user", "many"],
+            "invalid argument 'many' for '--maxpending-user': expected an integer from 1 to 65536",
+        ),
+        (
+            &["-maxpending-user"],
+            "option '-maxpending-user' needs a value: an integer from 1 to 65536",
+        ),
+    ] {
+        let out = run_with_timeout(
+            uml_switch_command(&uml_switch_bin(), home.path())
+                .arg("-unix")
+                .arg(&ctl)
+                .args(args),
+            EXIT,
+        );
+        assert_eq!(
+            out.status.and_then(|s| s.code()),
+            Some(1),
+            "{args:?}: {out:?}"
+        );
+        assert!(
+            out.stderr.contains(says) && out.stderr.lines().count() == 1,
+            "{args:?}: {:?}",
+            out.stderr
+        );
+        assert!(!ctl.exists(), "{args:?}: a socket was made");
+    }
+}

@@ -8,6 +8,11 @@
 //!   its default.
 //! * `-tap DEV` (last one wins) and `-daemon`.
 //! * `--version` (ours) prints [`UML_VERSION_TEXT`] and exits with status 0.
+//! * `-maxpending N` and `-maxpending-user N` (ours; `--maxpending N` and
+//!   `--maxpending-user N` too, as `vde_switch` spells them): the caps of fair
+//!   admission on unfinished handshakes, 1..65536. A missing or bad value is
+//!   an error of its own (one line saying what is wrong, status 1), not the
+//!   usage lines, which stay the reference's.
 //!
 //! Anything else, or a missing word, prints the two usage lines on stderr
 //! and exits with status 1. Announcements made before the bad word are still
@@ -38,6 +43,48 @@ pub fn uml_usage(prog: &str) -> String {
         "Usage : {prog} [ -unix control-socket ] [ -hub ] [ -tap tap-device ]\n\
          or : {prog} -compat-v0 [ -unix control-socket data-socket ] [ -hub ] [ -tap tap-device ]\n"
     )
+}
+
+/// Which cap of fair admission an option word sets.
+enum AdmissionCap {
+    /// `-maxpending`: unfinished handshakes in all.
+    All,
+    /// `-maxpending-user`: unfinished handshakes of one user.
+    PerUser,
+}
+
+impl AdmissionCap {
+    /// The cap `word` sets: single-dash like the reference's words, or double-dash like
+    /// `vde_switch`'s options.
+    fn of(word: &OsStr) -> Option<AdmissionCap> {
+        let name = word.to_str()?;
+        let name = name.strip_prefix("--").or_else(|| name.strip_prefix('-'))?;
+        match name {
+            "maxpending" => Some(AdmissionCap::All),
+            "maxpending-user" => Some(AdmissionCap::PerUser),
+            _ => None,
+        }
+    }
+}
+
+/// The value of an admission cap option `word`, or the error line to print.
+fn admission_cap(prog: &str, word: &OsStr, value: Option<&OsStr>) -> Result<usize, String> {
+    let max = crate::config::MAX_ADMISSION_CAP;
+    let word = word.to_string_lossy();
+    let Some(value) = value else {
+        return Err(format!(
+            "{prog}: option '{word}' needs a value: an integer from 1 to {max}\n"
+        ));
+    };
+    super::values::parse_c_int(value)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "{prog}: invalid argument '{}' for '{word}': expected an integer from 1 to {max}\n",
+                value.to_string_lossy()
+            )
+        })
 }
 
 /// Parses the `uml_switch` command line (`args` without argv[0]).
@@ -91,6 +138,25 @@ pub fn parse_uml_args(prog: &str, args: &[OsString]) -> (Command<UmlConfig>, Vec
             }
         } else if word == "-daemon" {
             config.daemon = true;
+        } else if let Some(cap) = AdmissionCap::of(word) {
+            let value = match admission_cap(prog, word, words.next()) {
+                Ok(v) => v,
+                Err(stderr) => {
+                    let stdout: String = notices.iter().map(|l| format!("{l}\n")).collect();
+                    return (
+                        Command::Exit {
+                            code: 1,
+                            stdout,
+                            stderr,
+                        },
+                        Vec::new(),
+                    );
+                }
+            };
+            match cap {
+                AdmissionCap::All => config.max_pending = value,
+                AdmissionCap::PerUser => config.max_pending_user = value,
+            }
         } else if word == "--version" {
             return (
                 Command::Exit {
@@ -151,9 +217,74 @@ or : /tmp/fooum -compat-v0 [ -unix control-socket data-socket ] [ -hub ] [ -tap 
                 tap: None,
                 daemon: false,
                 compat_v0_data: None,
+                max_pending: 256,
+                max_pending_user: 64,
             }
         );
         assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn admission_caps() {
+        let (c, notices) = run(&["-maxpending", "4", "-hub", "-maxpending-user", "2"]);
+        assert_eq!((c.max_pending, c.max_pending_user), (4, 2));
+        assert!(c.hub);
+        assert_eq!(notices.len(), 1);
+        // vde_switch's spelling too, C-style integers, the last one wins, the limits included
+        let (c, _) = run(&["--maxpending", "0x10", "--maxpending-user", "65536"]);
+        assert_eq!((c.max_pending, c.max_pending_user), (16, 65536));
+        let (c, _) = run(&["-maxpending", "9", "--maxpending", "1"]);
+        assert_eq!(c.max_pending, 1);
+    }
+
+    #[test]
+    fn admission_cap_errors() {
+        let error = |stdout: &str, stderr: &str| {
+            (
+                Command::Exit {
+                    code: 1,
+                    stdout: stdout.to_owned(),
+                    stderr: format!("/tmp/fooum: {stderr}\n"),
+                },
+                Vec::new(),
+            )
+        };
+        for (words, what) in [
+            (&["-maxpending", "0"][..], "'0' for '-maxpending'"),
+            (&["--maxpending", "65537"], "'65537' for '--maxpending'"),
+            (&["-maxpending-user", "-1"], "'-1' for '-maxpending-user'"),
+            (
+                &["--maxpending-user", "abc"],
+                "'abc' for '--maxpending-user'",
+            ),
+            (&["-maxpending", ""], "'' for '-maxpending'"),
+            (&["-maxpending", "4x"], "'4x' for '-maxpending'"),
+        ] {
+            assert_eq!(
+                parse(words),
+                error(
+                    "",
+                    &format!("invalid argument {what}: expected an integer from 1 to 65536")
+                ),
+                "{words:?}"
+            );
+        }
+        assert_eq!(
+            parse(&["-hub", "-maxpending-user"]),
+            error(
+                "/tmp/fooum will be a hub instead of a switch\n",
+                "option '-maxpending-user' needs a value: an integer from 1 to 65536"
+            )
+        );
+        // Other spellings are still the reference's usage error.
+        for words in [
+            &["-maxpending=4"][..],
+            &["---maxpending", "4"],
+            &["-max", "4"],
+            &["-maxpending_user", "4"],
+        ] {
+            assert_eq!(parse(words), usage_exit(""), "{words:?}");
+        }
     }
 
     #[test]

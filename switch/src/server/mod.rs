@@ -392,6 +392,8 @@ impl Server {
             numports: UML_PORTS,
             hub: ucfg.hub,
             taps: ucfg.tap.iter().cloned().collect(),
+            max_pending: ucfg.max_pending,
+            max_pending_user: ucfg.max_pending_user,
             ..Config::default()
         };
         let ctl = ucfg.ctl.clone();

@@ -101,6 +101,32 @@ pub enum CowError {
         what: String,
         hint: String,
     },
+    /// Found before anything was written: the file system holding `path` lacks the room the
+    /// operation needs.
+    #[error("{}: cannot write the {}: No space left on device: {what} needs about {need} more bytes on its file system, which has {free} free; nothing was written", path.display(), role.name())]
+    NoRoom {
+        path: PathBuf,
+        role: Role,
+        what: &'static str,
+        need: u64,
+        free: u64,
+    },
+    /// The commit is done but `--reset` could not replace the COW file.
+    #[error("{source}; the commit into {} is done, but {} was not reset and no longer matches it", backing.display(), cow.display())]
+    ResetFailed {
+        cow: PathBuf,
+        backing: PathBuf,
+        #[source]
+        source: Box<CowError>,
+    },
+    /// Writing the COW file's changes into its backing file failed after some were written.
+    #[error("{}: cannot write the backing file: {source}; it may now be partly written (the COW file {} is unchanged)", backing.display(), cow.display())]
+    PartlyCommitted {
+        backing: PathBuf,
+        cow: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 pub type Result<T, E = CowError> = std::result::Result<T, E>;
@@ -131,6 +157,9 @@ impl CowError {
     pub fn class(&self) -> Class {
         match self {
             CowError::Io { .. }
+            | CowError::NoRoom { .. }
+            | CowError::PartlyCommitted { .. }
+            | CowError::ResetFailed { .. }
             | CowError::SameFile { .. }
             | CowError::Exists { .. }
             | CowError::Refused { .. } => Class::Io,
@@ -150,12 +179,36 @@ impl CowError {
     /// What the user can do about it (a command where there is one).
     pub fn hint(&self) -> String {
         match self {
-            CowError::Io { path, source, .. } if is_out_of_space(source) => format!(
-                "the file system holding {} is full (or a quota or file size limit is reached): \
-                 free space there or write somewhere else",
-                path.display()
-            ),
+            CowError::Io { path, source, .. } if is_out_of_space(source) => out_of_space_hint(path),
             CowError::Io { .. } => "check the path and its permissions".into(),
+            CowError::NoRoom { path, .. } => out_of_space_hint(path),
+            CowError::ResetFailed {
+                cow,
+                backing,
+                source,
+            } => format!(
+                "{}; then run `umlcow create --force {} {}` for an empty COW file over the \
+                 updated backing file",
+                source.hint(),
+                cow.display(),
+                backing.display()
+            ),
+            CowError::PartlyCommitted {
+                backing,
+                cow,
+                source,
+            } => format!(
+                "{}; then run `umlcow rebase --adopt-mtime {}` and commit again: over the partly \
+                 written backing file the COW file still gives the same disk, and the new \
+                 commit completes it (other COW files over {} no longer match it)",
+                if is_out_of_space(source) {
+                    out_of_space_hint(backing)
+                } else {
+                    "check the backing file and the disk holding it".into()
+                },
+                cow.display(),
+                backing.display()
+            ),
             CowError::Header { path, source } => match source {
                 HeaderError::NotCow { .. } | HeaderError::Short { .. } => format!(
                     "{} is not a COW file; if it is a raw disk image it needs no merging \
@@ -197,6 +250,15 @@ impl CowError {
             | CowError::Backing { hint, .. } => hint.clone(),
         }
     }
+}
+
+/// What to do when the file system holding `path` has no room.
+pub fn out_of_space_hint(path: &Path) -> String {
+    format!(
+        "the file system holding {} is full (or a quota or file size limit is reached): free \
+         space there or write somewhere else",
+        path.display()
+    )
 }
 
 /// Whether an I/O error means no room to write: a full file system, a quota, a size limit.

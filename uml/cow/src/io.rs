@@ -47,6 +47,15 @@ fn find_extents(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>> 
     Ok(extents)
 }
 
+/// Bytes of `[from, to)` of `file` that are holes (0 where the file system has no holes).
+pub fn hole_bytes(file: &File, from: u64, to: u64) -> io::Result<u64> {
+    let data: u64 = find_extents(file, from, to)?
+        .iter()
+        .map(|(s, e)| e - s)
+        .sum();
+    Ok((to - from).saturating_sub(data))
+}
+
 impl<'a> DataMap<'a> {
     /// Maps all of `file` (`len` bytes) now.
     pub fn eager(file: &'a File, len: u64) -> io::Result<DataMap<'a>> {

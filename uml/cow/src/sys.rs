@@ -1,7 +1,7 @@
 //! Thin wrappers over the Linux calls the COW tools need and `std` does not offer: OFD record
 //! locks, `SEEK_DATA`/`SEEK_HOLE`, `copy_file_range`, hole punching, `O_TMPFILE` + `linkat`,
-//! `utimensat` and the size of a block device. The calls themselves are `nix`'s; only the
-//! all-zero lock record needs `unsafe`.
+//! `utimensat`, the size of a block device, free space, the file size limit and SIGXFSZ. The
+//! calls themselves are `nix`'s; only the all-zero lock record and `signal` need `unsafe`.
 
 use nix::errno::Errno;
 use nix::fcntl::{self, AtFlags, FallocateFlags, FcntlArg, AT_FDCWD};
@@ -213,6 +213,52 @@ pub fn set_mtime(path: &Path, secs: i64) -> io::Result<()> {
         &mtime,
         UtimensatFlags::FollowSymlink,
     )?)
+}
+
+/// Sets the mtime of `path` to `secs` and `nsec` exactly (to put back one read with `stat`).
+pub fn set_mtime_exact(path: &Path, secs: i64, nsec: i64) -> io::Result<()> {
+    let c = cstring(path)?;
+    let mtime = TimeSpec::new(secs as libc::time_t, nsec as libc::c_long);
+    Ok(utimensat(
+        AT_FDCWD,
+        c.as_c_str(),
+        &TimeSpec::UTIME_OMIT,
+        &mtime,
+        UtimensatFlags::FollowSymlink,
+    )?)
+}
+
+/// The room left for the caller on the file system holding `file`, in bytes (for root, the
+/// blocks reserved for root count too), and that file system's block size.
+pub fn free_space(file: &File) -> io::Result<(u64, u64)> {
+    let st = nix::sys::statvfs::fstatvfs(file)?;
+    let frag = st.fragment_size() as u64;
+    let blocks = if unistd::geteuid().is_root() {
+        st.blocks_free()
+    } else {
+        st.blocks_available()
+    } as u64;
+    Ok((
+        blocks.saturating_mul(frag),
+        frag.max(st.block_size() as u64).max(512),
+    ))
+}
+
+/// Makes a write past the file size limit (`ulimit -f`) fail with `EFBIG`, reported like any
+/// other error, instead of killing the process with SIGXFSZ and no word said. Programs call it
+/// first thing.
+#[allow(unsafe_code)]
+pub fn file_size_limit_as_error() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_IGN runs no code in the handler's place; nothing else here handles SIGXFSZ.
+    let _ = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) };
+}
+
+/// The file size limit (`ulimit -f`) in bytes, if there is one.
+pub fn file_size_limit() -> Option<u64> {
+    let (soft, _) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE).ok()?;
+    (soft != nix::sys::resource::RLIM_INFINITY).then_some(soft)
 }
 
 /// Changes the owner of `file` (best effort; only root may give files away).

@@ -13,6 +13,7 @@ use uml_cow::{create, CreateOptions};
 const USAGE: &str = "uml_mkcow usage: \n\tuml_mkcow [-f] <COW file> <backing file>\n\t-f forces overwrite of an existing COW file\n";
 
 fn main() {
+    uml_cow::sys::file_size_limit_as_error();
     std::process::exit(run(std::env::args_os().skip(1).collect()));
 }
 

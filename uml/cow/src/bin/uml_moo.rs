@@ -31,6 +31,7 @@ const EXTENSION: &str = "Specifying --sync waits until the result is on disk bef
 ";
 
 fn main() {
+    uml_cow::sys::file_size_limit_as_error();
     std::process::exit(run(std::env::args_os().skip(1).collect()));
 }
 

@@ -11,6 +11,9 @@ use crate::sys::LockKind;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// What a merge is doing when its output's file system is full.
+const OUT_OP: &str = "write the output file";
+
 /// Options of [`merge`].
 #[derive(Clone, Debug, Default)]
 pub struct MergeOptions {
@@ -90,13 +93,23 @@ pub fn merge(
                 copied += e - s;
                 copier.copy(&cow.file, s, &new.file, s - d, e - s)
             })
-            .map_err(copy_err(cow_path, out, "copy data from the COW file"))?;
+            .map_err(copy_err(
+                cow_path,
+                "copy data from the COW file",
+                out,
+                OUT_OP,
+            ))?;
         } else {
             bmap.data_in(a, b, |s, e| {
                 copied += e - s;
                 copier.copy(&backing, s, &new.file, s, e - s)
             })
-            .map_err(copy_err(&info.path, out, "copy data from the backing file"))?;
+            .map_err(copy_err(
+                &info.path,
+                "copy data from the backing file",
+                out,
+                OUT_OP,
+            ))?;
         }
         progress(b, size);
     }

@@ -61,15 +61,17 @@ fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -
 }
 
 /// A copy from `src` into the new file `out` failed: a full file system (or quota, or file size
-/// limit) is about `out`, whatever side the copy call reported it on; anything else about `src`.
+/// limit) is about `out` (`out_op` says what was being written), whatever side the copy call
+/// reported it on; anything else about `src`.
 fn copy_err<'a>(
     src: &'a Path,
-    out: &'a Path,
     op: &'static str,
+    out: &'a Path,
+    out_op: &'static str,
 ) -> impl FnOnce(std::io::Error) -> CowError + 'a {
     move |e| {
         if crate::error::is_out_of_space(&e) {
-            CowError::io(out, "write the output file", e)
+            CowError::io(out, out_op, e)
         } else {
             CowError::io(src, op, e)
         }
@@ -210,7 +212,12 @@ fn write_cow_copy(
             cmap.data_in(sd + a, sd + b, |s, e| {
                 copier.copy(&src.file, s, &new.file, s - sd + g.data_offset, e - s)
             })
-            .map_err(io_err(&src.path, "copy the COW data"))?;
+            .map_err(copy_err(
+                &src.path,
+                "copy the COW data",
+                dest,
+                "write the new COW file",
+            ))?;
         }
         progress(b.min(total), total);
     }

@@ -6,6 +6,7 @@ use crate::error::{CowError, Result};
 use crate::file::CowFile;
 use crate::header::{Header, Version};
 use crate::sys::{self, LockKind};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// What to do when the new backing file's mtime differs from the header's.
@@ -72,23 +73,40 @@ pub fn rebase(
     let mut header = cow.header.clone();
     header.backing_file = bytes;
     let mut restored = false;
+    // The backing file's mtime before --restore-mtime changed it.
+    let mut before = None;
     match info.validate(cow_path, &cow.header) {
         Ok(()) => {}
         Err(e @ CowError::MtimeMismatch { .. }) => match policy {
             MtimePolicy::Require => return Err(e),
             MtimePolicy::Adopt => header.mtime = mtime_field(&info)?,
             MtimePolicy::Restore => {
+                let md = std::fs::metadata(&target).map_err(io_err(&target, "stat"))?;
+                before = Some((md.mtime(), md.mtime_nsec()));
                 sys::set_mtime(&target, cow.header.mtime as i64)
                     .map_err(io_err(&target, "set the mtime of"))?;
-                BackingInfo::inspect(cow_path, &target)?.validate(cow_path, &cow.header)?;
+                if let Err(e) = BackingInfo::inspect(cow_path, &target)
+                    .and_then(|now| now.validate(cow_path, &cow.header))
+                {
+                    let _ = sys::set_mtime_exact(&target, md.mtime(), md.mtime_nsec());
+                    return Err(e);
+                }
                 restored = true;
             }
         },
         Err(e) => return Err(e),
     }
     if header != cow.header {
-        let bitmap = cow.read_bitmap()?;
-        write_cow_copy(&cow, &bitmap, &header, cow_path, true, &mut |_, _| {})?;
+        let rewritten = cow.read_bitmap().and_then(|bitmap| {
+            write_cow_copy(&cow, &bitmap, &header, cow_path, true, &mut |_, _| {})
+        });
+        if let Err(e) = rewritten {
+            // Nothing done, nothing changed: the backing file gets its mtime back.
+            if let Some((secs, nsec)) = before {
+                let _ = sys::set_mtime_exact(&target, secs, nsec);
+            }
+            return Err(e);
+        }
     }
     Ok(RebaseReport {
         old: cow.header.clone(),

@@ -108,8 +108,13 @@ impl Control {
                         unix::shutdown(victim);
                         if let Some(n) = sw.limits.refused.allow(sw.tick, 10, 1) {
                             let caps = sw.handshakes.stats();
+                            // Which options raise the caps, as this program spells them.
+                            let dash = match self.settings.flavor {
+                                Flavor::Vde => "--",
+                                Flavor::Uml => "-",
+                            };
                             log_warn!(
-                                "unfinished handshakes at their cap ({} in all, cap {}; {} of uid {}, cap {}): closed the one on fd {}, idle the longest, for a new one of uid {}{}",
+                                "unfinished handshakes at their cap ({} in all, cap {}; {} of uid {}, cap {}): closed the one on fd {}, idle the longest, for a new one of uid {} (the caps are set with {dash}maxpending and {dash}maxpending-user){}",
                                 sw.handshakes.len(),
                                 caps.caps_all,
                                 sw.handshakes.of_user(of),

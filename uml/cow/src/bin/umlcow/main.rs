@@ -139,6 +139,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    uml_cow::sys::file_size_limit_as_error();
     clidoc::serve_if_asked(<Cli as clap::CommandFactory>::command);
     let cli = Cli::parse();
     let quiet = cli.quiet;
