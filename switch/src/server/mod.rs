@@ -111,6 +111,11 @@ pub struct Switch {
     pub streams: ports::stream::Pending,
     /// Subscribers started while handling an event, added once it returns.
     started: Vec<Box<dyn Subscriber>>,
+    /// Subscribers to close once the current one returns (evicted handshakes).
+    closing: Vec<slab::Key>,
+    /// The subscriber serving each handshake in progress, by the connection's fd (so that
+    /// an evicted one is closed at once, not when its end of file is read).
+    pub handshake_subs: std::collections::HashMap<std::os::fd::RawFd, slab::Key>,
     /// Set to stop the loop.
     pub exit: Option<Exit>,
 }
@@ -119,6 +124,11 @@ impl Switch {
     /// Start a subscriber (an accepted connection) once the current one returns.
     pub fn start(&mut self, sub: Box<dyn Subscriber>) {
         self.started.push(sub);
+    }
+
+    /// Close subscriber `key` once the current one returns.
+    pub fn close_sub(&mut self, key: slab::Key) {
+        self.closing.push(key);
     }
 
     /// The data path and what it borrows from the loop.
@@ -496,6 +506,8 @@ impl Server {
                 },
             ))),
             started: Vec::new(),
+            closing: Vec::new(),
+            handshake_subs: std::collections::HashMap::new(),
             exit: None,
         };
         let control = ports::vde::Control::new(

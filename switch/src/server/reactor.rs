@@ -184,11 +184,18 @@ impl Subscribers {
         self.add_started(sw);
     }
 
-    /// Add what subscribers started (accepted connections).
+    /// Add what subscribers started (accepted connections) and close what they asked to.
     pub fn add_started(&mut self, sw: &mut Switch) {
         for sub in std::mem::take(&mut sw.started) {
             // A connection that cannot be watched is dropped, as if refused.
             let _ = self.add(sub, sw);
+        }
+        for key in std::mem::take(&mut sw.closing) {
+            if let Some(mut sub) = self.slab.get_mut(key).and_then(Option::take) {
+                sub.close(sw);
+                self.slab.remove(key);
+                self.fabric_watchers.retain(|&k| k != key);
+            }
         }
     }
 

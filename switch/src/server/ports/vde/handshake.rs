@@ -58,6 +58,8 @@ pub(super) struct Handshake {
     /// Its fd, which names the endpoint.
     fd: RawFd,
     token: Option<Token>,
+    /// Its key once registered.
+    me: Option<Key>,
     buf: Vec<u8>,
     settings: Rc<Settings>,
 }
@@ -68,9 +70,15 @@ impl Handshake {
             fd: stream.as_raw_fd(),
             stream: Some(stream),
             token: None,
+            me: None,
             buf: Vec::with_capacity(256),
             settings,
         }
+    }
+
+    /// The connection's fd (what fair admission names it by).
+    pub fn fd(&self) -> RawFd {
+        self.fd
     }
 
     fn refuse(&self, sw: &mut Switch, why: Refusal) -> Keep {
@@ -273,6 +281,8 @@ impl Subscriber for Handshake {
             sw.io
                 .watch_fd(self.fd, Interest::READABLE, Target::Sub(me))?,
         );
+        self.me = Some(me);
+        sw.handshake_subs.insert(self.fd, me);
         sw.timers
             .set(Instant::now() + HANDSHAKE_TIMEOUT, Due::Sub(me, 0));
         Ok(())
@@ -328,6 +338,11 @@ impl Subscriber for Handshake {
     fn close(&mut self, sw: &mut Switch) {
         // Forgotten while the fd is still ours: a later connection may get its number.
         sw.handshakes.remove(self.fd);
+        if let Some(me) = self.me.take() {
+            if sw.handshake_subs.get(&self.fd) == Some(&me) {
+                sw.handshake_subs.remove(&self.fd);
+            }
+        }
         if let (Some(stream), Some(token)) = (self.stream.take(), self.token.take()) {
             sw.io.unwatch_fd(token, stream.as_raw_fd());
         }

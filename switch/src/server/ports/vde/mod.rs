@@ -95,6 +95,22 @@ impl Control {
     }
 
     fn accept_all(&mut self, sw: &mut Switch) {
+        // The batch's handshakes start when it is done, so that one evicted by a later
+        // newcomer of the same batch is dropped here rather than started.
+        let mut batch: Vec<Handshake> = Vec::new();
+        let full = self.accept_batch(sw, &mut batch);
+        for h in batch {
+            sw.start(Box::new(h));
+        }
+        // More may wait, with no new edge coming: the next turn of the loop takes them, after
+        // the events that arrived meanwhile.
+        if let (true, Some(me)) = (full, self.me) {
+            sw.timers.set(Instant::now(), Due::Sub(me, 0));
+        }
+    }
+
+    /// Accept up to [`ACCEPT_BATCH`] connections into `batch`; whether the batch is full.
+    fn accept_batch(&mut self, sw: &mut Switch, batch: &mut Vec<Handshake>) -> bool {
         for _ in 0..ACCEPT_BATCH {
             match self.listener.accept() {
                 Ok(stream) => {
@@ -104,8 +120,15 @@ impl Control {
                     let uid = unix::peer_cred(&stream).map(|c| c.uid).unwrap_or(u32::MAX);
                     let fd = stream.as_raw_fd();
                     if let Some((victim, of)) = sw.handshakes.admit(fd, uid, Instant::now()) {
-                        // Its handshake sees the end of the connection and closes.
-                        unix::shutdown(victim);
+                        // Closed at once: a client reconnecting as fast as it is evicted
+                        // must not pile up connections waiting for their end to be read.
+                        if let Some(i) = batch.iter().position(|h| h.fd() == victim) {
+                            batch.swap_remove(i);
+                        } else if let Some(key) = sw.handshake_subs.remove(&victim) {
+                            sw.close_sub(key);
+                        } else {
+                            unix::shutdown(victim);
+                        }
                         if let Some(n) = sw.limits.refused.allow(sw.tick, 10, 1) {
                             let caps = sw.handshakes.stats();
                             // Which options raise the caps, as this program spells them.
@@ -126,9 +149,9 @@ impl Control {
                             );
                         }
                     }
-                    sw.start(Box::new(Handshake::new(stream, Rc::clone(&self.settings))));
+                    batch.push(Handshake::new(stream, Rc::clone(&self.settings)));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // Out of descriptors (or similar): stop accepting for a while
@@ -140,15 +163,11 @@ impl Control {
                     if let Some(n) = sw.limits.accept.allow(sw.tick, 10, 1) {
                         log_err!("accept on control socket: {}{}", e, suppressed(n));
                     }
-                    return;
+                    return false;
                 }
             }
         }
-        // More may wait, with no new edge coming: the next turn of the loop takes them, after
-        // the events that arrived meanwhile.
-        if let Some(me) = self.me {
-            sw.timers.set(Instant::now(), Due::Sub(me, 0));
-        }
+        true
     }
 }
 
