@@ -295,18 +295,17 @@ fn cow_tools_on_a_full_file_system() {
         assert!(!ran.ok(), "{what} succeeded on a full file system");
         eprintln!("{what}: {}", ran.stderr.trim());
         // The output is named, and the hint says what to do about it.
-        for needle in [
-            "No space left on device",
-            &format!("{}: cannot", out_name),
-            "is full (or a quota or file size limit is reached): free space there or write \
-             somewhere else",
-        ] {
-            assert!(
-                ran.stderr.contains(needle),
-                "{what}: no {needle:?} in {}",
-                ran.stderr
-            );
-        }
+        assert_says(
+            what,
+            &ran.stderr,
+            &[
+                "No space left on device".to_string(),
+                format!("{}: cannot", out_name),
+                "is full (or a quota or file size limit is reached): free space there or write \
+                 somewhere else"
+                    .to_string(),
+            ],
+        );
         assert_eq!(cow::listing(full.path()), leftover, "{what} left files");
         for s in &inputs {
             s.assert_unchanged(what);
@@ -337,21 +336,60 @@ fn expect_out_of_space(what: &str, ran: &cow::Ran, named: &Path) {
 fn expect_no_room(what: &str, ran: &cow::Ran, named: &Path, op: &str, strerror: &str) {
     assert!(!ran.ok(), "{what} succeeded with no room to write");
     eprintln!("{what}: {}", ran.stderr.trim());
-    for needle in [
-        format!("{}: cannot {op}", named.display()),
-        strerror.to_owned(),
-        format!(
-            "the file system holding {} is full (or a quota or file size limit is reached): \
-             free space there or write somewhere else",
-            named.display()
-        ),
-    ] {
-        let needle = needle.as_str();
-        assert!(
-            ran.stderr.contains(needle),
-            "{what}: no {needle:?} in {}",
-            ran.stderr
-        );
+    assert_says(
+        what,
+        &ran.stderr,
+        &[
+            format!("{}: cannot {op}", named.display()),
+            strerror.to_owned(),
+            format!(
+                "the file system holding {} is full (or a quota or file size limit is reached): \
+                 free space there or write somewhere else",
+                named.display()
+            ),
+        ],
+    );
+}
+
+/// Asserts that `stderr` (of `what`) says every one of `needles`.
+fn assert_says<S: AsRef<str>>(what: &str, stderr: &str, needles: &[S]) {
+    for needle in needles {
+        let needle = needle.as_ref();
+        assert!(stderr.contains(needle), "{what}: no {needle:?} in {stderr}");
+    }
+}
+
+/// Runs COW tool `tool` with `args` in `dir`, slowed by `slow_ms` after each piece it writes;
+/// once `started()` holds, fills `fs`; returns how the tool ended.
+fn run_filling_midway(
+    tool: &str,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+    dir: &Path,
+    slow_ms: u32,
+    started: impl FnMut() -> bool,
+    fs: &SmallFs,
+) -> cow::Ran {
+    let mut child = std::process::Command::new(cow::ours(tool))
+        .args(args)
+        .current_dir(dir)
+        .env("UML_COW_TEST_SLOW_MS", slow_ms.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), started),
+        "{tool} wrote nothing yet"
+    );
+    fs.fill(0);
+    let status = integration_tests::proc::wait_child_timeout(&mut child, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("{tool} did not finish"));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    cow::Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr,
     }
 }
 
@@ -489,41 +527,26 @@ fn cow_commit_running_out_of_room_half_way() {
     let first = cow::digest(&backing);
     // A pause after each piece (about 16 of them) leaves time to fill the file system once the
     // first dirty run is in.
-    let mut child = std::process::Command::new(cow::ours("uml_moo"))
-        .arg("-d")
-        .arg(&cow_file)
-        .current_dir(&dir)
-        .env("UML_COW_TEST_SLOW_MS", "500")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = wait_until(Duration::from_secs(10), || cow::digest(&backing) != first);
-    assert!(started, "uml_moo -d wrote nothing into the backing file");
-    full.fill(0);
-    let status = integration_tests::proc::wait_child_timeout(&mut child, Duration::from_secs(30))
-        .expect("uml_moo -d did not finish");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    let ran = cow::Ran {
-        code: status.code().unwrap_or(-1),
-        stdout: String::new(),
-        stderr,
-    };
+    let ran = run_filling_midway(
+        "uml_moo",
+        &[&"-d", &cow_file],
+        &dir,
+        500,
+        || cow::digest(&backing) != first,
+        &full,
+    );
     expect_out_of_space("uml_moo -d, half-way", &ran, &backing);
-    for needle in [
-        "it may now be partly written (the COW file",
-        &format!(
-            "then run `umlcow rebase --adopt-mtime {}`",
-            cow_file.display()
-        ),
-    ] {
-        assert!(
-            ran.stderr.contains(needle),
-            "no {needle:?} in {}",
-            ran.stderr
-        );
-    }
+    assert_says(
+        "uml_moo -d, half-way",
+        &ran.stderr,
+        &[
+            "it may now be partly written (the COW file".to_string(),
+            format!(
+                "then run `umlcow rebase --adopt-mtime {}`",
+                cow_file.display()
+            ),
+        ],
+    );
     assert_eq!(ran.code, 1);
     cow_before.assert_unchanged("uml_moo -d, half-way");
     assert_ne!(
@@ -744,20 +767,19 @@ fn cow_tools_over_the_file_size_limit() {
     }
     let ran = limited("uml_moo", &[&"-d", &cow_file]);
     assert_eq!(ran.code, 1, "{ran:?}");
-    for needle in [
-        &format!(
-            "{}: cannot write the backing file: File too large",
-            backing.display()
-        ),
-        "past the file size limit of 1048576 bytes (`ulimit -f`); nothing was written",
-        "fix: raise the limit (`ulimit -f unlimited`) and commit again",
-    ] {
-        assert!(
-            ran.stderr.contains(needle),
-            "no {needle:?} in {}",
-            ran.stderr
-        );
-    }
+    assert_says(
+        "uml_moo -d",
+        &ran.stderr,
+        &[
+            format!(
+                "{}: cannot write the backing file: File too large",
+                backing.display()
+            ),
+            "past the file size limit of 1048576 bytes (`ulimit -f`); nothing was written"
+                .to_string(),
+            "fix: raise the limit (`ulimit -f unlimited`) and commit again".to_string(),
+        ],
+    );
     for s in &inputs {
         s.assert_unchanged("uml_moo -d");
     }
@@ -777,46 +799,31 @@ fn cow_commit_reset_running_out_of_room() {
     let (backing, cow_file, disk) = sparse_commit_pair(full.path(), full.path());
     let cow_before = Snapshot::take(&cow_file);
     // The pause after the last piece leaves time to fill the file system before the reset.
-    let mut child = std::process::Command::new(cow::ours("umlcow"))
-        .args(["commit", "-q", "--reset", "--no-sync"])
-        .arg(&cow_file)
-        .current_dir(&dir)
-        .env("UML_COW_TEST_SLOW_MS", "400")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let committed = wait_until(Duration::from_secs(20), || cow::read(&backing) == disk);
-    assert!(committed, "umlcow commit did not write the dirty data");
-    full.fill(0);
-    let status = integration_tests::proc::wait_child_timeout(&mut child, Duration::from_secs(30))
-        .expect("umlcow commit did not finish");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    let ran = cow::Ran {
-        code: status.code().unwrap_or(-1),
-        stdout: String::new(),
-        stderr,
-    };
+    let ran = run_filling_midway(
+        "umlcow",
+        &[&"commit", &"-q", &"--reset", &"--no-sync", &cow_file],
+        &dir,
+        400,
+        || cow::read(&backing) == disk,
+        &full,
+    );
     expect_out_of_space("umlcow commit --reset, at the reset", &ran, &cow_file);
-    for needle in [
-        format!(
-            "the commit into {} is done, but {} was not reset and no longer matches it",
-            backing.display(),
-            cow_file.display()
-        ),
-        format!(
-            "then run `umlcow create --force {} {}`",
-            cow_file.display(),
-            backing.display()
-        ),
-    ] {
-        assert!(
-            ran.stderr.contains(&needle),
-            "no {needle:?} in {}",
-            ran.stderr
-        );
-    }
+    assert_says(
+        "umlcow commit --reset, at the reset",
+        &ran.stderr,
+        &[
+            format!(
+                "the commit into {} is done, but {} was not reset and no longer matches it",
+                backing.display(),
+                cow_file.display()
+            ),
+            format!(
+                "then run `umlcow create --force {} {}`",
+                cow_file.display(),
+                backing.display()
+            ),
+        ],
+    );
     cow_before.assert_unchanged("umlcow commit --reset, at the reset");
     assert!(
         cow::read(&backing) == disk,

@@ -204,15 +204,7 @@ pub fn link_tmpfile(file: &File, dest: &Path) -> io::Result<()> {
 
 /// Sets the modification time of `path` to `secs` (nanoseconds 0), leaving the access time.
 pub fn set_mtime(path: &Path, secs: i64) -> io::Result<()> {
-    let c = cstring(path)?;
-    let mtime = TimeSpec::new(secs as libc::time_t, 0);
-    Ok(utimensat(
-        AT_FDCWD,
-        c.as_c_str(),
-        &TimeSpec::UTIME_OMIT,
-        &mtime,
-        UtimensatFlags::FollowSymlink,
-    )?)
+    set_mtime_exact(path, secs, 0)
 }
 
 /// Sets the mtime of `path` to `secs` and `nsec` exactly (to put back one read with `stat`).
