@@ -1,0 +1,124 @@
+//! `load` as a management session runs it, a slice at a time, against `load` run whole: for
+//! any script (the input after its first byte, written to a file), cut into slices of any
+//! size (the first byte: how many bytes of output end a slice), both write the same bytes and
+//! leave the switch in the same state. `@SELF` in the script stands for its own path, so a
+//! script can load itself, which exercises nesting and its cap.
+#![no_main]
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use libfuzzer_sys::fuzz_target;
+use vdeswitch::fabric::Fabric;
+use vdeswitch::server::console::{
+    self, Ctx, Effect, FstpCtl, Host, Info, Origin, Slice, Started, Subscriptions,
+};
+
+struct Plain {
+    fabric: Fabric,
+    fstp: FstpCtl,
+    info: Info,
+    session: Subscriptions,
+}
+
+impl Host for Plain {
+    fn ctx(&mut self) -> Ctx<'_> {
+        Ctx::new(
+            &mut self.fabric,
+            &mut self.fstp,
+            &self.info,
+            0,
+            Some(self.session),
+        )
+    }
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::CloseEndpoint { port, id } => {
+                let _ = self.fabric.detach(port, id);
+            }
+            Effect::Subscribe(s) => self.session = s,
+            Effect::StartVxlan(_) | Effect::Hook(_) => {}
+        }
+    }
+}
+
+fn host() -> Plain {
+    Plain {
+        fabric: Fabric::new(8, false, 16, 64),
+        fstp: FstpCtl::new(vdeswitch::fstp::Fstp::new(
+            vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
+            0x8000,
+            false,
+            0,
+        )),
+        info: Info {
+            pid: 1,
+            mac: vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
+            priority: 0x8000,
+            mgmt: None,
+            ctl_dir: PathBuf::from("/tmp/fuzz"),
+            ctl_mode: 0o600,
+            vxlan: Default::default(),
+        },
+        session: 0,
+    }
+}
+
+/// Where the script is written: `/dev/shm/vde-fuzz-load` (or under /tmp), one per process.
+fn scratch() -> PathBuf {
+    let dir = if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    PathBuf::from(dir).join(format!("vde-fuzz-load-{}", std::process::id()))
+}
+
+/// What the switch looks like from the console.
+fn state(h: &mut Plain) -> String {
+    let mut out = String::new();
+    for probe in [
+        "port/allprint",
+        "vlan/allprint",
+        "showinfo",
+        "hash/showinfo",
+        "debug/list",
+    ] {
+        console::run(h, Origin::Session, probe, &mut out);
+    }
+    out
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&size, script)) = data.split_first() else {
+        return;
+    };
+    let path = scratch();
+    let me = path.display().to_string();
+    let script = String::from_utf8_lossy(script).replace("@SELF", &me);
+    std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(script.as_bytes()))
+        .unwrap();
+    let line = format!("load {}", path.display());
+
+    let mut whole = host();
+    let mut expected = String::new();
+    console::run(&mut whole, Origin::Session, &line, &mut expected);
+
+    let mut sliced = host();
+    let mut got = String::new();
+    if let Started::Load(mut job) = console::start(&mut sliced, Origin::Session, &line, &mut got) {
+        let slice = Slice {
+            until: None,
+            output: usize::from(size) + 1,
+        };
+        let mut steps = 0usize;
+        while !job.step(&mut sliced, &mut got, slice) {
+            steps += 1;
+            assert!(steps <= 1 << 24, "a load that does not end");
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(got, expected, "sliced by {}", usize::from(size) + 1);
+    assert_eq!(state(&mut sliced), state(&mut whole));
+});
