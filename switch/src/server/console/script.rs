@@ -13,7 +13,7 @@ pub const MAX_LINE: usize = 4096;
 pub const MAX_SCRIPT: u64 = 1 << 20;
 /// How deep `load` may nest (a script loading itself stops there).
 pub const MAX_DEPTH: usize = 8;
-/// The most output one `load` may produce; the rest of the script is not run.
+/// The most output one `load` may produce, nested loads included; the rest is not run.
 pub const MAX_OUTPUT: usize = 16 << 20;
 
 /// Why a script cannot be run, or stopped.

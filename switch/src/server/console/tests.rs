@@ -977,6 +977,29 @@ fn load_reads_only_bounded_regular_files() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The output cap covers nested loads: a script of 2000 `help`s (9 MB of answers) that loads
+/// itself would write 8 times that, eight deep (with a cap per script, each level would add
+/// its own 9 MB); it stops at the cap.
+#[test]
+fn the_output_cap_covers_nested_loads() {
+    let dir = std::env::temp_dir().join(format!("vde-console-nested-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let me = dir.join("me").display().to_string();
+    std::fs::write(&me, format!("{}load {me}\n", "help\n".repeat(2000))).unwrap();
+    let answer = TestHost::new().answer(&format!("load {me}\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        answer.len() < script::MAX_OUTPUT + (64 << 10),
+        "{} bytes",
+        answer.len()
+    );
+    assert!(
+        answer.ends_with("bytes: the rest is not run\n1027 File too large\n1000 Success\n"),
+        "...{}",
+        &answer[answer.len() - 200..]
+    );
+}
+
 /// `load` as a session runs it, one line per slice: the bytes and the switch's state must be
 /// those of a whole load.
 #[test]
