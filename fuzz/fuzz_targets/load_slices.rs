@@ -8,79 +8,19 @@
 #![no_main]
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
-use vdeswitch::fabric::Fabric;
-use vdeswitch::server::console::{
-    self, Ctx, Effect, FstpCtl, Host, Info, Origin, Slice, Started, Subscriptions,
-};
+use vdeswitch::server::console::{self, Origin, Slice, Started};
 
-struct Plain {
-    fabric: Fabric,
-    fstp: FstpCtl,
-    info: Info,
-    session: Subscriptions,
-}
-
-impl Host for Plain {
-    fn ctx(&mut self) -> Ctx<'_> {
-        Ctx::new(
-            &mut self.fabric,
-            &mut self.fstp,
-            &self.info,
-            0,
-            Some(self.session),
-        )
-    }
-    fn apply(&mut self, effect: Effect) {
-        match effect {
-            Effect::CloseEndpoint { port, id } => {
-                let _ = self.fabric.detach(port, id);
-            }
-            Effect::Subscribe(s) => self.session = s,
-            Effect::StartVxlan(_) | Effect::Hook(_) => {}
-        }
-    }
-}
-
-fn host() -> Plain {
-    Plain {
-        fabric: Fabric::new(8, false, 16, 64),
-        fstp: FstpCtl::new(vdeswitch::fstp::Fstp::new(
-            vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
-            0x8000,
-            false,
-            0,
-        )),
-        info: Info {
-            pid: 1,
-            mac: vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
-            priority: 0x8000,
-            mgmt: None,
-            ctl_dir: PathBuf::from("/tmp/fuzz"),
-            ctl_mode: 0o600,
-            vxlan: Default::default(),
-        },
-        session: 0,
-    }
-}
+#[path = "../checks/script_host.rs"]
+mod script_host;
+use script_host::{scratch, ScriptHost};
 
 /// The output cap of a load here.
 const CAP: usize = 64 << 10;
 
-/// Where the script is written: `/dev/shm/vde-fuzz-load` (or under /tmp), one per process.
-fn scratch() -> PathBuf {
-    let dir = if std::path::Path::new("/dev/shm").is_dir() {
-        "/dev/shm"
-    } else {
-        "/tmp"
-    };
-    PathBuf::from(dir).join(format!("vde-fuzz-load-{}", std::process::id()))
-}
-
 /// What the switch looks like from the console.
-fn state(h: &mut Plain) -> String {
+fn state(h: &mut ScriptHost) -> String {
     let mut out = String::new();
     for probe in [
         "port/allprint",
@@ -98,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&size, script)) = data.split_first() else {
         return;
     };
-    let path = scratch();
+    let path = scratch("load");
     let me = path.display().to_string();
     let script = String::from_utf8_lossy(script).replace("@SELF", &me);
     std::fs::File::create(&path)
@@ -106,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         .unwrap();
     let line = format!("load {}", path.display());
 
-    let run = |h: &mut Plain, out: &mut String, slice: Slice| {
+    let run = |h: &mut ScriptHost, out: &mut String, slice: Slice| {
         if let Started::Load(mut job) = console::start(h, Origin::Session, &line, out) {
             job.set_output_cap(CAP);
             let mut steps = 0usize;
@@ -116,12 +56,16 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     };
-    let mut whole = host();
+    let mut whole = ScriptHost::new(true);
     let mut expected = String::new();
     run(&mut whole, &mut expected, Slice::WHOLE);
-    assert!(expected.len() < CAP + (64 << 10) * 2, "{} bytes", expected.len());
+    assert!(
+        expected.len() < CAP + (64 << 10) * 2,
+        "{} bytes",
+        expected.len()
+    );
 
-    let mut sliced = host();
+    let mut sliced = ScriptHost::new(true);
     let mut got = String::new();
     let slice = Slice {
         until: None,
