@@ -2,52 +2,21 @@
 //! without panicking, its answer is well formed (a status line last, a data block closed),
 //! and `json` of a data command is one JSON document. Frames derived from the input are
 //! forwarded between commands, so MACs are learned, ports come and go, counters move.
-//! `load` is left out (it reads files; the `rc_file` target covers scripts).
+//! `load` is left out (it reads files; the `rc_file` and `load_slices` targets cover scripts).
 #![no_main]
-
-use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
 use vde_protocol::console::{Status, DATA_END, DATA_HEADER, END_OF_SESSION};
-use vdeswitch::fabric::{Credentials, Endpoint, Fabric, PortChoice, PortId};
-use vdeswitch::server::console::{
-    self, Action, Ctx, Effect, FstpCtl, Host, Info, Origin, Outcome, Subscriptions,
-};
+use vdeswitch::fabric::{Credentials, Endpoint, PortChoice, PortId};
+use vdeswitch::server::console::{self, Action, Origin, Outcome};
 
-struct Live {
-    fabric: Fabric,
-    fstp: FstpCtl,
-    info: Info,
-    session: Option<Subscriptions>,
-}
+#[path = "../checks/console_host.rs"]
+mod console_host;
+use console_host::ConsoleHost;
 
-impl Host for Live {
-    fn ctx(&mut self) -> Ctx<'_> {
-        Ctx::new(
-            &mut self.fabric,
-            &mut self.fstp,
-            &self.info,
-            5,
-            self.session,
-        )
-    }
-    fn apply(&mut self, effect: Effect) {
-        match effect {
-            Effect::CloseEndpoint { port, id } => {
-                self.fabric
-                    .detach(port, id)
-                    .expect("epclose names an attached endpoint");
-            }
-            Effect::Subscribe(s) => self.session = Some(s),
-            // No data path here: an uplink's sockets close when dropped, hooks have nothing
-            // to watch (and without edges the commands that install them fail first).
-            Effect::StartVxlan(_) | Effect::Hook(_) => {}
-        }
-    }
-}
-
-fn live() -> Live {
-    let mut fabric = Fabric::new(8, false, 16, 64);
+/// A switch with three endpoints: 3 on port 1, 4 and 5 on port 2.
+fn live() -> ConsoleHost {
+    let mut h = ConsoleHost::new(true);
     for (port, id) in [(1, 3), (2, 4), (2, 5)] {
         let who = Credentials {
             uid: Some(0),
@@ -58,27 +27,9 @@ fn live() -> Live {
             module: "unix prog",
             description: format!("fuzz {id}"),
         };
-        fabric.attach(PortChoice::Port(port), &who, ep).unwrap();
+        h.fabric.attach(PortChoice::Port(port), &who, ep).unwrap();
     }
-    Live {
-        fabric,
-        fstp: FstpCtl::new(vdeswitch::fstp::Fstp::new(
-            vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
-            0x8000,
-            false,
-            0,
-        )),
-        info: Info {
-            pid: 1,
-            mac: vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
-            priority: 0x8000,
-            mgmt: Some((PathBuf::from("/tmp/fuzz.mgmt"), 0o600)),
-            ctl_dir: PathBuf::from("/tmp/fuzz"),
-            ctl_mode: 0o600,
-            vxlan: Default::default(),
-        },
-        session: Some(0),
-    }
+    h
 }
 
 /// The answer's shape: data blocks closed by ".", the last line a status (or nothing at all

@@ -12,15 +12,15 @@ use std::io::Write;
 use libfuzzer_sys::fuzz_target;
 use vdeswitch::server::console::{self, Origin, Slice, Started};
 
-#[path = "../checks/script_host.rs"]
-mod script_host;
-use script_host::{scratch, ScriptHost};
+#[path = "../checks/console_host.rs"]
+mod console_host;
+use console_host::{scratch, ConsoleHost};
 
 /// The output cap of a load here.
 const CAP: usize = 64 << 10;
 
 /// What the switch looks like from the console.
-fn state(h: &mut ScriptHost) -> String {
+fn state(h: &mut ConsoleHost) -> String {
     let mut out = String::new();
     for probe in [
         "port/allprint",
@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         .unwrap();
     let line = format!("load {}", path.display());
 
-    let run = |h: &mut ScriptHost, out: &mut String, slice: Slice| {
+    let run = |h: &mut ConsoleHost, out: &mut String, slice: Slice| {
         if let Started::Load(mut job) = console::start(h, Origin::Session, &line, out) {
             job.set_output_cap(CAP);
             let mut steps = 0usize;
@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     };
-    let mut whole = ScriptHost::new(true);
+    let mut whole = ConsoleHost::new(true);
     let mut expected = String::new();
     run(&mut whole, &mut expected, Slice::WHOLE);
     assert!(
@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
         expected.len()
     );
 
-    let mut sliced = ScriptHost::new(true);
+    let mut sliced = ConsoleHost::new(true);
     let mut got = String::new();
     let slice = Slice {
         until: None,

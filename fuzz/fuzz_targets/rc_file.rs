@@ -9,9 +9,9 @@ use libfuzzer_sys::fuzz_target;
 use vdeswitch::server::console;
 use vdeswitch::server::console::script::{Line, Script, MAX_LINE};
 
-#[path = "../checks/script_host.rs"]
-mod script_host;
-use script_host::{scratch, ScriptHost};
+#[path = "../checks/console_host.rs"]
+mod console_host;
+use console_host::{scratch, ConsoleHost};
 
 fuzz_target!(|data: &[u8]| {
     let path = scratch("rc");
@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     if texts.len() == total {
         assert_eq!(texts.concat(), String::from_utf8_lossy(data));
     }
-    let mut host = ScriptHost::new(false);
+    let mut host = ConsoleHost::new(false);
     let _ = console::run_rc_file(&mut host, &path);
     let _ = std::fs::remove_file(&path);
 });

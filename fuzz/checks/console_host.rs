@@ -1,12 +1,13 @@
-//! A switch with no sockets for the script targets (`rc_file`, `load_slices`): an 8-port fabric
-//! and the spanning tree, effects applied to the fabric where they have meaning there.
+//! A switch with no sockets for the console targets (`console_exec`, `rc_file`,
+//! `load_slices`): an 8-port fabric and the spanning tree, effects applied to the fabric where
+//! they have meaning there.
 
 use std::path::PathBuf;
 
 use vdeswitch::fabric::Fabric;
 use vdeswitch::server::console::{Ctx, Effect, FstpCtl, Host, Info, Subscriptions};
 
-pub struct ScriptHost {
+pub struct ConsoleHost {
     pub fabric: Fabric,
     fstp: FstpCtl,
     info: Info,
@@ -14,10 +15,10 @@ pub struct ScriptHost {
     session: Option<Subscriptions>,
 }
 
-impl ScriptHost {
+impl ConsoleHost {
     /// A fresh switch; `session`: whether commands come from a management session.
-    pub fn new(session: bool) -> ScriptHost {
-        ScriptHost {
+    pub fn new(session: bool) -> ConsoleHost {
+        ConsoleHost {
             fabric: Fabric::new(8, false, 16, 64),
             fstp: FstpCtl::new(vdeswitch::fstp::Fstp::new(
                 vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
@@ -29,7 +30,7 @@ impl ScriptHost {
                 pid: 1,
                 mac: vde_protocol::MacAddr([0, 0xff, 1, 2, 3, 4]),
                 priority: 0x8000,
-                mgmt: None,
+                mgmt: Some((PathBuf::from("/tmp/fuzz.mgmt"), 0o600)),
                 ctl_dir: PathBuf::from("/tmp/fuzz"),
                 ctl_mode: 0o600,
                 vxlan: Default::default(),
@@ -39,7 +40,7 @@ impl ScriptHost {
     }
 }
 
-impl Host for ScriptHost {
+impl Host for ConsoleHost {
     fn ctx(&mut self) -> Ctx<'_> {
         Ctx::new(
             &mut self.fabric,
@@ -52,7 +53,9 @@ impl Host for ScriptHost {
     fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::CloseEndpoint { port, id } => {
-                let _ = self.fabric.detach(port, id);
+                self.fabric
+                    .detach(port, id)
+                    .expect("epclose names an attached endpoint");
             }
             Effect::Subscribe(s) => self.session = Some(s),
             // No data path: an uplink's sockets close when dropped, hooks watch nothing.
@@ -62,6 +65,7 @@ impl Host for ScriptHost {
 }
 
 /// A scratch file for this process, named `name`, in /dev/shm (or /tmp).
+#[allow(dead_code)] // only the targets that write scripts use it
 pub fn scratch(name: &str) -> PathBuf {
     let dir = if std::path::Path::new("/dev/shm").is_dir() {
         "/dev/shm"
