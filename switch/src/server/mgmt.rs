@@ -246,23 +246,14 @@ impl Mgmt {
             let Some(cmd) = s.held.pop_front() else {
                 break;
             };
-            let mut out = String::new();
-            let started = console::start(
-                &mut SessionHost {
-                    sw,
-                    debug: &mut s.debug,
-                },
-                Origin::Session,
-                &cmd,
-                &mut out,
-            );
-            // Event lines the command caused go out before its answer, as in the reference.
-            let events = sw.take_all_events();
-            self.broadcast(sw, &events);
+            let Some(started) = self.as_session(sw, token, |host, _, out| {
+                console::start(host, Origin::Session, &cmd, out)
+            }) else {
+                return false;
+            };
             let Some(s) = self.sessions.get_mut(&token) else {
                 return false;
             };
-            s.pending.extend_from_slice(out.as_bytes());
             match started {
                 // Its first slice is set by `flush`, below.
                 Started::Load(job) => s.job = Some(job),
@@ -294,30 +285,21 @@ impl Mgmt {
         if s.closing || s.pending.len() >= LOAD_PAUSE {
             return;
         }
-        let Some(job) = s.job.as_mut() else {
+        if s.job.is_none() {
             return;
-        };
+        }
         let now = std::time::Instant::now();
         self.admission.touch(token, now);
-        let mut out = String::new();
         let slice = console::Slice {
             until: Some(now + SLICE_TIME),
             output: SLICE_OUTPUT,
         };
-        let done = job.step(
-            &mut SessionHost {
-                sw,
-                debug: &mut s.debug,
-            },
-            &mut out,
-            slice,
-        );
-        let events = sw.take_all_events();
-        self.broadcast(sw, &events);
-        let Some(s) = self.sessions.get_mut(&token) else {
+        let done = self.as_session(sw, token, |host, job, out| {
+            job.as_mut().is_none_or(|job| job.step(host, out, slice))
+        });
+        let (Some(done), Some(s)) = (done, self.sessions.get_mut(&token)) else {
             return;
         };
-        s.pending.extend_from_slice(out.as_bytes());
         if !done {
             return self.flush(sw, token);
         }
@@ -326,6 +308,32 @@ impl Mgmt {
         if self.run_held(sw, token) {
             self.read_input(sw, token);
         }
+    }
+
+    /// Run `f` as session `token` (its console host, its `load`, the buffer for its answer),
+    /// then send the event lines it caused to the subscribed sessions before queueing the
+    /// answer, as in the reference. `None` when the session is gone.
+    fn as_session<R>(
+        &mut self,
+        sw: &mut Switch,
+        token: Token,
+        f: impl FnOnce(&mut SessionHost<'_>, &mut Option<LoadJob>, &mut String) -> R,
+    ) -> Option<R> {
+        let s = self.sessions.get_mut(&token)?;
+        let mut out = String::new();
+        let result = f(
+            &mut SessionHost {
+                sw,
+                debug: &mut s.debug,
+            },
+            &mut s.job,
+            &mut out,
+        );
+        let events = sw.take_all_events();
+        self.broadcast(sw, &events);
+        let s = self.sessions.get_mut(&token)?;
+        s.pending.extend_from_slice(out.as_bytes());
+        Some(result)
     }
 
     /// Send an event's lines to the sessions subscribed to its category.

@@ -100,12 +100,21 @@ pub type Pending = Rc<RefCell<Admission<EndpointId, Peer>>>;
 /// A rate limit of log lines shared by a listener and its links (since when, and the limit).
 type Lines = Rc<RefCell<(Instant, RateLimit)>>;
 
-/// Whether a line about a client coming or going may be logged now: 20 in 10 s (a few VMs
-/// starting together are all shown); `Some(lines suppressed before it)`.
-fn allow(lines: &Lines) -> Option<u64> {
-    let (since, limit) = &mut *lines.borrow_mut();
-    limit.allow(since.elapsed().as_secs(), 10, 20)
+fn lines() -> Lines {
+    Rc::new(RefCell::new((Instant::now(), RateLimit::default())))
 }
+
+/// Whether a line may be logged now, at most `per_10s` in 10 s; `Some(lines suppressed
+/// before it)`.
+fn allow(lines: &Lines, per_10s: u32) -> Option<u64> {
+    let (since, limit) = &mut *lines.borrow_mut();
+    limit.allow(since.elapsed().as_secs(), 10, per_10s)
+}
+
+/// Lines about clients coming and going in 10 s: a few VMs starting together are all shown.
+const COMINGS_PER_10S: u32 = 20;
+/// Lines about broken streams in 10 s.
+const BROKEN_PER_10S: u32 = 10;
 
 /// A listening socket of either family.
 enum Listener {
@@ -151,7 +160,7 @@ pub struct StreamListener {
     me: Option<Key>,
     /// Lines about clients of this listener that broke the framing: a client reconnecting
     /// again and again with a bad stream must not flood the log.
-    broken: Rc<RefCell<(Instant, RateLimit)>>,
+    broken: Lines,
     /// Lines about clients coming and going: a flood of connections, each evicted and made
     /// again, must not flood the log either.
     comings: Lines,
@@ -205,8 +214,8 @@ impl StreamListener {
             shown: addr.to_string(),
             token: None,
             me: None,
-            broken: Rc::new(RefCell::new((Instant::now(), RateLimit::default()))),
-            comings: Rc::new(RefCell::new((Instant::now(), RateLimit::default()))),
+            broken: lines(),
+            comings: lines(),
             pending: None,
         })
     }
@@ -380,7 +389,7 @@ impl StreamListener {
         let (plane, mut env) = sw.plane_env();
         match plane.add_link(&mut env, Box::new(link), &[(id, port)]) {
             Ok(_) => {
-                if let Some(n) = allow(&self.comings) {
+                if let Some(n) = allow(&self.comings, COMINGS_PER_10S) {
                     log_info!(
                         "stream client ({description}) on port {port}{}",
                         suppressed(n)
@@ -486,7 +495,7 @@ struct StreamLink {
     /// the framing; `None`: it has not ended.
     ended: Option<(String, bool)>,
     /// The listener's rate limit of lines about broken streams.
-    broken: Rc<RefCell<(Instant, RateLimit)>>,
+    broken: Lines,
     /// The listener's rate limit of lines about clients coming and going.
     comings: Lines,
     /// The pending connections, while this one is among them (until its first whole frame).
@@ -498,7 +507,7 @@ impl StreamLink {
         conn: Conn,
         id: EndpointId,
         description: String,
-        broken: Rc<RefCell<(Instant, RateLimit)>>,
+        broken: Lines,
         comings: Lines,
         pending: Pending,
     ) -> StreamLink {
@@ -659,8 +668,7 @@ impl Link for StreamLink {
     fn closed(&mut self) {
         match &self.ended {
             Some((why, true)) => {
-                let (since, limit) = &mut *self.broken.borrow_mut();
-                if let Some(n) = limit.allow(since.elapsed().as_secs(), 10, 10) {
+                if let Some(n) = allow(&self.broken, BROKEN_PER_10S) {
                     log_warn!(
                         "stream client ({}) disconnected: {}{}",
                         self.description,
@@ -670,7 +678,7 @@ impl Link for StreamLink {
                 }
             }
             Some((why, false)) => {
-                if let Some(n) = allow(&self.comings) {
+                if let Some(n) = allow(&self.comings, COMINGS_PER_10S) {
                     log_info!(
                         "stream client ({}) left: {}{}",
                         self.description,
